@@ -1,0 +1,110 @@
+"""NDN3's 'normal' layer: an affine map and an activation, optionally replicated over seeds."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
+from ndnx.registry import register
+
+__all__ = ["Dense"]
+
+
+@register("layer")
+class Dense(keras.layers.Layer):
+    """y = activation(x W + b), with an optional axis of independent replicas.
+
+    With `replicas=R` the kernel is (R, in, out) and replica r maps its own slice of a
+    (batch, R, in) input, or the shared (batch, in) input, to (batch, R, out): R independent
+    dense layers in one einsum, each initialised as a lone `Dense(seed=seeds[r])`.
+
+    Args:
+        units: output size.
+        activation: Keras activation (NDN3 default 'lin' = None).
+        use_bias: add b.
+        kernel_initializer, bias_initializer: Keras initializers (NDN3 'normal' = N(0, 0.1²)).
+        kernel_regularizer, bias_regularizer: Keras/ndnx regularizers (on the whole replicated
+            weight a sum over replicas, so each replica's gradient is its own).
+        kernel_constraint: Keras constraint.
+        replicas: None or the number of replicas.
+        seed: int, or one int per replica.
+
+    Example:
+        >>> import numpy as np, ndnx
+        >>> ndnx.layers.Dense(3, replicas=4, seed=0)(np.ones((2, 5), "float32")).shape
+        (2, 4, 3)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer=None, bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 replicas=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"{self.name}: units must be a positive int, got {units!r}")
+        self.units = int(units)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer or keras.initializers.RandomNormal(stddev=0.1))
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.replicas = None if replicas is None else int(replicas)
+        self.seed = list(seed) if isinstance(seed, (list, tuple)) else seed
+        self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
+
+    def build(self, input_shape):
+        expected = 2 if self.replicas is None else (2, 3)
+        rank = len(input_shape)
+        if (self.replicas is None and rank != 2) or (self.replicas is not None and rank not in expected):
+            want = "(batch, features)" if self.replicas is None else \
+                "(batch, features) or (batch, replicas, features)"
+            raise ValueError(f"{self.name}: expected input of shape {want}, got {tuple(input_shape)}")
+        if self.replicas is not None and rank == 3 and input_shape[1] != self.replicas:
+            raise ValueError(
+                f"{self.name}: expected {self.replicas} replicas on axis 1, got {input_shape[1]}"
+            )
+        self._shared_input = self.replicas is not None and rank == 2
+        in_dim = int(input_shape[-1])
+        self.kernel = add_replica_weight(
+            self, "kernel", (in_dim, self.units), self.kernel_initializer, self._seeds,
+            self.replicas, regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.bias = add_replica_weight(
+                self, "bias", (self.units,), self.bias_initializer, self._seeds, self.replicas,
+                regularizer=self.bias_regularizer)
+
+    def call(self, inputs):
+        kernel = ops.cast(self.kernel, self.compute_dtype)
+        if self.replicas is None:
+            y = ops.matmul(inputs, kernel)
+        elif self._shared_input:
+            y = ops.einsum("bi,rio->bro", inputs, kernel)
+        else:
+            y = ops.einsum("bri,rio->bro", inputs, kernel)
+        if self.use_bias:
+            y = y + ops.cast(self.bias, self.compute_dtype)
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        if self.replicas is None:
+            return (input_shape[0], self.units)
+        return (input_shape[0], self.replicas, self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "replicas": self.replicas,
+            "seed": self.seed,
+        })
+        return config

@@ -1,0 +1,174 @@
+"""Keras callbacks of ndnx training: per-seed TensorBoard logs, resumable checkpoints, progress.
+
+They are plain `keras.callbacks.Callback`s, so they work under `model.fit` as well as under the
+loops `ndnx.training` owns (compiled epochs, multi-worker), which call the same hooks.
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+__all__ = ["ReplicaLogger", "EpochCheckpoint", "ProgressBar"]
+
+
+class ReplicaLogger(keras.callbacks.Callback):
+    """Evaluates every replica on every split and writes one TensorBoard run per seed.
+
+    At epoch 0, every `every` epochs and at the last epoch it calls
+    `evaluate(model, x, y) -> {metric: (R,) array}` for each split and writes
+    `<log_dirs[r]>/<split>/` scalars at step = epoch. Unlike NDN3, the train metrics use the whole
+    training split, not the last mini-batch. The means over replicas go into the epoch logs as
+    `<split>_<metric>` (e.g. `validation_correlation`) for the progress bar.
+
+    Args:
+        log_dirs: one directory per replica (e.g. .../run0/seed3).
+        splits: {"train": (x, y), "validation": (x, y)}.
+        evaluate: the per-replica evaluation function.
+        every: epochs between evaluations.
+        epochs: the total, so the last epoch is always logged.
+    """
+
+    def __init__(self, log_dirs, splits, evaluate, every=10, epochs=None):
+        super().__init__()
+        self.log_dirs = [str(d) for d in log_dirs]
+        self.splits = splits
+        self.evaluate = evaluate
+        self.every = max(1, int(every))
+        self.epochs = epochs
+        self._writers = {}
+        self.last = {}
+
+    def _writer(self, r, split):
+        key = (r, split)
+        if key not in self._writers:
+            self._writers[key] = tf.summary.create_file_writer(os.path.join(self.log_dirs[r], split))
+        return self._writers[key]
+
+    def due(self, epoch):
+        last = self.epochs is not None and epoch == self.epochs - 1
+        return epoch == 0 or (epoch + 1) % self.every == 0 or last
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.due(epoch):
+            return
+        logs = logs if logs is not None else {}
+        for split, (x, y) in self.splits.items():
+            values = self.evaluate(self.model, x, y)
+            for name, per_replica in values.items():
+                per_replica = np.asarray(per_replica, dtype="float64").reshape(-1)
+                if per_replica.shape[0] != len(self.log_dirs):
+                    raise ValueError(
+                        f"ReplicaLogger: {name} has {per_replica.shape[0]} values, expected one per "
+                        f"replica ({len(self.log_dirs)})"
+                    )
+                for r, value in enumerate(per_replica):
+                    with self._writer(r, split).as_default():
+                        tf.summary.scalar(name, value, step=epoch)
+                self.last[(split, name)] = per_replica
+                logs[f"{split}_{name}"] = float(np.mean(per_replica))
+        for w in self._writers.values():
+            w.flush()
+
+    def on_train_end(self, logs=None):
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves model, optimizer and epoch every `every` epochs so a killed run can resume.
+
+    Uses `tf.train.Checkpoint`: the data files are written first and the `checkpoint` index file
+    is replaced atomically last, so a kill mid-write leaves the previous checkpoint in force.
+    `restore()` returns the number of epochs already done (0 when there is no checkpoint).
+    """
+
+    def __init__(self, directory, every=10, max_to_keep=1):
+        super().__init__()
+        self.directory = str(directory)
+        self.every = max(1, int(every))
+        self.max_to_keep = max_to_keep
+        self._manager = None
+        self._epoch = None
+
+    def _setup(self, model):
+        if self._manager is None:
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+            ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=self._epoch)
+            self._manager = tf.train.CheckpointManager(ckpt, self.directory, max_to_keep=self.max_to_keep)
+        return self._manager
+
+    def restore(self, model):
+        manager = self._setup(model)
+        if manager.latest_checkpoint is None:
+            return 0
+        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        return int(self._epoch.numpy())
+
+    def save(self, epochs_done):
+        self._epoch.assign(int(epochs_done))
+        self._manager.save(checkpoint_number=int(epochs_done))
+
+    def on_train_begin(self, logs=None):
+        self._setup(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.save(epoch + 1)
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """One line of progress per run: epochs done, rate, time left and the latest metrics."""
+
+    def __init__(self, epochs, initial_epoch=0, label="", stream=None, width=28, keys=("loss", "validation_correlation")):
+        super().__init__()
+        self.epochs = int(epochs)
+        self.initial_epoch = int(initial_epoch)
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.keys = keys
+        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._shown = {}
+        self._last_print = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        for k in self.keys:
+            if k in logs:
+                self._shown[k] = logs[k]
+        done = epoch + 1
+        now = time.time()
+        final = done >= self.epochs
+        if not final and now - self._last_print < (0.2 if self._tty else 10.0):
+            return
+        self._last_print = now
+        frac = done / self.epochs
+        rate = (done - self.initial_epoch) / max(now - self._start, 1e-9)
+        eta = (self.epochs - done) / rate if rate > 0 else float("nan")
+        bar = "█" * int(self.width * frac) + "·" * (self.width - int(self.width * frac))
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in self._shown.items())
+        line = f"{self.label} {bar} {done}/{self.epochs} epochs {rate:.1f}/s eta {eta:.0f}s {metrics}"
+        if self._tty:
+            self.stream.write("\r" + line + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def write_json_atomic(path, obj):
+    """Write JSON through a temporary file and os.replace, so readers never see half a file."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
