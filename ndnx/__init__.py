@@ -6,6 +6,10 @@ Importing ndnx registers every public layer, loss, metric, regularizer and const
 
 __version__ = "0.1.0"
 
+from ndnx._quiet import import_tensorflow_quietly as _import_tensorflow_quietly  # noqa: E402
+
+_import_tensorflow_quietly()
+
 from ndnx.seeding import derive_seed, set_seed  # noqa: E402
 from ndnx import layers, losses, metrics, models, regularizers  # noqa: E402,F401
 

@@ -185,6 +185,7 @@ class Experiment:
         grid: {key: [values]}; the runs are the Cartesian product.
         seeds: default repetitions per run (the `seeds` key).
         evaluate: optional per-replica evaluation, (model, x, y) → {metric: array}.
+        callbacks: optional config → list of extra Keras callbacks for each job.
         hypermodel: optional config → keras_tuner.HyperModel, for `ndnx tune`.
         description: one line for listings.
 
@@ -195,7 +196,7 @@ class Experiment:
     """
 
     def __init__(self, name, defaults, data, build, grid=None, seeds=10, evaluate=None,
-                 hypermodel=None, description=""):
+                 callbacks=None, hypermodel=None, description=""):
         if name.count("/") != 1 or not all(name.split("/")):
             raise ValueError(f"Experiment: name must be 'group/experiment', got {name!r}")
         missing = [k for k in ("epochs", "batch_size") if k not in defaults]
@@ -215,6 +216,7 @@ class Experiment:
             raise ValueError(f"Experiment {name}: grid keys {unknown} have no default")
         self.seeds = int(seeds)
         self.evaluate = evaluate
+        self.callbacks = callbacks
         self.hypermodel = hypermodel
         self.description = description
         self.source = None
@@ -278,6 +280,7 @@ class Experiment:
                 batch_size=int(config["batch_size"]), seeds=group, log_dir=layout.logs(run.name),
                 checkpoint_dir=layout.checkpoints(run.name, group), log_every=int(config["log_every"]),
                 shuffle_seed=int(config["shuffle_seed"]), evaluate=self.evaluate, progress=progress,
+                callbacks=self.callbacks(config) if self.callbacks else (),
                 label=f"{self.name}/{run.name}/{seed_label(group)}", strategy=strategy)
             paths = [layout.model(run.name, s) for s in group]
             if replicas is None:

@@ -78,7 +78,7 @@ class PearsonCorrelation(keras.metrics.Metric):
         self.units = int(units)
         self.replicas = None if replicas is None else int(replicas)
         shape = (self.units,) if self.replicas is None else (self.replicas, self.units)
-        self._sums = [self.add_variable(shape=shape, initializer="zeros", name=n)
+        self._sums = [self.add_variable(shape=shape, initializer="zeros", dtype=self.dtype, name=n)
                       for n in ("w", "x", "y", "xx", "yy", "xy")]
 
     def update_state(self, y_true, y_pred, sample_weight=None):

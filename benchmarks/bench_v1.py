@@ -1,0 +1,95 @@
+"""V1 training throughput: seeds trained as one ensemble vs one seed at a time.
+
+Region-1 size (1800 31×31 images, 103 neurons, batch 16, the HSM of baseline 4). Figures:
+
+- ensemble_10x1000_seconds: wall time of 10 seeds × 1000 epochs trained as one replicated model
+  with ndnx's compiled epochs (target ≤ 300 s on the 2-core machine); measured in full, or
+  extrapolated from the measured rate with --quick (then `ensemble_extrapolated` is true);
+- ensemble_seed_epochs_per_s: seed-epochs per second of that ensemble;
+- single_seed_epochs_per_s: epochs per second of one seed alone (compiled epochs);
+- keras_fit_seed_epochs_per_s: the same ensemble under plain `model.fit` (steps_per_execution =
+  one epoch, jit_compile=True), for comparison;
+- ensemble_25_seed_epochs_per_s: 25 seeds (the thesis' baseline count) in one model.
+
+Peers (specs/ecosystem_and_peers.md §4): PyTorch one seed at a time 4.5–7.5 seed-epochs/s,
+torch.func.vmap over 10 seeds 14–15, a bare Keras replica stack 24–76.
+
+    python benchmarks/bench_v1.py [--quick]
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import ndnx  # noqa: E402  (first: it loads TensorFlow without its start-up chatter)
+import keras  # noqa: E402
+from ndnx.losses import PoissonLoss, poisson_unit_norm  # noqa: E402
+from ndnx.models.v1 import hsm  # noqa: E402
+from ndnx.training import CompiledEpochs  # noqa: E402
+
+from _common import machine_info, print_table, write_results  # noqa: E402
+
+
+def region1_like(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(1800, 31, 31, 1)).astype("float32")
+    y = rng.poisson(1.0, size=(1800, 103)).astype("float32")
+    return x, y
+
+
+def model_for(replicas, y):
+    model = hsm(103, seed=0, replicas=replicas, l2_output=0.1)
+    model.compile(keras.optimizers.Adam(1e-3), PoissonLoss(poisson_unit_norm(y)), jit_compile=True,
+                  steps_per_execution=113)
+    return model
+
+
+def compiled_rate(replicas, epochs, x, y):
+    """(seed-epochs per second, seconds) of `epochs` epochs after a warm-up epoch."""
+    model = model_for(replicas, y)
+    runner = CompiledEpochs(model, x, y, batch_size=16)
+    runner.run_epoch(0)
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        runner.run_epoch(epoch)
+    seconds = time.perf_counter() - start
+    return (replicas or 1) * epochs / seconds, seconds
+
+
+def keras_fit_rate(replicas, epochs, x, y):
+    model = model_for(replicas, y)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
+    return (replicas or 1) * epochs / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs; the 10×1000 figure is extrapolated")
+    args = parser.parse_args(argv)
+    ndnx.set_seed(0)
+    x, y = region1_like()
+    ensemble_epochs = 50 if args.quick else 1000
+    rate10, seconds10 = compiled_rate(10, ensemble_epochs, x, y)
+    results = {
+        "ensemble_seed_epochs_per_s": rate10,
+        "ensemble_10x1000_seconds": seconds10 * 1000 / ensemble_epochs,
+        "ensemble_extrapolated": bool(args.quick),
+        "single_seed_epochs_per_s": compiled_rate(None, 20 if args.quick else 100, x, y)[0],
+        "keras_fit_seed_epochs_per_s": keras_fit_rate(10, 5 if args.quick else 20, x, y),
+        "ensemble_25_seed_epochs_per_s": compiled_rate(25, 10 if args.quick else 40, x, y)[0],
+        "target_ensemble_10x1000_seconds": 300.0,
+        **{f"machine_{k}": v for k, v in machine_info().items()},
+    }
+    print_table([(k, v) for k, v in results.items() if not k.startswith("machine_")])
+    print(f"wrote {write_results('v1', results)}")
+
+
+if __name__ == "__main__":
+    main()

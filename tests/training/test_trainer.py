@@ -1,0 +1,117 @@
+"""Training: seeds as one ensemble, resume after SIGKILL, seeded determinism."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import keras
+import pytest
+
+import ndnx
+from ndnx.losses import PoissonLoss, poisson_unit_norm
+from ndnx.models.v1 import hsm
+from ndnx.training import CompiledEpochs, extract_replica, num_replicas, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = os.path.join(ROOT, "tests", "fixtures", "tiny_experiment.py")
+
+
+def region(seed=0, t=90, n=10):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(t, 31, 31, 1)).astype("float32")
+    rates = np.asarray(hsm(n, seed=77)(x))
+    return x, rng.poisson(rates).astype("float32")
+
+
+def compiled(model, y, lr=1e-3):
+    model.compile(keras.optimizers.Adam(lr), PoissonLoss(poisson_unit_norm(y)), jit_compile=True)
+    return model
+
+
+def test_replica_k_equals_model_trained_alone_with_seed_k():
+    x, y = region()
+    ensemble = compiled(hsm(10, seed=0, replicas=3, l2_output=0.1), y)
+    assert num_replicas(ensemble) == 3
+    train(ensemble, (x, y), epochs=3, batch_size=16, shuffle_seed=4, progress=False)
+    for k in range(3):
+        alone = compiled(hsm(10, seed=k, l2_output=0.1), y)
+        train(alone, (x, y), epochs=3, batch_size=16, shuffle_seed=4, progress=False)
+        replica = extract_replica(ensemble, k)
+        for a, b in zip(replica.get_weights(), alone.get_weights()):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(replica.predict(x[:8], verbose=0), alone.predict(x[:8], verbose=0), atol=1e-5)
+    # the replicas really differ (independent seeds)
+    w = ensemble.get_layer("output").kernel.numpy()
+    assert np.abs(w[0] - w[1]).max() > 0.05
+
+
+def test_epoch_steps_keep_the_last_partial_batch():
+    x, y = region(t=37)
+    model = compiled(hsm(10, seed=0), y)
+    runner = CompiledEpochs(model, x, y, batch_size=16)
+    assert runner.steps_per_epoch == 3 and runner.remainder == 5
+    runner.run_epoch(0)
+    assert int(model.optimizer.iterations.numpy()) == 3
+
+
+def test_same_seed_same_numbers():
+    x, y = region()
+
+    def once():
+        ndnx.set_seed(3)
+        model = compiled(hsm(10, seed=3), y)
+        train(model, (x, y), epochs=2, batch_size=16, shuffle_seed=1, progress=False)
+        return model.get_weights()
+
+    for a, b in zip(once(), once()):
+        np.testing.assert_array_equal(a, b)
+
+
+def _job(root, *extra):
+    return [sys.executable, "-m", "ndnx.cli", "job", TINY, "--run", "run0", "--only-seeds", "0,1",
+            "--root", str(root), "--no-progress", *extra]
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _weights(root, seed):
+    model = keras.saving.load_model(os.path.join(root, "models", "tests", "tiny", "run0", f"seed{seed}.keras"))
+    return model.get_weights()
+
+
+def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(tmp_path):
+    settings = ["--set", "epochs=24", "--set", "log_every=2"]
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    ckpt = killed / "models" / "tests" / "tiny" / "run0" / "checkpoints" / "seed0-1"
+    proc = subprocess.Popen(_job(killed, *settings, "--set", "sleep=0.25"), env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(ckpt.glob("ckpt-4.index")):
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "models" / "tests" / "tiny" / "run0" / "seed0.keras").exists()
+    assert not (killed / "experiments.txt").exists()
+    # Same command again (without the slow-down): continues from the checkpoint.
+    out = subprocess.run(_job(killed, *settings), env=_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    out = subprocess.run(_job(clean, *settings), env=_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for seed in (0, 1):
+        for a, b in zip(_weights(killed, seed), _weights(clean, seed)):
+            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    latest = [p.name for p in ckpt.iterdir() if p.name.endswith(".index")]
+    assert latest == ["ckpt-24.index"]
+    assert (killed / "experiments.txt").read_text().splitlines() == ["tests/tiny/run0"]
+    from ndnx.analysis.summary import read_scalars
+
+    steps, _ = read_scalars(str(killed / "logs" / "tests" / "tiny" / "run0" / "seed1" / "validation"))["correlation"]
+    assert steps[-1] == 23 and len(set(steps.tolist())) == len(steps)
