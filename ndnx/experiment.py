@@ -99,6 +99,12 @@ def _coerce(experiment, key, value, default):
     """Check a --set value against the type of its default."""
     if default is None or value is None:
         return value
+    if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
+        # YAML 1.1 reads "5e-4" (no dot) as a string.
+        try:
+            value = float(value) if isinstance(default, float) or not value.lstrip("+-").isdigit() else int(value)
+        except ValueError:
+            pass
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

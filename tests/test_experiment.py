@@ -1,0 +1,118 @@
+"""Experiment / run / repetition: overrides, grids, layout, run records and experiments.txt."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+import yaml
+
+from ndnx.experiment import Experiment, Layout, load_experiment, parse_overrides, seed_label
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "tests", "fixtures", "tiny_experiment.py")
+DEFAULTS = {"lr": 1e-3, "region": 1, "name": "a", "flag": True, "sizes": [1, 2], "epochs": 3, "batch_size": 4}
+
+
+def make(grid=None):
+    return Experiment("g/e", dict(DEFAULTS), data=lambda c: None, build=lambda c, s, r: None, grid=grid, seeds=3)
+
+
+def test_parse_overrides_types_and_errors():
+    got = parse_overrides("g/e", ["lr=5e-4", "region=2", "name=b", "flag=false", "sizes=[3]"], DEFAULTS)
+    assert got == {"lr": 5e-4, "region": 2, "name": "b", "flag": False, "sizes": [3]}
+    assert parse_overrides("g/e", ["lr=1"], DEFAULTS) == {"lr": 1.0}
+    with pytest.raises(ValueError, match=r"unknown --set key 'lrate'; known keys: batch_size, epochs"):
+        parse_overrides("g/e", ["lrate=1"], DEFAULTS)
+    with pytest.raises(ValueError, match=r"--set region expects a int \(default 1\), got 'two'"):
+        parse_overrides("g/e", ["region=two"], DEFAULTS)
+    with pytest.raises(ValueError, match="expects key=value"):
+        parse_overrides("g/e", ["region"], DEFAULTS)
+
+
+def test_grid_and_list_overrides_make_runs():
+    exp = make(grid={"lr": [1e-3, 1e-4]})
+    runs = exp.runs()
+    assert [r.name for r in runs] == ["run0", "run1"] and runs[1].config["lr"] == 1e-4
+    runs = exp.runs(parse_overrides("g/e", ["region=[1, 2, 3]"], exp.defaults))
+    assert len(runs) == 6 and {r.varied["region"] for r in runs} == {1, 2, 3}
+    runs = exp.runs({"lr": 0.5})  # a fixed value replaces the axis
+    assert len(runs) == 1 and runs[0].config["lr"] == 0.5
+    assert runs[0].config["seeds"] == 3 and runs[0].config["ensemble"] is True
+
+
+def test_seed_groups_and_labels():
+    exp = make()
+    assert exp.seed_groups(4) == [[0, 1, 2, 3]]
+    assert exp.seed_groups(4, seeds_per_job=3) == [[0, 1, 2], [3]]
+    assert exp.seed_groups(3, config={"ensemble": False}) == [[0], [1], [2]]
+    assert [seed_label(g) for g in ([3], [0, 1, 2], [0, 2])] == ["seed3", "seed0-2", "seed0+2"]
+
+
+def test_layout_paths(tmp_path):
+    layout = Layout(str(tmp_path), "v1/baseline4")
+    assert layout.logs("run0") == os.path.join(str(tmp_path), "logs", "v1", "baseline4", "run0")
+    assert layout.model("run0", 3).endswith(os.path.join("models", "v1", "baseline4", "run0", "seed3.keras"))
+    assert layout.job_log("run1", [0, 1], "err").endswith(os.path.join("job_logs", "v1", "baseline4", "run1", "seed0-1.err"))
+    assert layout.tuning() == os.path.join(str(tmp_path), "tuning", "v1", "baseline4")
+
+
+def test_experiments_txt_gets_one_line_per_finished_run_even_under_races(tmp_path):
+    exp = make(grid={"lr": [1e-3, 1e-4]})
+    layout = Layout(str(tmp_path), exp.name)
+    run = exp.runs()[1]
+    assert exp.mark_finished(layout, run) is False  # no models yet
+    os.makedirs(layout.models(run.name))
+    for s in range(3):
+        open(layout.model(run.name, s), "w").close()
+    threads = [threading.Thread(target=exp.mark_finished, args=(layout, run)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert open(layout.experiments_txt).read() == "g/e/run1  # lr=0.0001\n"
+
+
+def test_run_records_config_versions_and_commit(tmp_path):
+    exp = load_experiment(TINY)
+    layout = Layout(str(tmp_path), exp.name)
+    run = exp.runs({"lr": 0.02})[0]
+    exp.write_run_info(layout, run, total_seeds=2)
+    config = yaml.safe_load(open(os.path.join(layout.logs("run0"), "config.yaml")))
+    assert config["lr"] == 0.02 and config["epochs"] == 4
+    info = yaml.safe_load(open(os.path.join(layout.logs("run0"), "run_info.json")))
+    assert info["experiment"] == "tests/tiny" and info["versions"]["tensorflow"].startswith("2.21")
+    assert info["git_commit"] is None or len(info["git_commit"]) >= 40
+    assert not [p for p in os.listdir(layout.logs("run0")) if p.startswith(".tmp")]
+
+
+def test_load_experiment_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="experiment script not found"):
+        load_experiment(str(tmp_path / "nope.py"))
+    bad = tmp_path / "bad.py"
+    bad.write_text("x = 1\n")
+    with pytest.raises(ValueError, match="expected a module-level `experiment"):
+        load_experiment(str(bad))
+    with pytest.raises(ValueError, match="name must be 'group/experiment'"):
+        Experiment("nogroup", dict(DEFAULTS), data=None, build=None)
+    with pytest.raises(ValueError, match=r"grid keys \['zz'\] have no default"):
+        make(grid={"zz": [1]})
+
+
+def cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "ndnx.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=600)
+
+
+def test_cli_bad_input_gives_one_line(tmp_path):
+    out = cli("run", TINY, "--set", "nonsense=1", "--root", str(tmp_path))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "ndnx: error: tests/tiny: unknown --set key 'nonsense'; known keys: batch_size, ensemble, epochs, "
+        "l2_output, log_every, lr, samples, seeds, shuffle_seed, sleep"]
+    out = cli("run", str(tmp_path / "missing.py"))
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"ndnx: error: experiment script not found: {tmp_path / 'missing.py'}"]
+    assert not os.path.exists(tmp_path / "logs")
