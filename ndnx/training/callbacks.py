@@ -140,10 +140,14 @@ class ProgressBar(keras.callbacks.Callback):
         self._last_print = 0.0
 
     def on_train_begin(self, logs=None):
-        self._start = time.time()
+        self._start = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if self._start is None:
+            # The first epoch pays for tracing and XLA compilation; rates count from its end.
+            self._start = time.time()
+            self._first = epoch + 1
         for k in self.keys:
             if k in logs:
                 self._shown[k] = logs[k]
@@ -154,11 +158,11 @@ class ProgressBar(keras.callbacks.Callback):
             return
         self._last_print = now
         frac = done / self.epochs
-        rate = (done - self.initial_epoch) / max(now - self._start, 1e-9)
-        eta = (self.epochs - done) / rate if rate > 0 else float("nan")
+        rate = (done - self._first) / max(now - self._start, 1e-9)
+        eta = f"{(self.epochs - done) / rate:.0f}s" if rate > 0 else "?"
         bar = "█" * int(self.width * frac) + "·" * (self.width - int(self.width * frac))
         metrics = " ".join(f"{k}={v:.4f}" for k, v in self._shown.items())
-        line = f"{self.label} {bar} {done}/{self.epochs} epochs {rate:.1f}/s eta {eta:.0f}s {metrics}"
+        line = f"{self.label} {bar} {done}/{self.epochs} epochs {rate:.1f}/s eta {eta} {metrics}"
         if self._tty:
             self.stream.write("\r" + line + ("\n" if final else ""))
         else:
