@@ -31,7 +31,8 @@ def extract_replica(model, r):
     """A plain (replicas=None) copy of replica r of a replicated functional model.
 
     Each replicated layer is rebuilt with `replicas=None` and its r-th seed, and every weight gets
-    its r-th slice, so the result predicts exactly what replica r predicts.
+    its r-th slice, so the result predicts exactly what replica r predicts. A compiled ensemble
+    gives a model compiled with the same loss and a fresh optimizer of the same configuration.
     """
     replicas = num_replicas(model)
     if replicas is None:
@@ -53,6 +54,10 @@ def extract_replica(model, r):
         if getattr(source, "replicas", None) is not None:
             weights = [w[r] for w in weights]
         target.set_weights(weights)
+    if getattr(model, "compiled", False) and model.optimizer is not None:
+        # Same loss and a fresh optimizer of the same configuration (its state is per ensemble).
+        optimizer = model.optimizer.__class__.from_config(model.optimizer.get_config())
+        single.compile(optimizer=optimizer, loss=model.loss, jit_compile=model.jit_compile)
     return single
 
 
