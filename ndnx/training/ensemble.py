@@ -58,6 +58,7 @@ def extract_replica(model, r):
         # Same loss and a fresh optimizer of the same configuration (its state is per ensemble).
         optimizer = model.optimizer.__class__.from_config(model.optimizer.get_config())
         single.compile(optimizer=optimizer, loss=model.loss, jit_compile=model.jit_compile)
+        optimizer.build(single.trainable_variables)  # saved built: reloads without a warning
     return single
 
 
