@@ -27,6 +27,8 @@ def _add_experiment_args(p):
                    help="override a default (a YAML list value makes the key a grid axis)")
     p.add_argument("--seeds", type=int, default=None, help="repetitions per run")
     p.add_argument("--root", default=None, help="training_data directory (default ./training_data or $NDNX_TRAINING_DATA)")
+    p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker"), default="default",
+                   help="tf.distribute strategy of each job (auto: from TF_CONFIG and the devices present)")
 
 
 def _parser():
@@ -100,7 +102,7 @@ def _load(args):
 def _job_argv(args, exp, run, seeds, root):
     argv = [sys.executable, "-m", "ndnx.cli", "job", exp.source, "--run", run.name,
             "--only-seeds", ",".join(str(s) for s in seeds), "--root", os.path.abspath(root),
-            "--no-progress"]
+            "--strategy", args.strategy, "--no-progress"]
     for a in args.assignments:
         argv += ["--set", a]
     if args.seeds is not None:
@@ -137,7 +139,7 @@ def cmd_run(args):
     failed = 0
     if len(jobs) == 1 and args.jobs <= 1:
         run, seeds = planned[0]
-        exp.run_job(run, seeds, root=root, progress=True)
+        exp.run_job(run, seeds, root=root, progress=True, strategy=_strategy(args))
     else:
         results = get_runner("local", jobs=args.jobs).submit(jobs)
         failed = sum(1 for r in results if not r.ok)
@@ -168,8 +170,17 @@ def cmd_job(args):
         seeds = [int(s) for s in args.only_seeds.split(",")]
     except ValueError:
         raise ValueError(f"--only-seeds expects comma-separated integers, got {args.only_seeds!r}") from None
-    exp.run_job(runs[args.run], seeds, root=args.root, progress=not args.no_progress)
+    exp.run_job(runs[args.run], seeds, root=args.root, progress=not args.no_progress,
+                strategy=_strategy(args))
     return 0
+
+
+def _strategy(args):
+    if args.strategy == "default":
+        return None
+    from ndnx.training.strategy import strategy
+
+    return strategy(args.strategy)
 
 
 def cmd_summarize(args):

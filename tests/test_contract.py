@@ -25,30 +25,33 @@ from ndnx.registry import PUBLIC
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RNG = np.random.default_rng(0)
-IMAGES = RNG.normal(size=(4, 15, 15, 1)).astype("float32")
+
+
+def _gather_cases():
+    """Cases live in tests/contract_cases/<topic>.py: LAYER_CASES and OTHER_CASES dicts.
+
+    LAYER_CASES: name → list of (constructor, input array, output shape, number of weight scalars);
+    OTHER_CASES: name → constructor (regularizers, initializers, constraints, losses, metrics).
+    """
+    import importlib.util
+    import pathlib
+
+    layers, others = {}, {}
+    for path in sorted(pathlib.Path(__file__).parent.joinpath("contract_cases").glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"contract_cases_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, cases in getattr(module, "LAYER_CASES", {}).items():
+            assert name not in layers, f"{name} has contract cases in two files"
+            layers[name] = cases
+        for name, make in getattr(module, "OTHER_CASES", {}).items():
+            assert name not in others, f"{name} has contract cases in two files"
+            others[name] = make
+    return layers, others
+
+
+LAYER_CASES, OTHER_CASES = _gather_cases()
 FEATURES = RNG.normal(size=(4, 6)).astype("float32")
-
-# name → (constructor, input, expected output shape, expected number of weights (scalars))
-LAYER_CASES = {
-    "DifferenceOfGaussians": [
-        (lambda: ndnx.layers.DifferenceOfGaussians(3, seed=1), IMAGES, (4, 3), 6 * 3 + 3),
-        (lambda: ndnx.layers.DifferenceOfGaussians(3, replicas=2, seed=[1, 2], activation="softplus"),
-         IMAGES, (4, 2, 3), 2 * (6 * 3 + 3)),
-    ],
-    "Dense": [
-        (lambda: ndnx.layers.Dense(5, activation="softplus", seed=3,
-                                   kernel_regularizer=ndnx.regularizers.L2(0.1)), FEATURES, (4, 5), 6 * 5 + 5),
-        (lambda: ndnx.layers.Dense(5, replicas=3, seed=3), FEATURES, (4, 3, 5), 3 * (6 * 5 + 5)),
-    ],
-}
-
-OTHER_CASES = {
-    "L1": lambda: ndnx.regularizers.L1(0.3, convention="ndnt"),
-    "L2": lambda: ndnx.regularizers.L2(0.2),
-    "DoGInitializer": lambda: ndnx.layers.DoGInitializer(15, 15, (1.0, 12.0), seed=4),
-    "PoissonLoss": lambda: ndnx.losses.PoissonLoss(unit_norm=[0.5, 1.0, 2.0]),
-    "PearsonCorrelation": lambda: ndnx.metrics.PearsonCorrelation(units=3),
-}
 
 
 def test_every_public_object_has_a_case():
@@ -110,6 +113,8 @@ def test_object_config_round_trip(name):
     y = RNG.poisson(1.0, size=(4, 3)).astype("float32")
     if isinstance(obj, keras.regularizers.Regularizer):
         assert float(restored(w)) == pytest.approx(float(obj(w)))
+    elif isinstance(obj, keras.constraints.Constraint):
+        np.testing.assert_array_equal(restored(w), obj(w))
     elif isinstance(obj, keras.initializers.Initializer):
         np.testing.assert_array_equal(restored((6, 5)), obj((6, 5)))
     elif isinstance(obj, keras.losses.Loss):
@@ -143,10 +148,11 @@ def test_keras_round_trip_in_a_fresh_process(tmp_path):
         expected[path] = model.predict(x, verbose=0)
     # Losses, metrics, regularizers, initializers inside one compiled model.
     inputs = keras.Input(shape=(6,))
-    dense = ndnx.layers.Dense(3, activation="softplus", kernel_regularizer=OTHER_CASES["L2"](),
-                              bias_regularizer=OTHER_CASES["L1"](), seed=0)
+    dense = ndnx.layers.Dense(3, activation="softplus", kernel_regularizer=ndnx.regularizers.L2(0.2),
+                              bias_regularizer=ndnx.regularizers.L1(0.3, convention="ndnt"), seed=0)
     model = keras.Model(inputs, dense(inputs))
-    model.compile("adam", loss=OTHER_CASES["PoissonLoss"](), metrics=[OTHER_CASES["PearsonCorrelation"]()])
+    model.compile("adam", loss=ndnx.losses.PoissonLoss(unit_norm=[0.5, 1.0, 2.0]),
+                  metrics=[ndnx.metrics.PearsonCorrelation(units=3)])
     model.fit(FEATURES, np.ones((4, 3), "float32"), epochs=1, verbose=0)
     path, xpath = str(tmp_path / "compiled.keras"), str(tmp_path / "compiled.npy")
     model.save(path)
