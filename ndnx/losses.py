@@ -1,4 +1,10 @@
-"""Losses for spike-count and rate data."""
+"""Losses for spike-count and rate data, with data filters for pooled recordings.
+
+Data filters (NDN3 `data_filters`): a target entry that was not recorded — a neuron of another
+region in a pooled data set — is NaN. Such entries contribute nothing to a loss (prediction and
+target are both taken as 0 there, as NDN3 multiplied both by the filter) while the row still
+counts in T; `apply_data_filter(y, mask)` turns a 0/1 mask into this form.
+"""
 
 import numpy as np
 import keras
@@ -6,7 +12,36 @@ from keras import ops
 
 from ndnx.registry import register
 
-__all__ = ["PoissonLoss", "poisson_unit_norm"]
+__all__ = ["PoissonLoss", "GaussianLoss", "poisson_unit_norm", "apply_data_filter",
+           "poisson_log_likelihood_per_spike"]
+
+
+def apply_data_filter(responses, mask, name="apply_data_filter"):
+    """Responses with NaN where `mask` is 0 (the ndnx form of an NDN3 data filter)."""
+    responses = np.asarray(responses, dtype="float64")
+    mask = np.asarray(mask)
+    if mask.shape != responses.shape:
+        raise ValueError(f"{name}: the data filter has shape {mask.shape}, the responses {responses.shape}; "
+                         "expected the same shape")
+    if not np.all((mask == 0) | (mask == 1)):
+        raise ValueError(f"{name}: the data filter must hold only 0 and 1")
+    return np.where(mask == 1, responses, np.nan)
+
+
+def _filtered(y_true, y_pred):
+    """(y, ŷ) with unrecorded (NaN) targets zeroed in both."""
+    recorded = ops.logical_not(ops.isnan(y_true))
+    y_true = ops.where(recorded, y_true, ops.zeros_like(y_true))
+    y_pred = y_pred * ops.cast(recorded, y_pred.dtype)
+    return y_true, y_pred
+
+
+def _align(y_true, y_pred):
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    if len(y_pred.shape) == len(y_true.shape) + 1:
+        y_true = ops.expand_dims(y_true, 1)  # a replica axis on the predictions
+    return y_true, y_pred
 
 
 def poisson_unit_norm(responses, floor=1e-6):
@@ -18,9 +53,14 @@ def poisson_unit_norm(responses, floor=1e-6):
     responses = np.asarray(responses, dtype="float64")
     if responses.ndim != 2:
         raise ValueError(f"poisson_unit_norm: expected responses (time, neurons), got shape {responses.shape}")
-    if not np.all(np.isfinite(responses)):
-        raise ValueError("poisson_unit_norm: responses contain non-finite values")
-    return np.maximum(responses.mean(axis=0), floor)
+    if np.any(np.isinf(responses)):
+        raise ValueError("poisson_unit_norm: responses contain infinite values")
+    # NaN marks unrecorded entries (data filters): the mean is over recorded rows only, where
+    # NDN3 averaged the zeros of other regions' rows in as well.
+    with np.errstate(invalid="ignore"):
+        recorded = np.sum(~np.isnan(responses), axis=0)
+        means = np.where(recorded > 0, np.nansum(responses, axis=0) / np.maximum(recorded, 1), 0.0)
+    return np.maximum(means, floor)
 
 
 @register("loss")
@@ -33,7 +73,8 @@ class PoissonLoss(keras.losses.Loss):
     convention="ndnt": the same term averaged over neurons and rows (ε = 1e-8).
 
     Predictions with a replica axis, (batch, replicas, neurons) against targets (batch, neurons),
-    give the sum over replicas: each replica's gradient is the one it would get alone.
+    give the sum over replicas: each replica's gradient is the one it would get alone. NaN targets
+    are unrecorded entries (data filters) and contribute 0.
 
     Example:
         >>> import numpy as np, ndnx
@@ -55,10 +96,7 @@ class PoissonLoss(keras.losses.Loss):
         self.unit_norm = unit_norm
 
     def call(self, y_true, y_pred):
-        y_pred = ops.convert_to_tensor(y_pred)
-        y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
-        if len(y_pred.shape) == len(y_true.shape) + 1:
-            y_true = ops.expand_dims(y_true, 1)
+        y_true, y_pred = _filtered(*_align(y_true, y_pred))
         nll = y_pred - y_true * ops.log(y_pred + self.epsilon)
         if self.unit_norm is not None:
             n = y_pred.shape[-1]
@@ -82,3 +120,66 @@ class PoissonLoss(keras.losses.Loss):
             "epsilon": self.epsilon,
         })
         return config
+
+
+@register("loss")
+class GaussianLoss(keras.losses.Loss):
+    """Squared error, the Gaussian noise model of NDN3 and NDNT.
+
+    convention="ndn3": C = Σₙ Σ_t (y − ŷ)² / T — summed over neurons, mean over rows;
+    convention="ndnt": the mean over neurons and rows (NDNT 'mse').
+    A replica axis on the predictions is summed over; NaN targets contribute 0.
+
+    Example:
+        >>> import numpy as np, ndnx
+        >>> float(ndnx.losses.GaussianLoss()(np.zeros((2, 3)), np.ones((2, 3))))
+        3.0
+    """
+
+    def __init__(self, convention="ndn3", name="gaussian", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if convention not in ("ndn3", "ndnt"):
+            raise ValueError(f"GaussianLoss: convention must be 'ndn3' or 'ndnt', got {convention!r}")
+        self.convention = convention
+
+    def call(self, y_true, y_pred):
+        y_true, y_pred = _filtered(*_align(y_true, y_pred))
+        sq = ops.square(y_true - y_pred)
+        if self.convention == "ndn3":
+            return ops.sum(sq, axis=tuple(range(1, len(sq.shape))))
+        per = ops.mean(sq, axis=-1)
+        return ops.sum(per, axis=tuple(range(1, len(per.shape)))) if len(per.shape) > 1 else per
+
+    def get_config(self):
+        config = super().get_config()
+        config["convention"] = self.convention
+        return config
+
+
+def poisson_log_likelihood_per_spike(pred, responses, null_adjusted=True, epsilon=1e-6):
+    """Per-neuron Poisson log-likelihood per spike (NDN3 `eval_models`), NumPy.
+
+        LLₙ = Σ_t (y log(ŷ + ε) − ŷ) / Σ_t y
+
+    With `null_adjusted`, minus the same for the constant-rate model ŷ = r̄ₙ, which is
+    log r̄ₙ − 1: positive when the model beats the neuron's mean rate (bits would divide by
+    log 2). NaN targets (data filters) are skipped; a neuron without spikes gets NaN.
+    pred: (T, N) or (T, R, N); responses: (T, N). Returns (N,) or (R, N).
+    """
+    pred = np.asarray(pred, dtype="float64")
+    y = np.asarray(responses, dtype="float64")
+    if pred.ndim == y.ndim + 1:
+        y = y[:, None, :]
+    if pred.shape[0] != y.shape[0] or pred.shape[-1] != y.shape[-1]:
+        raise ValueError(f"poisson_log_likelihood_per_spike: predictions {pred.shape} and responses "
+                         f"{np.asarray(responses).shape} do not match")
+    recorded = ~np.isnan(y)
+    y0 = np.where(recorded, y, 0.0)
+    p0 = np.where(recorded, pred, 0.0)
+    spikes = y0.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ll = (y0 * np.log(p0 + epsilon) - p0).sum(axis=0) / spikes
+        if null_adjusted:
+            rate = spikes / recorded.sum(axis=0)
+            ll = ll - (np.log(rate) - 1.0)
+    return np.where(spikes > 0, ll, np.nan)

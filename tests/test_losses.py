@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from ndnx.losses import PoissonLoss, poisson_unit_norm
+from ndnx.losses import (GaussianLoss, PoissonLoss, apply_data_filter, poisson_log_likelihood_per_spike,
+                         poisson_unit_norm)
 
 
 def data(seed=0, t=7, n=4):
@@ -52,3 +53,50 @@ def test_errors():
     y, pred = data()
     with pytest.raises(ValueError, match="unit_norm has 3 neurons, predictions have 4"):
         PoissonLoss(unit_norm=[1.0, 1.0, 1.0])(y, pred)
+
+
+def test_data_filter_entries_contribute_nothing_and_rows_still_count():
+    y, pred = data(3, t=6, n=3)
+    mask = np.ones_like(y)
+    mask[:3, 2] = 0  # neuron 2 not recorded in rows 0-2 (another region)
+    filtered = np.asarray(apply_data_filter(y, mask), "float32")
+    norm = poisson_unit_norm(filtered)
+    np.testing.assert_allclose(norm[2], y[3:, 2].mean(), rtol=1e-6)
+    term = (pred - y * np.log(pred + 1e-6)) / norm * mask
+    expected = term.sum() / 6  # T = all rows, masked ones included
+    assert float(PoissonLoss(unit_norm=norm)(filtered, pred)) == pytest.approx(expected, rel=1e-5)
+    sq = ((y - pred) ** 2 * mask).sum() / 6
+    assert float(GaussianLoss()(filtered, pred)) == pytest.approx(sq, rel=1e-5)
+
+
+def test_data_filter_shape_error():
+    with pytest.raises(ValueError, match=r"data filter has shape \(2, 3\), the responses \(2, 2\)"):
+        apply_data_filter(np.ones((2, 2)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        apply_data_filter(np.ones((2, 2)), np.full((2, 2), 0.5))
+
+
+def test_gaussian_conventions_and_replicas():
+    y, pred = data(4)
+    assert float(GaussianLoss()(y, pred)) == pytest.approx(((y - pred) ** 2).sum() / y.shape[0], rel=1e-5)
+    assert float(GaussianLoss("ndnt")(y, pred)) == pytest.approx(((y - pred) ** 2).mean(), rel=1e-5)
+    stacked = np.stack([pred, pred + 1], axis=1)
+    g = GaussianLoss()
+    assert float(g(y, stacked)) == pytest.approx(float(g(y, pred)) + float(g(y, pred + 1)), rel=1e-5)
+
+
+def test_null_adjusted_log_likelihood_per_spike():
+    rng = np.random.default_rng(0)
+    rates = rng.uniform(0.5, 3.0, size=(4000, 2))
+    y = rng.poisson(rates).astype("float64")
+    mean_rate = y.mean(axis=0)
+    # The constant-rate model scores exactly 0 (up to ε) after null adjustment.
+    null = poisson_log_likelihood_per_spike(np.tile(mean_rate, (4000, 1)), y, epsilon=0.0)
+    np.testing.assert_allclose(null, 0.0, atol=1e-12)
+    ll = poisson_log_likelihood_per_spike(rates, y)
+    raw = poisson_log_likelihood_per_spike(rates, y, null_adjusted=False)
+    np.testing.assert_allclose(raw, (y * np.log(rates + 1e-6) - rates).sum(0) / y.sum(0))
+    np.testing.assert_allclose(ll, raw - (np.log(mean_rate) - 1), rtol=1e-12)
+    assert np.all(ll > 0.05)  # the true rates beat the mean rate
+    silent = poisson_log_likelihood_per_spike(rates, np.zeros_like(y))
+    assert np.all(np.isnan(silent))
