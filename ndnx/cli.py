@@ -144,12 +144,22 @@ def cmd_run(args):
         results = get_runner("local", jobs=args.jobs).submit(jobs)
         failed = sum(1 for r in results if not r.ok)
     if not args.no_summary:
-        _print_summary(root, exp.name)
+        for split in _logged_splits(root, exp.name):
+            _print_summary(root, exp.name, split)
     print(f"TensorBoard: tensorboard --logdir {os.path.join(root, 'logs', exp.name)}")
     if failed:
         print(f"{failed} job(s) failed; see {os.path.join(root, 'job_logs', exp.name)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _logged_splits(root, experiment):
+    """The evaluation splits an experiment logged (validation first, train left out)."""
+    import glob
+
+    found = {os.path.basename(p) for p in glob.glob(os.path.join(root, "logs", experiment, "*", "seed*", "*"))}
+    found.discard("train")
+    return sorted(found, key=lambda s: (s != "validation", s))
 
 
 def _print_summary(root, experiment, split="validation"):

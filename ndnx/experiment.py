@@ -185,7 +185,8 @@ class Experiment:
         defaults: every configurable key with its default value; `--set` accepts only these.
             Keys the pipeline itself reads: epochs, batch_size, log_every, seeds (repetitions
             per run), ensemble (train the seeds of a run as one replicated model), shuffle_seed.
-        data: config → {"train": (x, y), "validation": (x, y)}.
+        data: config → {"train": (x, y), "validation": (x, y), ...}; further (x, y) splits are
+            evaluated and logged like validation under their own names.
         build: (config, seed, replicas) → a compiled Keras model; with `replicas=R` it holds seeds
             seed … seed+R−1 (see `ndnx.layers.replicas`).
         grid: {key: [values]}; the runs are the Cartesian product.
@@ -227,6 +228,26 @@ class Experiment:
         self.description = description
         self.source = None
         self._data_cache = {}
+
+    def derive(self, name, defaults=None, grid=None, seeds=None, description=None):
+        """A new experiment with this one's data, build and evaluation but other defaults or grid.
+
+        `defaults` updates (and may extend) the defaults; `grid` replaces the grid.
+
+        Example (experiments/v1/baseline1.py):
+            experiment = baseline4.derive("v1/baseline1", defaults=dict(lr=1e-4, l2_output=0.0))
+        """
+        # Data go through this experiment's cache, which its own `build` reads as well.
+        derived = Experiment(
+            name, {**self.defaults, **(defaults or {})}, data=self.load_data,
+            build=self.build, grid=self.grid if grid is None else grid,
+            seeds=self.defaults["seeds"] if seeds is None else seeds,
+            evaluate=self.evaluate, callbacks=self.callbacks, hypermodel=self.hypermodel,
+            description=self.description if description is None else description)
+        if seeds is not None:
+            derived.defaults["seeds"] = int(seeds)
+        derived.source = self.source
+        return derived
 
     def runs(self, overrides=None):
         """The grid's points with `overrides` applied (a list value makes or replaces an axis)."""
@@ -287,6 +308,7 @@ class Experiment:
                 checkpoint_dir=layout.checkpoints(run.name, group), log_every=int(config["log_every"]),
                 shuffle_seed=int(config["shuffle_seed"]), evaluate=self.evaluate, progress=progress,
                 callbacks=self.callbacks(config) if self.callbacks else (),
+                extra_splits={k: v for k, v in data.items() if k not in ("train", "validation")},
                 label=f"{self.name}/{run.name}/{seed_label(group)}", strategy=strategy)
             paths = [layout.model(run.name, s) for s in group]
             if replicas is None:

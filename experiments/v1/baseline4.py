@@ -8,7 +8,9 @@ loss normalised by the mean training rate of each neuron. The thesis reports, on
 35k epochs over 25 seeds, a validation correlation of 0.514 / 0.531 / 0.498 (50th/90th/10th).
 
 Data: the Antolík et al. 2016 region named by `region` from `data_dir` (or $NDNX_DATA); without
-them, a synthetic region in the same format is generated once under training_data/data/.
+them, a synthetic region in the same format is generated once under training_data/data/. On a
+synthetic region the correlation with the ground truth's noiseless rates is logged as the split
+"noiseless" (`ndnx summarize v1/baseline4 --split noiseless`).
 
     ndnx run experiments/v1/baseline4.py --set epochs=5000 --seeds 25
     python experiments/v1/baseline4.py --set region=2
@@ -34,7 +36,13 @@ def load(config):
         print(f"no Antolík et al. 2016 data given (NDNX_DATA or --set data_dir=...); using the "
               f"synthetic region {state} in {data_dir}", file=sys.stderr)
     region = antolik.load_region(config["region"], data_dir, normalization=config["normalization"])
-    return {"train": (region.x_train, region.y_train), "validation": (region.x_val, region.y_val)}
+    splits = {"train": (region.x_train, region.y_train), "validation": (region.x_val, region.y_val)}
+    directory = antolik.region_dir(config["region"], data_dir)
+    if os.path.exists(os.path.join(directory, "ground_truth.npz")):
+        # A synthetic region: also score against the noiseless rates of the ground-truth model.
+        truth = synthetic_v1.read_ground_truth(directory)
+        splits["noiseless"] = (region.x_val, truth["rates_val"].astype(region.y_val.dtype))
+    return splits
 
 
 def build(config, seed, replicas):

@@ -31,7 +31,7 @@ def save_model_atomic(model, path):
 def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=None,
           log_dir=None, checkpoint_dir=None, log_every=10, checkpoint_every=None,
           shuffle_seed=0, evaluate=None, callbacks=(), jit_compile=True, progress=True,
-          label="", strategy=None):
+          label="", strategy=None, extra_splits=None):
     """Train `model` on in-memory data for `epochs` epochs, resuming from `checkpoint_dir`.
 
     Every replica of a replicated model is one seed: `seeds[r]` names replica r, its logs go to
@@ -52,6 +52,8 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
         callbacks: more Keras callbacks.
         jit_compile: XLA for the compiled epoch loop.
         progress: show a progress bar.
+        extra_splits: more {name: (x, y)} splits to evaluate and log like validation (e.g. the
+            noiseless rates of a synthetic region).
         strategy: a `tf.distribute` strategy the model and optimizer were built under (see
             `ndnx.training.strategy`); None or the default strategy trains on one device with
             the compiled epoch loop. Under a multi-worker strategy only the chief writes logs
@@ -81,6 +83,7 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
         splits = {"train": train_data}
         if validation_data is not None:
             splits["validation"] = validation_data
+        splits.update(extra_splits or {})
         logger = ReplicaLogger([os.path.join(str(log_dir), f"seed{s}") for s in seeds], splits,
                                evaluate, every=log_every, epochs=epochs)
         all_callbacks.append(logger)
