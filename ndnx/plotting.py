@@ -1,0 +1,132 @@
+"""Matplotlib figures of V1 models and results: kernels, readout masks, correlation histograms.
+
+Every function returns a `matplotlib.figure.Figure` drawn on an Agg canvas (no pyplot state, no
+GUI) and, given `path`, also writes it as a PNG through a temporary file, so a half-written image
+never appears. Learning curves over seeds: `ndnx.analysis.summary.plot_learning_curves`.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+__all__ = ["save_figure", "plot_kernels", "plot_dog_filters", "plot_effective_hidden_kernels",
+           "plot_readout_masks", "plot_correlation_histogram", "plot_learning_curves"]
+
+
+def _figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig, path, dpi=120):
+    """Write `fig` to `path` (PNG unless the suffix says otherwise) atomically; returns the path."""
+    path = str(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    suffix = os.path.splitext(path)[1] or ".png"
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format=suffix.lstrip("."), dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def plot_kernels(kernels, titles=None, ncols=None, suptitle=None, path=None, cmap="RdBu_r"):
+    """A grid of 2-D kernels (K, H, W), each on a colour scale symmetric around 0."""
+    kernels = np.asarray(kernels, dtype="float64")
+    if kernels.ndim != 3:
+        raise ValueError(f"plot_kernels: expected kernels of shape (count, height, width), got {kernels.shape}")
+    count = len(kernels)
+    ncols = ncols or int(np.ceil(np.sqrt(count)))
+    nrows = int(np.ceil(count / ncols))
+    fig = _figure(1.6 * ncols + 0.5, 1.6 * nrows + (0.4 if suptitle else 0.1))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= count:
+            ax.set_axis_off()
+            continue
+        limit = np.abs(kernels[i]).max() or 1.0
+        ax.imshow(kernels[i], cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize="small")
+    if suptitle:
+        fig.suptitle(suptitle)
+    if path:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_dog_filters(layer, replica=None, path=None):
+    """The kernels of a `DifferenceOfGaussians` layer, titled with their clipped parameters."""
+    from ndnx.analysis.v1 import dog_kernels_of
+
+    kernels = dog_kernels_of(layer, replica)
+    clipped = {k: np.asarray(v) for k, v in layer.clipped_parameters().items()}
+    if layer.replicas is not None:
+        clipped = {k: v[replica] for k, v in clipped.items()}
+    titles = [f"μ=({clipped['mu_x'][k]:.1f},{clipped['mu_y'][k]:.1f}) σ={clipped['sigma_center'][k]:.1f}"
+              for k in range(len(kernels))]
+    return plot_kernels(kernels, titles=titles, suptitle=f"{layer.name}: DoG kernels", path=path)
+
+
+def plot_effective_hidden_kernels(model, replica=None, truth=None, path=None, dog="dog", hidden="hidden"):
+    """Effective hidden kernels Σⱼ W1[j,h]·DoGⱼ; with `truth` (K, H, W), matched pairs side by side."""
+    from ndnx.analysis.v1 import effective_hidden_kernels, match_kernels
+
+    kernels = effective_hidden_kernels(model, replica=replica, dog=dog, hidden=hidden)
+    if truth is None:
+        return plot_kernels(kernels, titles=[f"h{h}" for h in range(len(kernels))],
+                            suptitle="effective hidden kernels", path=path)
+    rows, cols, corr = match_kernels(kernels, truth)
+    pairs, titles = [], []
+    for r, c, value in zip(rows, cols, corr):
+        pairs += [np.asarray(truth)[c], kernels[r]]
+        titles += [f"truth {c}", f"fit h{r}: r={value:.2f}"]
+    return plot_kernels(np.stack(pairs), titles=titles, ncols=min(8, len(pairs)),
+                        suptitle=f"effective hidden kernels vs ground truth (median r = {np.median(corr):.2f})",
+                        path=path)
+
+
+def plot_readout_masks(masks, titles=None, path=None):
+    """Spatial readout masks (neurons, H, W), e.g. of a separable readout."""
+    masks = np.asarray(masks, dtype="float64")
+    return plot_kernels(masks, titles=titles or [f"n{i}" for i in range(len(masks))],
+                        suptitle="readout masks", path=path)
+
+
+def plot_correlation_histogram(correlations, labels=None, bins=30, path=None):
+    """Histogram(s) of per-neuron correlations; `correlations` is one array or a list of arrays."""
+    arrays = [np.asarray(correlations, dtype="float64")] if np.ndim(correlations[0]) == 0 \
+        else [np.asarray(c, dtype="float64") for c in correlations]
+    labels = labels or [None] * len(arrays)
+    fig = _figure(6, 4)
+    ax = fig.add_subplot()
+    edges = np.linspace(min(-0.1, min(a.min() for a in arrays)), 1.0, bins + 1)
+    for values, label in zip(arrays, labels):
+        text = f"{label}: " if label else ""
+        ax.hist(values, bins=edges, alpha=0.6, label=f"{text}median {np.median(values):.3f}")
+    ax.set_xlabel("per-neuron correlation")
+    ax.set_ylabel("neurons")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    if path:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_learning_curves(data, path, tag="correlation"):
+    """Median over seeds with a 10th–90th percentile band per run (see ndnx.analysis.summary)."""
+    from ndnx.analysis.summary import plot_learning_curves as plot
+
+    return plot(data, path, tag=tag)

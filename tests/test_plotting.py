@@ -1,0 +1,35 @@
+"""Figures: they draw what they are given and are written atomically as PNG files."""
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+import ndnx
+from ndnx import plotting
+
+
+def test_kernel_grid_and_png(tmp_path):
+    kernels = np.random.default_rng(0).normal(size=(5, 7, 7))
+    path = tmp_path / "k.png"
+    fig = plotting.plot_kernels(kernels, titles=list("abcde"), path=path)
+    images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(images) == 5
+    np.testing.assert_array_equal(images[3], kernels[3])
+    assert imread(str(path)).shape[2] in (3, 4)
+    assert [p.name for p in tmp_path.iterdir()] == ["k.png"]
+    with pytest.raises(ValueError, match="expected kernels of shape"):
+        plotting.plot_kernels(np.zeros((3, 3)))
+
+
+def test_model_figures(tmp_path):
+    model = ndnx.models.v1.hsm(10, seed=0, replicas=2)
+    fig = plotting.plot_dog_filters(model.get_layer("dog"), replica=1, path=tmp_path / "dog.png")
+    assert sum(1 for ax in fig.axes if ax.images) == 9
+    truth = np.random.default_rng(1).normal(size=(2, 31, 31))
+    fig = plotting.plot_effective_hidden_kernels(model, replica=0, truth=truth, path=tmp_path / "eff.png")
+    assert sum(1 for ax in fig.axes if ax.images) == 4  # two matched pairs
+    fig = plotting.plot_correlation_histogram([np.linspace(0, 1, 11), np.linspace(0.2, 0.4, 11)],
+                                              labels=["a", "b"], path=tmp_path / "h.png")
+    assert "median 0.500" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    fig = plotting.plot_readout_masks(np.ones((3, 4, 4)))
+    assert sum(1 for ax in fig.axes if ax.images) == 3
