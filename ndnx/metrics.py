@@ -90,6 +90,11 @@ negative FEV (σ²_noise > σ²_tot by sampling error) is reported as it is. Onl
 components (`total_variance`, `noise_variance`, `explainable_variance`) return NaN where they cannot
 be estimated, since 0 would be a false estimate there. A ``fev_threshold`` is a selection, not part
 of this policy: neurons with FEV ≤ threshold are left out of the mean (an empty mean is 0).
+Peers differ here, so scores of degenerate neurons are not comparable across libraries: neuralpredictors'
+``fev`` can return −inf for a neuron without explainable variance and reports explainable variance 0
+for a constant neuron, where openretina's explainable-variance ratio is 1.0 (its FEVE floors the
+denominator at 1e-9); ndnx reports 0 for all of these (ecosystem spec §1.4). The streaming
+`PearsonCorrelation` follows the same rule as `pearson_per_neuron` (exact 0 for a constant side).
 
 Standardisation: Sensorium divides each neuron's responses by their standard deviation before scoring
 (`standardize_responses`). Correlations, FEV and the oracles do not change; FEVE changes only when
@@ -177,9 +182,13 @@ def mean_pearson(pred, target, mask=None):
 class PearsonCorrelation(keras.metrics.Metric):
     """Streaming per-neuron Pearson correlation, reported as its mean over neurons (and replicas).
 
-    Accumulates Σw, Σwx, Σwy, Σwx², Σwy², Σwxy per neuron over all batches, so the result equals
-    `mean_pearson` on the concatenated data, whatever the batching. `sample_weight` of the targets'
-    shape is the data filter (0 = not recorded).
+    Per neuron it keeps the float64 weighted count, means and central co-moments (Σw·dx², Σw·dy²,
+    Σw·dx·dy), each batch computed in two passes and merged with the pairwise update of Chan et al.
+    (1979), so the result equals `mean_pearson` on the concatenated data, whatever the batching, and
+    follows the same degenerate policy: a side that is constant over the kept rows (std ≤ 1e-9·|mean|,
+    i.e. constant up to float64 rounding) or a non-finite r gives exactly 0. `sample_weight` is the
+    data filter (0 = not recorded): the targets' shape, or fewer axes broadcast from the left (e.g.
+    (batch,) as `model.fit` passes it).
 
     Args:
         units: number of neurons.
@@ -194,13 +203,13 @@ class PearsonCorrelation(keras.metrics.Metric):
     """
 
     def __init__(self, units, replicas=None, name="correlation", dtype="float64", **kwargs):
-        # float64 sums: the one-pass variance Σx² − (Σx)²/n cancels badly in float32.
+        # float64 state: correlations of long recordings must not depend on the batching.
         super().__init__(name=name, dtype=dtype, **kwargs)
         self.units = int(units)
         self.replicas = None if replicas is None else int(replicas)
         shape = (self.units,) if self.replicas is None else (self.replicas, self.units)
-        self._sums = [self.add_variable(shape=shape, initializer="zeros", dtype=self.dtype, name=n)
-                      for n in ("w", "x", "y", "xx", "yy", "xy")]
+        self._moments = [self.add_variable(shape=shape, initializer="zeros", dtype=self.dtype, name=n)
+                         for n in _MOMENTS]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.cast(y_pred, self.dtype)
@@ -209,28 +218,29 @@ class PearsonCorrelation(keras.metrics.Metric):
             raise ValueError(
                 f"{self.name}: expected predictions with {self.units} neurons, got shape {tuple(y_pred.shape)}"
             )
-        w = ops.ones_like(y_true) if sample_weight is None else ops.cast(sample_weight, self.dtype)
+        if sample_weight is None:
+            w = ops.ones_like(y_true)
+        else:
+            w = ops.cast(sample_weight, self.dtype)
+            while len(w.shape) < len(y_true.shape):
+                w = ops.expand_dims(w, -1)
+            w = ops.broadcast_to(w, ops.shape(y_true))
         if self.replicas is not None:
             y_true = ops.expand_dims(y_true, 1)
             w = ops.expand_dims(w, 1)
-        x, y = y_pred, y_true
-        terms = (w, w * x, w * y, w * x * x, w * y * y, w * x * y)
-        for var, term in zip(self._sums, terms):
-            var.assign_add(ops.sum(ops.broadcast_to(term, ops.shape(x)), axis=0))
+        shape = ops.shape(y_pred + y_true)
+        x, y, w = (ops.broadcast_to(t, shape) for t in (y_pred, y_true, w))
+        _merge_moments(self._moments, x, y, w, (0,))
 
     def per_neuron(self):
-        n, sx, sy, sxx, syy, sxy = self._sums
-        cov = sxy - sx * sy / n
-        vx = sxx - sx * sx / n
-        vy = syy - sy * sy / n
-        r = cov / (ops.sqrt(vx) * ops.sqrt(vy))
-        return ops.where(ops.isfinite(r), r, ops.zeros_like(r))
+        """Per-neuron correlations, (units,) or (replicas, units); 0 where undefined."""
+        return _corr(*self._moments)
 
     def result(self):
         return ops.mean(self.per_neuron())
 
     def reset_state(self):
-        for var in self._sums:
+        for var in self._moments:
             var.assign(ops.zeros_like(var))
 
     def get_config(self):

@@ -71,6 +71,27 @@ def test_streaming_replicas():
     assert float(metric.result()) == pytest.approx(mean_pearson(stacked, y).mean(), abs=1e-9)
 
 
+def test_streaming_constant_prediction_scores_exactly_zero():
+    # the same degenerate policy as pearson_per_neuron: constant up to rounding → exactly 0, any batching
+    y, _ = sample(6, t=1000)
+    pred = np.full_like(y, 0.1)
+    pred[:, 1], pred[:, 2] = 1 / 3, 1e4 + 1 / 3
+    metric = PearsonCorrelation(units=5)
+    for start in range(0, 1000, 64):
+        metric.update_state(y[start:start + 64], pred[start:start + 64])
+    assert np.asarray(metric.per_neuron()).tolist() == [0.0] * 5 and float(metric.result()) == 0.0
+
+
+def test_streaming_row_weights_broadcast_from_the_left():
+    y, pred = sample(8, t=60)
+    rows = (np.random.default_rng(1).uniform(size=60) > 0.3).astype("float64")   # (batch,) as model.fit
+    metric = PearsonCorrelation(units=5)
+    for start in range(0, 60, 13):
+        metric.update_state(y[start:start + 13], pred[start:start + 13], sample_weight=rows[start:start + 13])
+    np.testing.assert_allclose(np.asarray(metric.per_neuron()), pearson_per_neuron(pred[rows > 0], y[rows > 0]),
+                               rtol=1e-10)
+
+
 def test_shape_errors():
     y, pred = sample()
     with pytest.raises(ValueError, match="do not match"):
@@ -529,3 +550,29 @@ def test_streaming_metric_config_and_errors():
         M.FEVE(3).update_state(np.ones((4, 2, 5)), np.ones((4, 3)))
     with pytest.raises(ValueError, match=r"expected predictions of shape \(batch, 2, 3\)"):
         M.SingleTrialCorrelation(3, replicas=2).update_state(np.ones((4, 2, 3)), np.ones((4, 3)))
+
+
+def test_repeat_metrics_in_model_evaluate():
+    # compiled metrics receive the (batch, repeats, neurons) targets untouched; as weighted_metrics,
+    # Keras' (batch,) sample weights drop whole images
+    rng = np.random.default_rng(23)
+    s = rng.normal(size=(90, 4))
+    y = s[:, None, :] + rng.normal(size=(90, 5, 4))
+    y[::7, 3:] = np.nan
+    y = y.astype("float32").astype("float64")          # Keras hands the metrics float32 data
+    x = (s + 0.3 * rng.normal(size=s.shape)).astype("float32")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Identity()(inputs))
+    model.compile(loss=lambda t, p: keras.ops.mean(p) * 0.0,
+                  metrics=[M.FEVE(4, clip=True), M.SingleTrialCorrelation(4), M.CorrelationToAverage(4),
+                           M.OracleCorrelation(4, method="jackknife")])
+    got = model.evaluate(x, y, batch_size=16, return_dict=True, verbose=0)
+    p = x.astype("float64")
+    assert got["feve"] == pytest.approx(M.mean_feve(p, y, clip=True), rel=1e-9)
+    assert got["single_trial_correlation"] == pytest.approx(M.single_trial_correlation(p, y).mean(), rel=1e-9)
+    assert got["correlation_to_average"] == pytest.approx(M.correlation_to_average(p, y).mean(), rel=1e-9)
+    assert got["oracle_correlation"] == pytest.approx(M.oracle_correlation(y, "jackknife").mean(), rel=1e-9)
+    keep = rng.uniform(size=90) > 0.4
+    model.compile(loss=lambda t, p: keras.ops.mean(p) * 0.0, weighted_metrics=[M.FEVE(4, clip=True)])
+    got = model.evaluate(x, y, sample_weight=keep.astype("float32"), batch_size=16, return_dict=True, verbose=0)
+    assert got["feve"] == pytest.approx(M.mean_feve(p[keep], y[keep], clip=True), rel=1e-9)
