@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
+from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
 
 __all__ = ["Dense"]
@@ -18,20 +19,28 @@ class Dense(keras.layers.Layer):
     (batch, R, in) input, or the shared (batch, in) input, to (batch, R, out): R independent
     dense layers in one einsum, each initialised as a lone `Dense(seed=seeds[r])`.
 
+    Spatial input: (batch, H, W, C) (or, replicated, (batch, R, H, W, C) or the shared
+    (batch, H, W, C)) is flattened NHWC, as NDN3 flattens its inputs: the kernel row of input
+    entry (y, x, c) is (y·W + x)·C + c, the channel (or lag) fastest. The layer then binds its
+    kernel regularizer to the filter shape (H, W, C) (`ndnx.regularizers.bind_regularizer`), so
+    spatial penalties (d2x, max_filt, center, ...) know the layout; on a flat input they raise.
+
     Args:
         units: output size.
         activation: Keras activation (NDN3 default 'lin' = None).
         use_bias: add b.
         kernel_initializer, bias_initializer: Keras initializers (NDN3 'normal' = N(0, 0.1²)).
         kernel_regularizer, bias_regularizer: Keras/ndnx regularizers (on the whole replicated
-            weight a sum over replicas, so each replica's gradient is its own).
+            weight a sum over replicas, so each replica's gradient is its own). The config keeps
+            the regularizer as given; `build` binds spatial ndnx penalties to the input's
+            filter shape.
         kernel_constraint: Keras constraint.
         replicas: None or the number of replicas.
         seed: int, or one int per replica.
 
     Example:
         >>> import numpy as np, ndnx
-        >>> ndnx.layers.Dense(3, replicas=4, seed=0)(np.ones((2, 5), "float32")).shape
+        >>> tuple(ndnx.layers.Dense(3, replicas=4, seed=0)(np.ones((2, 5), "float32")).shape)
         (2, 4, 3)
     """
 
@@ -56,27 +65,46 @@ class Dense(keras.layers.Layer):
         self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
 
     def build(self, input_shape):
-        expected = 2 if self.replicas is None else (2, 3)
+        input_shape = tuple(input_shape)
         rank = len(input_shape)
-        if (self.replicas is None and rank != 2) or (self.replicas is not None and rank not in expected):
-            want = "(batch, features)" if self.replicas is None else \
-                "(batch, features) or (batch, replicas, features)"
-            raise ValueError(f"{self.name}: expected input of shape {want}, got {tuple(input_shape)}")
-        if self.replicas is not None and rank == 3 and input_shape[1] != self.replicas:
+        if self.replicas is None:
+            valid, per_replica = rank in (2, 4), False
+            want = "(batch, features) or (batch, H, W, C)"
+        else:
+            valid, per_replica = rank in (2, 3, 4, 5), rank in (3, 5)
+            want = ("(batch, features), (batch, H, W, C), (batch, replicas, features) or "
+                    "(batch, replicas, H, W, C)")
+        if not valid:
+            raise ValueError(f"{self.name}: expected input of shape {want}, got {input_shape}")
+        if per_replica and input_shape[1] != self.replicas:
             raise ValueError(
                 f"{self.name}: expected {self.replicas} replicas on axis 1, got {input_shape[1]}"
             )
-        self._shared_input = self.replicas is not None and rank == 2
-        in_dim = int(input_shape[-1])
+        feature_shape = input_shape[2:] if per_replica else input_shape[1:]
+        if any(d is None for d in feature_shape):
+            raise ValueError(f"{self.name}: expected known feature dimensions, got input shape {input_shape}")
+        self._shared_input = self.replicas is not None and not per_replica
+        self._spatial = len(feature_shape) == 3
+        in_dim = int(np.prod(feature_shape))
+        self._in_dim = in_dim
+        # Spatial penalties learn the filter layout here; on a flat input they raise.
+        filter_shape = tuple(int(d) for d in feature_shape)
+        self._kernel_penalty = bind_regularizer(self.kernel_regularizer, filter_shape, self.name)
+        self._bias_penalty = bind_regularizer(
+            self.bias_regularizer, (self.units,), f"{self.name} (bias_regularizer)")
         self.kernel = add_replica_weight(
             self, "kernel", (in_dim, self.units), self.kernel_initializer, self._seeds,
-            self.replicas, regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+            self.replicas, regularizer=self._kernel_penalty, constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = add_replica_weight(
                 self, "bias", (self.units,), self.bias_initializer, self._seeds, self.replicas,
-                regularizer=self.bias_regularizer)
+                regularizer=self._bias_penalty)
 
     def call(self, inputs):
+        if self._spatial:  # NHWC flattening: row (y·W + x)·C + c
+            shape = (-1, self.replicas, self._in_dim) if self.replicas is not None and not self._shared_input \
+                else (-1, self._in_dim)
+            inputs = ops.reshape(inputs, shape)
         kernel = ops.cast(self.kernel, self.compute_dtype)
         if self.replicas is None:
             y = ops.matmul(inputs, kernel)
