@@ -285,12 +285,15 @@ class Experiment:
     def run_job(self, run, seeds, root=None, progress=True, strategy=None):
         """Train the repetitions `seeds` of `run`; resumes from its checkpoint if there is one."""
         from ndnx.training import save_model_atomic, save_replicas, train
+        from ndnx.training.strategy import is_chief
 
         layout = Layout(root or default_root(), self.name)
         config = run.config
         seeds = list(seeds)
         data = self.load_data(config)
-        self.write_run_info(layout, run, total_seeds=None)
+        chief = strategy is None or is_chief(strategy)
+        if chief:
+            self.write_run_info(layout, run, total_seeds=None)
         contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
         groups = [seeds] if (len(seeds) > 1 and config.get("ensemble", True) and contiguous) else [[s] for s in seeds]
         results = {}
@@ -310,13 +313,17 @@ class Experiment:
                 callbacks=self.callbacks(config) if self.callbacks else (),
                 extra_splits={k: v for k, v in data.items() if k not in ("train", "validation")},
                 label=f"{self.name}/{run.name}/{seed_label(group)}", strategy=strategy)
+            if not chief:
+                results[seed_label(group)] = outcome
+                continue  # a worker of a multi-worker strategy: the chief saves
             paths = [layout.model(run.name, s) for s in group]
             if replicas is None:
                 save_model_atomic(model, paths[0])
             else:
                 save_replicas(model, paths)
             results[seed_label(group)] = outcome
-        self.mark_finished(layout, run)
+        if chief:
+            self.mark_finished(layout, run)
         return results
 
     def write_run_info(self, layout, run, total_seeds):

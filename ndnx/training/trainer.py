@@ -4,10 +4,11 @@ import os
 import tempfile
 
 import keras
+import tensorflow as tf
 
 from ndnx.training.callbacks import EpochCheckpoint, ProgressBar, ReplicaLogger
 from ndnx.training.compiled_epochs import CompiledEpochs
-from ndnx.training.distributed import DistributedEpochs
+from ndnx.training.distributed import DistributedEpochs, local_evaluation
 from ndnx.training.strategy import is_chief, is_default_strategy
 from ndnx.training.ensemble import extract_replica, num_replicas, supervised_evaluation
 
@@ -75,6 +76,9 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
     if len(seeds) != n:
         raise ValueError(f"train: the model holds {n} replica(s) but {len(seeds)} seed labels were given")
     evaluate = evaluate or supervised_evaluation
+    if distributed and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # The chief evaluates alone; collective ops inside predict would wait for the workers.
+        evaluate = local_evaluation(evaluate)
     checkpoint_every = checkpoint_every or log_every
 
     all_callbacks = []

@@ -230,3 +230,45 @@ def test_build_in_scope_builds_the_optimizer_and_checks_the_model():
     assert idx.tolist() == [[2], [2]] and w.tolist() == [[2.0], [0.0]]
     idx, w = shard_plan(np.arange(4), 2)
     assert idx.tolist() == [[0, 1], [2, 3]] and w.tolist() == [[1, 1], [1, 1]]
+
+
+# --- the whole pipeline: `ndnx run` as two workers ------------------------------------------------
+
+def test_ndnx_run_as_two_workers_equals_one_process(tmp_path):
+    from ndnx.analysis.summary import collect
+
+    tiny = os.path.join(ROOT, "tests", "fixtures", "tiny_experiment.py")
+    args = ["-m", "ndnx.cli", "run", tiny, "--set", "epochs=3", "--set", "samples=99"]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    procs = [subprocess.Popen(
+        [sys.executable, *args, "--root", str(tmp_path / "mwms"), "--strategy", "auto"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})))
+        for i in range(2)]
+    try:
+        single = subprocess.run([sys.executable, *args, "--root", str(tmp_path / "single")], env=_env(),
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        assert single.returncode == 0, single.stderr[-4000:]
+        for i, proc in enumerate(procs):
+            _, err = proc.communicate(timeout=TIMEOUT)
+            assert proc.returncode == 0, f"worker {i} failed:\n{err[-6000:]}"
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+    # The chief alone wrote: one finished run, one model per seed, logs equal to one process's.
+    lines = (tmp_path / "mwms" / "experiments.txt").read_text().splitlines()
+    assert len(lines) == 1
+    models = sorted(p.name for p in (tmp_path / "mwms").rglob("*.keras"))
+    assert models == sorted(p.name for p in (tmp_path / "single").rglob("*.keras")) and len(models) == 2
+    events = [p for p in (tmp_path / "mwms" / "logs").rglob("*.tfevents.*")]
+    assert events and len({p.name.split(".")[-3] for p in events}) == 1  # one writing process (pid)
+    got, want = collect(str(tmp_path / "mwms"), "tests/tiny"), collect(str(tmp_path / "single"), "tests/tiny")
+    pairs = [(got[run][seed][tag], want[run][seed][tag])
+             for run in want for seed in want[run] for tag in want[run][seed]]
+    assert len(pairs) >= 4 and got.keys() == want.keys()
+    for (steps_g, values_g), (steps_w, values_w) in pairs:
+        assert list(steps_g) == list(steps_w)
+        np.testing.assert_allclose(values_g, values_w, rtol=1e-4, atol=1e-6)
