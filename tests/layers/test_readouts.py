@@ -1,0 +1,367 @@
+"""Readouts: separable (NDN3 'sep' / factorised), Gaussian (FullGaussian2d semantics), fixed-point."""
+
+import numpy as np
+import keras
+import pytest
+import tensorflow as tf
+
+import ndnx
+from ndnx.layers import Dense, GaussianReadout, PointReadout, SeparableReadout
+from ndnx.regularizers import D2X, L1, L2
+
+RNG = np.random.default_rng(0)
+H, W, C, N = 5, 4, 3, 6
+MAPS = RNG.normal(size=(7, H, W, C)).astype("float32")
+
+
+def _sep_dense_weight(kt, ks):
+    """NDN3 'sep' implied weight, row s·C + c, built element by element."""
+    c_, n_ = kt.shape
+    s_ = ks.shape[0]
+    w = np.zeros((s_ * c_, n_))
+    for s in range(s_):
+        for c in range(c_):
+            w[s * c_ + c] = kt[c] * ks[s]
+    return w
+
+
+# --------------------------------------------------------------------------------------------------
+# SeparableReadout
+
+
+def test_separable_equals_explicit_dense_weight():
+    layer = SeparableReadout(N, activation="softplus", seed=3)
+    y = layer(MAPS)
+    kt, ks, b = layer.features.numpy(), layer.mask.numpy(), layer.bias.numpy()
+    assert kt.shape == (C, N) and ks.shape == (H * W, N)
+    b[:] = RNG.normal(size=N)
+    layer.bias.assign(b)
+    wd = _sep_dense_weight(kt, ks)
+    expected = np.logaddexp(0.0, MAPS.reshape(7, -1) @ wd + b)
+    np.testing.assert_allclose(layer(MAPS), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.kernel(), wd, rtol=1e-6, atol=1e-7)
+    # the same weight in ndnx.layers.Dense (NHWC flattening): identical responses
+    dense = Dense(N, activation="softplus")
+    dense(MAPS)
+    dense.kernel.assign(wd.astype("float32"))
+    dense.bias.assign(b)
+    np.testing.assert_allclose(layer(MAPS), dense(MAPS), rtol=1e-5, atol=1e-5)
+    # explicit index check: input entry (y, x, c) meets kt[c]·ks[y·W + x]
+    x = np.zeros((1, H, W, C), "float32")
+    x[0, 3, 1, 2] = 1.0
+    no_bias = SeparableReadout(N, use_bias=False, seed=3)
+    no_bias(x)
+    np.testing.assert_allclose(no_bias(x)[0], kt[2] * ks[3 * W + 1], rtol=1e-6)
+    assert y.shape == (7, N)
+
+
+def test_separable_normalisation_and_positivity():
+    layer = SeparableReadout(N, normalize_features=True, normalize_mask=True, seed=0)
+    layer(MAPS)
+    kt, ks = layer.features.numpy(), layer.mask.numpy()
+    ktn = kt / np.linalg.norm(kt, axis=0)
+    ksn = ks / (np.linalg.norm(ks, axis=0) + 1e-6)
+    np.testing.assert_allclose(layer.effective_features(), ktn, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(layer.effective_features(), axis=0), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(layer.effective_mask(), ksn, rtol=1e-5)
+    np.testing.assert_allclose(layer(MAPS), MAPS.reshape(7, -1) @ _sep_dense_weight(ktn, ksn), rtol=1e-4, atol=1e-5)
+    # scaling the raw weights changes nothing
+    layer.features.assign(3.0 * kt)
+    layer.mask.assign(0.5 * ks)
+    np.testing.assert_allclose(layer(MAPS), MAPS.reshape(7, -1) @ _sep_dense_weight(ktn, ksn), rtol=1e-4, atol=1e-4)
+
+    pos = SeparableReadout(N, positive=True, seed=0)
+    pos(MAPS)
+    assert np.all(pos.features.numpy() >= 0) and np.all(pos.mask.numpy() >= 0)
+    kt = pos.features.numpy()
+    kt[0, 0] = -1.0
+    pos.features.assign(kt)
+    assert float(pos.effective_features()[0, 0]) == 0.0
+    assert float(pos.features.constraint(pos.features)[0, 0]) == 0.0
+
+
+def test_separable_penalty_closed_form_on_normalised_weights():
+    lam = 0.3
+    layer = SeparableReadout(N, normalize_features=True, normalize_mask=True, mask_feature_l1=lam,
+                             feature_regularizer=L2(0.2), mask_regularizer=D2X(0.1), seed=5)
+    layer(MAPS)
+    kt, ks = layer.features.numpy().astype(float), layer.mask.numpy().astype(float)
+    ktn = kt / np.linalg.norm(kt, axis=0)
+    ksn = ks / (np.linalg.norm(ks, axis=0) + 1e-6)
+    product = lam * np.sum(np.abs(ksn).sum(0) * np.abs(ktn).sum(0))
+    l2 = 0.2 * 0.5 * np.sum(ktn ** 2)
+    d2x = float(D2X(0.1, filter_shape=(H, W, 1))(ksn.astype("float32")))
+    # d2x by hand: zero-boundary 5-point Laplacian on each (H, W) mask
+    grid = ksn.reshape(H, W, N)
+    p = np.pad(grid, ((1, 1), (1, 1), (0, 0)))
+    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * grid
+    assert d2x == pytest.approx(0.1 * np.sum(lap ** 2), rel=1e-5)
+    assert float(layer.regularizer()) == pytest.approx(product + l2 + d2x, rel=1e-5)
+    assert len(layer.losses) == 1
+    assert float(layer.losses[0]) == pytest.approx(product + l2 + d2x, rel=1e-5)
+    # un-normalised: the penalty uses the raw weights
+    raw = SeparableReadout(N, mask_feature_l1=lam, seed=5)
+    raw(MAPS)
+    assert float(raw.regularizer()) == pytest.approx(lam * np.sum(np.abs(ks).sum(0) * np.abs(kt).sum(0)), rel=1e-5)
+    # and a model's losses carry it (functional model, fit)
+    inputs = keras.Input((H, W, C))
+    model = keras.Model(inputs, SeparableReadout(N, mask_feature_l1=lam, seed=5)(inputs))
+    model(MAPS)
+    assert float(sum(model.losses)) == pytest.approx(float(raw.regularizer()), rel=1e-5)
+    # no penalty configured: nothing added
+    plain = SeparableReadout(N, seed=5)
+    plain(MAPS)
+    assert plain.losses == [] and float(plain.regularizer()) == 0.0
+
+
+def test_separable_spatial_penalty_on_features_raises():
+    with pytest.raises(ValueError, match="feature_regularizer"):
+        SeparableReadout(N, feature_regularizer=D2X(0.1), name="sep")(MAPS)
+
+
+def _check_replicas(make, maps, train=False, **kwargs):
+    seeds = [11, 12, 13]
+    rep = make(replicas=3, seed=seeds, **kwargs)
+    y = rep(maps, training=train)
+    assert tuple(y.shape) == (maps.shape[0], 3, rep.units)
+    for r, s in enumerate(seeds):
+        np.testing.assert_allclose(y[:, r], make(seed=s, **kwargs)(maps, training=train), rtol=1e-6, atol=1e-6)
+    per_replica = np.stack([maps, -maps, 2 * maps], axis=1)
+    rep2 = make(replicas=3, seed=seeds, **kwargs)
+    y = rep2(per_replica, training=train)
+    for r, s in enumerate(seeds):
+        np.testing.assert_allclose(y[:, r], make(seed=s, **kwargs)(per_replica[:, r], training=train),
+                                   rtol=1e-6, atol=1e-6)
+    return rep
+
+
+def test_separable_replicas_equal_lone_layers():
+    rep = _check_replicas(lambda **k: SeparableReadout(N, activation="softplus", normalize_features=True,
+                                                       mask_feature_l1=0.1, **k), MAPS)
+    lone = [SeparableReadout(N, normalize_features=True, mask_feature_l1=0.1, seed=s) for s in (11, 12, 13)]
+    for layer in lone:
+        layer(MAPS)
+    assert float(rep.regularizer()) == pytest.approx(sum(float(layer.regularizer()) for layer in lone), rel=1e-5)
+    assert rep.features.shape == (3, C, N) and rep.mask.shape == (3, H * W, N)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SeparableReadout(3, name="sep_readout"),
+    lambda: GaussianReadout(3, name="sep_readout"),
+    lambda: PointReadout(1, [[0, 0]], name="sep_readout"),
+])
+def test_bad_shape_error(make):
+    with pytest.raises(ValueError, match=r"^sep_readout: expected a feature map \(batch, H, W, C\), "
+                                         r"got \(None, 20\)$"):
+        make().compute_output_shape((None, 20))
+    with pytest.raises(ValueError, match=r"sep_readout: expected a feature map \(batch, H, W, C\), got \(2, 20\)"):
+        make()(np.ones((2, 20), "float32"))
+    with pytest.raises(ValueError, match=r"expected 2 replicas on axis 1, got 3"):
+        layer = make()
+        layer.__init__(**dict(layer.get_config(), replicas=2, name="sep_readout"))
+        layer(np.ones((2, 3, 5, 4, 2), "float32"))
+
+
+def test_constructor_arguments_round_trip():
+    for layer in (SeparableReadout(N, positive=True, normalize_mask=True, mask_feature_l1=0.2,
+                                   mask_regularizer=D2X(0.1), feature_regularizer=L1(0.1), replicas=2, seed=1),
+                  GaussianReadout(N, gauss_type="uncorrelated", align_corners=False, learn_sigma=False, seed=2),
+                  PointReadout(2, [[1, 2], [0, 3]], positive=True, seed=3)):
+        config = layer.get_config()
+        clone = layer.__class__.from_config(config)
+        assert clone.get_config() == config
+        np.testing.assert_array_equal(layer(MAPS), clone(MAPS))
+
+
+# --------------------------------------------------------------------------------------------------
+# GaussianReadout
+
+
+def _gaussian(mu, align_corners=True, maps=MAPS, **kwargs):
+    mu = np.asarray(mu, "float32")
+    layer = GaussianReadout(len(mu), align_corners=align_corners, use_bias=False, seed=0, **kwargs)
+    layer(maps)
+    layer.mu.assign(mu)
+    return layer
+
+
+def _grid(col, row, align_corners):
+    """Grid coordinate of pixel (row, col) centre."""
+    if align_corners:
+        return np.array([2 * col / (W - 1) - 1, 2 * row / (H - 1) - 1], "float32")
+    return np.array([(2 * col + 1) / W - 1, (2 * row + 1) / H - 1], "float32")
+
+
+@pytest.mark.parametrize("align_corners", [True, False])
+def test_gaussian_pixel_centre_and_midpoint(align_corners):
+    cases = [(0, 0), (3, 2), (W - 1, H - 1), (1, 4)]
+    layer = _gaussian([_grid(c, r, align_corners) for c, r in cases], align_corners)
+    w = layer.features.numpy()
+    expected = np.stack([MAPS[:, r, c] @ w[:, n] for n, (c, r) in enumerate(cases)], axis=1)
+    np.testing.assert_allclose(layer(MAPS), expected, rtol=1e-5, atol=1e-6)
+    # midway between (row 2, col 1) and (row 2, col 2), and between four pixels
+    mid = (_grid(1, 2, align_corners) + _grid(2, 2, align_corners)) / 2
+    quad = (_grid(1, 2, align_corners) + _grid(2, 3, align_corners)) / 2
+    layer = _gaussian([mid, quad], align_corners)
+    w = layer.features.numpy()
+    f_mid = (MAPS[:, 2, 1] + MAPS[:, 2, 2]) / 2
+    f_quad = (MAPS[:, 2, 1] + MAPS[:, 2, 2] + MAPS[:, 3, 1] + MAPS[:, 3, 2]) / 4
+    np.testing.assert_allclose(layer(MAPS), np.stack([f_mid @ w[:, 0], f_quad @ w[:, 1]], 1), rtol=1e-5, atol=1e-6)
+
+
+def test_gaussian_x_moves_along_columns():
+    ramp = np.broadcast_to(np.arange(W, dtype="float32")[None, None, :, None], (1, H, W, 1)).copy()
+    layer = GaussianReadout(3, use_bias=False, seed=0)
+    layer(ramp)
+    layer.features.assign(np.ones((1, 3), "float32"))
+    layer.mu.assign(np.array([[-1, 0.3], [0, -0.7], [1, 0.9]], "float32"))
+    np.testing.assert_allclose(layer(ramp)[0], [0.0, (W - 1) / 2, W - 1], rtol=1e-5, atol=1e-6)
+
+
+def _numpy_bilinear(fmap, x, y, align_corners):
+    hh, ww, _ = fmap.shape
+    if align_corners:
+        px, py = (x + 1) / 2 * (ww - 1), (y + 1) / 2 * (hh - 1)
+    else:
+        px, py = ((x + 1) * ww - 1) / 2, ((y + 1) * hh - 1) / 2
+    out = 0.0
+    x0, y0 = int(np.floor(px)), int(np.floor(py))
+    for xi in (x0, x0 + 1):
+        for yi in (y0, y0 + 1):
+            if 0 <= xi < ww and 0 <= yi < hh:
+                out = out + (1 - abs(px - xi)) * (1 - abs(py - yi)) * fmap[yi, xi]
+    return out
+
+
+@pytest.mark.parametrize("align_corners", [True, False])
+def test_gaussian_random_positions_against_numpy(align_corners):
+    mu = RNG.uniform(-1, 1, size=(8, 2)).astype("float32")
+    mu[0] = [1.0, -1.0]  # a corner: with align_corners=False half the neighbours are padding
+    layer = _gaussian(mu, align_corners)
+    w = layer.features.numpy()
+    expected = np.array([[_numpy_bilinear(MAPS[b], mu[n, 0], mu[n, 1], align_corners) @ w[:, n]
+                          for n in range(8)] for b in range(len(MAPS))])
+    np.testing.assert_allclose(layer(MAPS), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_gaussian_clamps_positions():
+    layer = _gaussian([[1.5, -3.0], [0.2, 2.0]])
+    ref = _gaussian([[1.0, -1.0], [0.2, 1.0]])
+    ref.features.assign(layer.features)
+    np.testing.assert_allclose(layer(MAPS), ref(MAPS), rtol=1e-6)
+    np.testing.assert_allclose(layer.positions(), [[1.0, -1.0], [0.2, 1.0]], rtol=1e-6)
+    assert np.all(layer.mu.constraint(layer.mu).numpy() <= 1.0)
+
+
+@pytest.mark.parametrize("gauss_type", ["full", "uncorrelated", "isotropic"])
+def test_gaussian_training_samples_evaluation_is_deterministic(gauss_type):
+    layer = GaussianReadout(N, gauss_type=gauss_type, init_sigma=0.5, seed=4)
+    y0 = layer(MAPS)
+    np.testing.assert_array_equal(layer(MAPS, training=False), y0)
+    t1, t2 = layer(MAPS, training=True), layer(MAPS, training=True)
+    assert np.abs(t1 - y0).max() > 1e-4 and np.abs(t1 - t2).max() > 1e-4
+    assert layer.sigma.shape == {"full": (N, 2, 2), "uncorrelated": (N, 2), "isotropic": (N, 1)}[gauss_type]
+    # sigma = 0: training equals evaluation
+    layer.sigma.assign(np.zeros(layer.sigma.shape, "float32"))
+    np.testing.assert_allclose(layer(MAPS, training=True), y0, rtol=1e-6)
+    # seeded: the same samples from a fresh layer with the same seed
+    a, b = GaussianReadout(N, seed=9), GaussianReadout(N, seed=9)
+    np.testing.assert_array_equal(a(MAPS, training=True), b(MAPS, training=True))
+
+
+def test_gaussian_full_sample_is_mu_plus_sigma_eps():
+    # one neuron, a feature map whose single channel is the column coordinate (align_corners: linear in x)
+    ramp = np.broadcast_to(np.linspace(-1, 1, W, dtype="float32")[None, None, :, None], (4000, H, W, 1)).copy()
+    layer = GaussianReadout(1, use_bias=False, init_sigma=0.0, seed=0)
+    layer(ramp[:1])
+    layer.features.assign(np.ones((1, 1), "float32"))
+    layer.mu.assign(np.zeros((1, 2), "float32"))
+    layer.sigma.assign(np.array([[[0.1, 0.05], [0.0, 0.2]]], "float32"))
+    x = layer(ramp, training=True).numpy()[:, 0]  # the sampled x = 0.1 ε1 + 0.05 ε2
+    assert np.mean(x) == pytest.approx(0.0, abs=0.01)
+    assert np.std(x) == pytest.approx(np.sqrt(0.1 ** 2 + 0.05 ** 2), rel=0.05)
+
+
+def test_gaussian_gradients():
+    layer = GaussianReadout(N, init_sigma=0.2, seed=1)
+    layer(MAPS)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.square(layer(MAPS)))
+    g_mu = tape.gradient(y, layer.mu)
+    assert np.all(np.isfinite(g_mu)) and np.all(np.abs(g_mu.numpy()).sum(-1) > 0)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.square(layer(MAPS, training=True)))
+    g_sigma = tape.gradient(y, layer.sigma)
+    assert np.all(np.isfinite(g_sigma)) and np.abs(g_sigma.numpy()).max() > 0
+    fixed = GaussianReadout(N, learn_sigma=False, seed=1)
+    fixed(MAPS)
+    assert not fixed.sigma.trainable
+    assert all(w is not fixed.sigma for w in fixed.trainable_weights)
+
+
+def test_gaussian_replicas_equal_lone_layers():
+    _check_replicas(lambda **k: GaussianReadout(N, init_mu_range=0.8, activation="softplus", **k), MAPS)
+    # training-time samples too: replica r draws from seeds[r] as the lone layer does
+    _check_replicas(lambda **k: GaussianReadout(N, gauss_type="isotropic", init_sigma=0.3, **k), MAPS, train=True)
+    rep = GaussianReadout(N, replicas=2, seed=0)
+    rep(MAPS)
+    assert rep.positions().shape == (2, N, 2)
+
+
+def test_gaussian_feature_penalty_and_positive():
+    layer = GaussianReadout(N, positive=True, feature_regularizer=L1(0.5), seed=2)
+    layer(MAPS)
+    f = layer.features.numpy()
+    assert np.all(f >= 0)
+    assert float(layer.regularizer()) == pytest.approx(0.5 * np.abs(f).sum(), rel=1e-5)
+    assert float(layer.losses[0]) == pytest.approx(0.5 * np.abs(f).sum(), rel=1e-5)
+
+
+def test_gaussian_rejects_unknown_gauss_type():
+    with pytest.raises(ValueError, match="gauss_type must be one of"):
+        GaussianReadout(3, gauss_type="diagonal")
+
+
+# --------------------------------------------------------------------------------------------------
+# PointReadout
+
+
+def test_point_readout_against_numpy_indexing():
+    pos = np.array([[0, 0], [4, 3], [2, 1], [2, 1]])
+    layer = PointReadout(4, pos, activation="relu", seed=0)
+    y = layer(MAPS)
+    w, b = layer.features.numpy(), layer.bias.numpy()
+    expected = np.maximum(np.einsum("bnc,cn->bn", MAPS[:, pos[:, 0], pos[:, 1]], w) + b, 0)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+    assert layer.trainable_weights == [layer.features, layer.bias]
+
+
+def test_point_readout_replicas_and_position_errors():
+    _check_replicas(lambda **k: PointReadout(3, [[0, 1], [4, 3], [1, 2]], **k), MAPS)
+    with pytest.raises(ValueError, match=r"pts: position of neuron 1 \(row 5, col 0\) is outside the 5×4 feature map"):
+        PointReadout(2, [[0, 0], [5, 0]], name="pts")(MAPS)
+    with pytest.raises(ValueError, match=r"pts: positions must be integer \(row, col\) pairs of shape \(2, 2\)"):
+        PointReadout(2, [[0, 0]], name="pts")
+    with pytest.raises(ValueError, match="positions must be integer"):
+        PointReadout(1, [[0.5, 0]], name="pts")
+
+
+def test_readouts_in_a_saved_model(tmp_path):
+    inputs = keras.Input((H, W, C))
+    x = SeparableReadout(N, normalize_mask=True, mask_regularizer=D2X(0.1), seed=0)(inputs)
+    model = keras.Model(inputs, x)
+    model.compile("adam", loss="mse", jit_compile=True)
+    model.fit(MAPS, np.ones((7, N), "float32"), epochs=1, verbose=0)
+    path = str(tmp_path / "sep.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(reloaded.predict(MAPS, verbose=0), model.predict(MAPS, verbose=0))
+    reloaded(MAPS)
+    model(MAPS)
+    assert float(sum(reloaded.losses)) == pytest.approx(float(sum(model.losses)), rel=1e-6)
+    # the Gaussian readout trains under jit_compile with its sampling
+    inputs = keras.Input((H, W, C))
+    model = keras.Model(inputs, GaussianReadout(N, seed=0)(inputs))
+    model.compile("adam", loss="mse", jit_compile=True)
+    model.fit(MAPS, np.ones((7, N), "float32"), epochs=2, batch_size=4, verbose=0)
+    assert np.all(np.isfinite(model.predict(MAPS, verbose=0)))
