@@ -7,7 +7,8 @@ from keras import ops
 from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
 from ndnx.registry import register
 
-__all__ = ["DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound"]
+__all__ = ["DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound", "clip_dog_parameters",
+           "dog_kernel_grid"]
 
 EPS = float(np.finfo(np.float32).eps)
 PARAM_ROWS = ("alpha_center", "sigma_center", "mu_x", "mu_y", "alpha_surround", "sigma_surround")
@@ -16,6 +17,50 @@ PARAM_ROWS = ("alpha_center", "sigma_center", "mu_x", "mu_y", "alpha_surround", 
 def dog_sigma_upper_bound(height, width):
     """Default upper bound of a DoG variance: int(0.82·max(H, W)) (25 on 31×31 images)."""
     return float(int(0.82 * max(int(height), int(width))))
+
+
+def clip_dog_parameters(params, sigma_bounds, mu_x_bounds, mu_y_bounds):
+    """The six DoG parameter rows of `params` (…, 6, F) as the forward pass uses them.
+
+    α ≥ ε (no upper clip), σ ∈ [σ_lo, σ_hi], μx ∈ [x_lo, x_hi], μy ∈ [y_lo, y_hi]; a dict of (…, F)
+    tensors keyed by PARAM_ROWS. Clipping is `ops.clip` (tf.clip_by_value: minimum, then maximum),
+    so a parameter outside its box acts as the bound with zero gradient, and a degenerate box
+    (lo > hi) pins it at lo.
+    """
+    lo, hi = sigma_bounds
+    return {
+        "alpha_center": ops.maximum(params[..., 0, :], EPS),
+        "sigma_center": ops.clip(params[..., 1, :], lo, hi),
+        "mu_x": ops.clip(params[..., 2, :], mu_x_bounds[0], mu_x_bounds[1]),
+        "mu_y": ops.clip(params[..., 3, :], mu_y_bounds[0], mu_y_bounds[1]),
+        "alpha_surround": ops.maximum(params[..., 4, :], EPS),
+        "sigma_surround": ops.clip(params[..., 5, :], lo, hi),
+    }
+
+
+def dog_kernel_grid(clipped, height, width, dtype):
+    """DoG kernels on the grid rows 0..H−1 (y), columns 0..W−1 (x): shape (H, W, …, F).
+
+    `clipped` is the dict of `clip_dog_parameters`; K = G(α1, σ1) − G(α2, σ1 + σ2) with
+    G(x, y; a, s) = a · exp(−((x − μx)² + (y − μy)²) / (2s)) / (2π s).
+    """
+    c = clipped
+    # A Gaussian is separable: exp(−(dx² + dy²)/2s) = exp(−dx²/2s) · exp(−dy²/2s). Computing
+    # the two 1-D profiles and their outer product needs (H + W)·F exponentials instead of
+    # H·W·F; on the HSM this halves the training step.
+    cols = ops.cast(ops.arange(width), dtype)
+    rows = ops.cast(ops.arange(height), dtype)
+    expand = (slice(None),) + (None,) * len(c["mu_x"].shape)
+    cols, rows = cols[expand], rows[expand]
+
+    def gaussian(alpha, variance):
+        gx = ops.exp(-ops.square(cols - c["mu_x"]) / (2.0 * variance))  # (W, …, F)
+        gy = ops.exp(-ops.square(rows - c["mu_y"]) / (2.0 * variance))  # (H, …, F)
+        scale = alpha / (2.0 * np.pi * variance)
+        return scale * gy[:, None] * gx[None, :]  # (H, W, …, F)
+
+    s1 = c["sigma_center"]
+    return gaussian(c["alpha_center"], s1) - gaussian(c["alpha_surround"], s1 + c["sigma_surround"])
 
 
 @register("initializer")
@@ -107,7 +152,7 @@ class DifferenceOfGaussians(keras.layers.Layer):
     Example:
         >>> import numpy as np, ndnx
         >>> layer = ndnx.layers.DifferenceOfGaussians(9, seed=0)
-        >>> layer(np.zeros((2, 31, 31, 1), "float32")).shape
+        >>> tuple(layer(np.zeros((2, 31, 31, 1), "float32")).shape)
         (2, 9)
     """
 
@@ -136,12 +181,17 @@ class DifferenceOfGaussians(keras.layers.Layer):
         self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                f"{self.name}: expected images of shape (batch, height, width, channels), "
-                f"got shape {tuple(input_shape)}"
-            )
-        height, width = int(input_shape[1]), int(input_shape[2])
+        input_shape = tuple(input_shape)
+        # Replicated: the shared images (batch, H, W, C), or one image per replica (batch, R, H, W, C)
+        # when a replicated layer (LinScale) comes first.
+        self._per_replica = self.replicas is not None and len(input_shape) == 5
+        if len(input_shape) != 4 and not self._per_replica:
+            want = "(batch, height, width, channels)" + (
+                "" if self.replicas is None else " or (batch, replicas, height, width, channels)")
+            raise ValueError(f"{self.name}: expected images of shape {want}, got shape {input_shape}")
+        if self._per_replica and input_shape[1] != self.replicas:
+            raise ValueError(f"{self.name}: expected {self.replicas} replicas on axis 1, got {input_shape[1]}")
+        height, width = int(input_shape[-3]), int(input_shape[-2])
         if 2 * self.mu_margin >= min(height, width):
             raise ValueError(
                 f"{self.name}: images of {height}×{width} leave no room for centres with "
@@ -160,44 +210,24 @@ class DifferenceOfGaussians(keras.layers.Layer):
 
     def clipped_parameters(self):
         """The parameters as the forward pass uses them: a dict of (…, F) tensors."""
-        p = self.dog
-        lo, hi = self._bounds
         m = self.mu_margin
-        return {
-            "alpha_center": ops.maximum(p[..., 0, :], EPS),
-            "sigma_center": ops.clip(p[..., 1, :], lo, hi),
-            "mu_x": ops.clip(p[..., 2, :], m, self.width - m),
-            "mu_y": ops.clip(p[..., 3, :], m, self.height - m),
-            "alpha_surround": ops.maximum(p[..., 4, :], EPS),
-            "sigma_surround": ops.clip(p[..., 5, :], lo, hi),
-        }
+        return clip_dog_parameters(self.dog, self._bounds, (m, self.width - m), (m, self.height - m))
 
     def kernels(self):
         """Kernels K of shape (H·W, F) or (H·W, replicas, F), flattened row-major (row·W + col)."""
-        c = self.clipped_parameters()
-        dtype = self.dog.dtype
-        # A Gaussian is separable: exp(−(dx² + dy²)/2s) = exp(−dx²/2s) · exp(−dy²/2s). Computing
-        # the two 1-D profiles and their outer product needs (H + W)·F exponentials instead of
-        # H·W·F; on the HSM this halves the training step.
-        cols = ops.cast(ops.arange(self.width), dtype)
-        rows = ops.cast(ops.arange(self.height), dtype)
-        expand = (slice(None), None) if self.replicas is None else (slice(None), None, None)
-        cols, rows = cols[expand], rows[expand]
-
-        def gaussian(alpha, variance):
-            gx = ops.exp(-ops.square(cols - c["mu_x"]) / (2.0 * variance))  # (W, …, F)
-            gy = ops.exp(-ops.square(rows - c["mu_y"]) / (2.0 * variance))  # (H, …, F)
-            scale = alpha / (2.0 * np.pi * variance)
-            return scale * gy[:, None] * gx[None, :]  # (H, W, …, F)
-
-        s1 = c["sigma_center"]
-        k = gaussian(c["alpha_center"], s1) - gaussian(c["alpha_surround"], s1 + c["sigma_surround"])
+        k = dog_kernel_grid(self.clipped_parameters(), self.height, self.width, self.dog.dtype)
         return ops.reshape(k, (self.height * self.width,) + tuple(k.shape[2:]))
 
     def call(self, inputs):
         inputs = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
-        pixels = ops.reshape(ops.sum(inputs, axis=-1), (-1, self.height * self.width))
         k = ops.cast(self.kernels(), self.compute_dtype)
+        if self._per_replica:
+            pixels = ops.reshape(ops.sum(inputs, axis=-1), (-1, self.replicas, self.height * self.width))
+            z = ops.einsum("brp,prf->brf", pixels, k)
+            if self.use_bias:
+                z = z + ops.cast(self.bias, self.compute_dtype)
+            return self.activation(z)
+        pixels = ops.reshape(ops.sum(inputs, axis=-1), (-1, self.height * self.width))
         if self.replicas is None:
             z = ops.matmul(pixels, k)
         else:

@@ -132,3 +132,18 @@ def test_bad_arguments():
 
 def test_ndnx_exports():
     assert ndnx.layers.DifferenceOfGaussians is DifferenceOfGaussians
+
+
+def test_per_replica_images_equal_lone_layers():
+    import ndnx
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 2, 15, 15, 2)).astype("float32")  # one image per replica
+    layer = ndnx.layers.DifferenceOfGaussians(4, replicas=2, seed=[7, 8], activation="softplus",
+                                              bias_initializer="random_normal")
+    y = np.asarray(layer(x))
+    assert y.shape == (3, 2, 4)
+    for r, s in enumerate((7, 8)):
+        lone = ndnx.layers.DifferenceOfGaussians(4, seed=s, activation="softplus", bias_initializer="random_normal")
+        np.testing.assert_allclose(y[:, r], np.asarray(lone(x[:, r])), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="expected 2 replicas on axis 1, got 3"):
+        ndnx.layers.DifferenceOfGaussians(4, replicas=2)(np.zeros((1, 3, 15, 15, 1), "float32"))
