@@ -77,8 +77,14 @@ def supervised_evaluation(model, x, y, batch_size=256):
     if num_replicas(model) is None:
         pred = pred[:, None]
     y = np.asarray(y)
+    # NaN marks unrecorded entries (pooled regions): left out of the correlation, as of the loss.
+    recorded = ~np.isnan(y) if np.issubdtype(y.dtype, np.floating) else None
+    mask = None if recorded is None or recorded.all() else recorded.reshape(y.shape[0], -1)
     losses = []
     for r in range(pred.shape[1]):
         losses.append(float(model.loss(y, pred[:, r])) if model.loss is not None else np.nan)
-    corr = pearson_per_neuron(pred.reshape(pred.shape[0], pred.shape[1], -1), y.reshape(y.shape[0], -1)).mean(axis=-1)
+    target = y.reshape(y.shape[0], -1)
+    if mask is not None:
+        target = np.where(mask, target, 0.0)
+    corr = pearson_per_neuron(pred.reshape(pred.shape[0], pred.shape[1], -1), target, mask).mean(axis=-1)
     return {"loss": np.asarray(losses), "correlation": np.asarray(corr)}

@@ -1,0 +1,196 @@
+"""NDN3's feed-forward network description, built from ndnx layers.
+
+msc-neuro and NDN3 describe a model by parallel per-layer lists (`NDNutils.ffnetwork_params`):
+
+    ffnetwork(input_shape=(31, 31, 1), layer_types=["diff_of_gaussians", "normal", "normal"],
+              layer_sizes=[9, 20, 103], act_funcs=["lin", "softplus", "softplus"],
+              reg_list={"l2": [None, 0.0, 0.1]})
+
+is the thesis's baseline 4. `ffnetwork` reads the same lists, so a configuration from an NDN3
+script carries over key for key, and builds a Keras model from registered ndnx layers. Layer
+types:
+
+| NDN3 type                | ndnx layer                         | size means                    |
+|--------------------------|------------------------------------|-------------------------------|
+| normal                   | `Dense` (flattens NHWC)            | units                         |
+| diff_of_gaussians        | `DifferenceOfGaussians`            | number of DoGs                |
+| conv                     | `Conv2D` (SAME, stride = shift)    | filters                       |
+| conv_diff_of_gaussians   | `ConvDifferenceOfGaussians`        | filters                       |
+| sep                      | `SeparableReadout`                 | units                         |
+| lin_scale                | `LinScale`                         | ignored (output = input)      |
+| gaussian_readout         | `GaussianReadout` (NDNT's readout) | units                         |
+
+`reg_list` is NDN3's {penalty: [λ per layer]} (None = no penalty on that layer), in the named
+`convention` ("ndn3" sums or "ndnt" means, see `ndnx.regularizers`). On a separable layer the
+penalties are split as NDN3's SepRegularization does: spatial penalties (d2x, center, local,
+glocal, max_space) act on the spatial mask, max_filt on the channel weights, and l1 / l2 / norm2 /
+orth on both. DoG layers take no penalty (NDN3 forces it off; ndnx raises instead of ignoring it).
+`dropout` gives per-layer dropout **rates** on the layer's output (NDN3's reg_list 'dropout' is a
+keep probability: rate = 1 − keep_prob; ndnx refuses that key so it cannot be misread).
+
+Initialisation follows NDN3: weights 'normal' N(0, 0.1²); biases 'zeros' or 'normal' /
+'trunc_normal' N(0, 0.1²) (NDN3 does not truncate bias draws). Layer l of a model with seed s is
+seeded with `derive_seed(s, name_l)`, so replica r of `replicas=R` equals the model built alone
+with seed s + r.
+
+Reference: NDN3 (Butts lab), ffnetwork.py and NDNutils.ffnetwork_params.
+"""
+
+import keras
+
+from ndnx import activations
+from ndnx.layers import (Conv2D, ConvDifferenceOfGaussians, Dense, DifferenceOfGaussians, GaussianReadout,
+                         LinScale, SeparableReadout)
+from ndnx.regularizers import from_reg_vals
+from ndnx.seeding import derive_seed
+
+__all__ = ["ffnetwork", "LAYER_TYPES", "layer_seeds", "ndn3_normal", "bias_initializer"]
+
+LAYER_TYPES = ("normal", "diff_of_gaussians", "conv", "conv_diff_of_gaussians", "sep", "lin_scale",
+               "gaussian_readout")
+_SPATIAL_KEYS = ("d2x", "center", "local", "glocal", "max_space")
+_CHANNEL_KEYS = ("max_filt",)
+_SHARED_KEYS = ("l1", "l2", "norm2", "orth")
+
+
+def ndn3_normal():
+    """NDN3's 'normal' initializer, N(0, 0.1²). (NDN3's bias 'trunc_normal' is the same draw.)"""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.1)
+
+
+def bias_initializer(name):
+    """A Keras bias initializer from an NDN3 name ('zeros', 'normal', 'trunc_normal') or a Keras one."""
+    if name in ("normal", "trunc_normal"):
+        return ndn3_normal()
+    return keras.initializers.get(name)
+
+
+def layer_seeds(seed, replicas, layer):
+    """Seeds for one layer of a model with seed `seed` (an int: replicas seed, seed+1, …).
+
+    Replica r of an ensemble built with `seed=s` is the model built alone with `seed=s + r`.
+    """
+    if replicas is None:
+        return derive_seed(seed, layer)
+    return [derive_seed(seed + r, layer) for r in range(replicas)]
+
+
+def _per_layer(name, values, n, default):
+    if values is None:
+        return [default] * n
+    values = list(values)
+    if len(values) != n:
+        raise ValueError(f"ffnetwork: {name} has {len(values)} entries for {n} layers; expected one per layer")
+    return values
+
+
+def _layer_regs(reg_list, n):
+    """reg_list {key: [λ per layer]} → one {key: λ} dict per layer."""
+    out = [{} for _ in range(n)]
+    for key, values in (reg_list or {}).items():
+        if key == "dropout":
+            raise ValueError("ffnetwork: reg_list key 'dropout' is NDN3's keep probability; pass "
+                             "dropout=[rate per layer] (rate = 1 − keep_prob) instead")
+        values = list(values) if isinstance(values, (list, tuple)) else [values] * n
+        if len(values) != n:
+            raise ValueError(f"ffnetwork: reg_list[{key!r}] has {len(values)} entries for {n} layers")
+        for i, v in enumerate(values):
+            if v is not None:
+                out[i][key] = v
+    return out
+
+
+def _split_separable(regs, name):
+    mask = {k: v for k, v in regs.items() if k in _SPATIAL_KEYS or k in _SHARED_KEYS}
+    features = {k: v for k, v in regs.items() if k in _CHANNEL_KEYS or k in _SHARED_KEYS}
+    unknown = set(regs) - set(mask) - set(features)
+    if unknown:
+        raise ValueError(f"{name}: reg keys {sorted(unknown)} do not apply to a separable layer "
+                         f"(spatial: {_SPATIAL_KEYS}, channel: {_CHANNEL_KEYS}, both: {_SHARED_KEYS})")
+    return mask, features
+
+
+def ffnetwork(input_shape, layer_types, layer_sizes, act_funcs=None, reg_list=None, conv_filter_widths=None,
+              shift_spacing=None, dropout=None, normalization=None, biases_initializers=None,
+              layer_names=None, convention="ndn3", boundary="zero", sigma_bounds=None, seed=0, replicas=None,
+              layer_options=None, name="ffnetwork"):
+    """A Keras model from NDN3's per-layer lists (see the module docstring).
+
+    Args:
+        input_shape: (H, W, C) of the stimulus.
+        layer_types, layer_sizes, act_funcs: NDN3's lists (act_funcs default 'lin' … 'softplus').
+        reg_list: {penalty: [λ per layer]}.
+        conv_filter_widths, shift_spacing: per layer, for conv layers (stride default 1).
+        dropout: per-layer dropout rates (0 or None: none).
+        normalization: per layer; on 'sep' layers 0 (NDN3's default) L2-normalises the channel
+            weights of each unit, anything else leaves them free.
+        biases_initializers: per layer, 'zeros' (default), 'normal' or 'trunc_normal'.
+        layer_names: per-layer names (default layer0, …, output); they also derive the seeds.
+        convention, boundary: of the penalties (`ndnx.regularizers`).
+        sigma_bounds: σ bounds of the DoG layers (None: from the input / filter size).
+        layer_options: per layer, a dict of further keyword arguments for the ndnx layer.
+        seed, replicas: see the module docstring.
+    """
+    n = len(layer_types)
+    if n == 0:
+        raise ValueError("ffnetwork: expected at least one layer")
+    unknown = [t for t in layer_types if t not in LAYER_TYPES]
+    if unknown:
+        raise ValueError(f"ffnetwork: unknown layer types {unknown}; expected from {LAYER_TYPES}")
+    sizes = _per_layer("layer_sizes", layer_sizes, n, None)
+    acts = _per_layer("act_funcs", act_funcs, n, "softplus")
+    widths = _per_layer("conv_filter_widths", conv_filter_widths, n, None)
+    shifts = _per_layer("shift_spacing", shift_spacing, n, 1)
+    rates = _per_layer("dropout", dropout, n, 0.0)
+    norms = _per_layer("normalization", normalization, n, 0)
+    biases = _per_layer("biases_initializers", biases_initializers, n, "zeros")
+    options = _per_layer("layer_options", layer_options, n, None)
+    names = _per_layer("layer_names", layer_names,
+                       n, None) if layer_names is not None else [f"layer{i}" for i in range(n - 1)] + ["output"]
+    regs = _layer_regs(reg_list, n)
+
+    inputs = keras.Input(shape=tuple(input_shape), name="stimulus")
+    x = inputs
+    for i, kind in enumerate(layer_types):
+        lname = names[i]
+        common = dict(activation=activations.get(acts[i]), replicas=replicas,
+                      seed=layer_seeds(seed, replicas, lname), name=lname, **(options[i] or {}))
+        size = sizes[i]
+        if kind != "lin_scale" and (size is None or int(size) < 1):
+            raise ValueError(f"ffnetwork: layer {i} ({kind}) needs a positive size, got {size!r}")
+        reg = from_reg_vals(regs[i], convention=convention, boundary=boundary, layer_name=lname)
+        if kind in ("diff_of_gaussians", "conv_diff_of_gaussians", "lin_scale") and regs[i]:
+            raise ValueError(f"{lname}: a {kind} layer takes no penalty (NDN3 forces it off), got {regs[i]}")
+        bias_init = bias_initializer(biases[i])
+        if kind == "normal":
+            layer = Dense(int(size), kernel_initializer=ndn3_normal(), bias_initializer=bias_init,
+                          kernel_regularizer=reg, **common)
+        elif kind == "diff_of_gaussians":
+            layer = DifferenceOfGaussians(int(size), sigma_bounds=sigma_bounds, bias_initializer=bias_init, **common)
+        elif kind in ("conv", "conv_diff_of_gaussians"):
+            if widths[i] is None:
+                raise ValueError(f"ffnetwork: conv layer {i} needs conv_filter_widths[{i}]")
+            conv = dict(kernel_size=int(widths[i]), strides=int(shifts[i] or 1), padding="same",
+                        bias_initializer=bias_init)
+            if kind == "conv":
+                layer = Conv2D(int(size), kernel_initializer=ndn3_normal(), kernel_regularizer=reg, **conv, **common)
+            else:
+                layer = ConvDifferenceOfGaussians(int(size), sigma_bounds=sigma_bounds, **conv, **common)
+        elif kind == "sep":
+            mask_regs, feature_regs = _split_separable(regs[i], lname)
+            layer = SeparableReadout(
+                int(size), normalize_features=norms[i] == 0, bias_initializer=bias_init,
+                mask_regularizer=from_reg_vals(mask_regs, convention=convention, boundary=boundary, layer_name=lname),
+                feature_regularizer=from_reg_vals(feature_regs, convention=convention, boundary=boundary,
+                                                  layer_name=lname), **common)
+        elif kind == "gaussian_readout":
+            layer = GaussianReadout(int(size), bias_initializer=bias_init, feature_regularizer=reg, **common)
+        else:  # lin_scale
+            layer = LinScale(**common)
+        x = layer(x)
+        if rates[i]:
+            rate = float(rates[i])
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"ffnetwork: dropout[{i}] must be a rate in [0, 1), got {rate}")
+            x = keras.layers.Dropout(rate, seed=derive_seed(seed, f"{lname}_dropout"), name=f"{lname}_dropout")(x)
+    return keras.Model(inputs, x, name=name)

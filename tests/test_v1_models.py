@@ -1,0 +1,91 @@
+"""The V1 model zoo: replicas equal lone seeds, NDN3 lists, configuration errors."""
+
+import numpy as np
+import pytest
+
+import ndnx
+from ndnx.models import v1
+from ndnx.models.ffnetwork import ffnetwork
+
+X = np.random.default_rng(0).normal(size=(5, 15, 15, 1)).astype("float32")
+
+BUILDERS = {
+    "hsm": lambda **kw: v1.hsm(6, input_shape=(15, 15, 1), **kw),
+    "hsm_lin_scale": lambda **kw: v1.hsm(6, input_shape=(15, 15, 1), lin_scale=True, dog_activation="softplus",
+                                         hidden_reg={"l1": 0.1}, **kw),
+    "ln": lambda **kw: v1.ln(6, input_shape=(15, 15, 1), d2x=1.0, **kw),
+    "lnln": lambda **kw: v1.lnln(6, input_shape=(15, 15, 1), hidden_fraction=0.5, d2x_hidden=0.1, **kw),
+    "conv_sep": lambda **kw: v1.conv_readout(6, input_shape=(15, 15, 1), filters=3, kernel_size=5, readout="sep",
+                                             hidden_fraction=0.5, d2x_conv=0.1, hidden_reg={"l1": 0.1}, **kw),
+    "conv_dense": lambda **kw: v1.conv_readout(6, input_shape=(15, 15, 1), filters=3, kernel_size=5,
+                                               readout="normal", hidden_fraction=0.5, hidden_reg={"max": 0.1}, **kw),
+    "conv_dog": lambda **kw: v1.conv_dog(6, input_shape=(15, 15, 1), filters=3, kernel_size=7, readout="sep",
+                                         hidden_fraction=0.5, **kw),
+    "what_where": lambda **kw: v1.what_where(6, input_shape=(15, 15, 1), maps=4, kernel_sizes=(5, 3, 3),
+                                             conv_reg={"d2x": 0.1, "max_filt": 0.01}, readout_reg={"l1": 0.01}, **kw),
+    "conv_gaussian": lambda **kw: v1.conv_gaussian(6, input_shape=(15, 15, 1), maps=4, kernel_sizes=(5,),
+                                                   strides=(1,), **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_replica_r_equals_the_model_built_with_seed_plus_r(name):
+    ensemble = BUILDERS[name](seed=3, replicas=2)
+    y = np.asarray(ensemble(X, training=False))
+    assert y.shape == (5, 2, 6) and np.all(np.isfinite(y))
+    for r in range(2):
+        lone = BUILDERS[name](seed=3 + r)
+        np.testing.assert_allclose(y[:, r], np.asarray(lone(X, training=False)), rtol=1e-5, atol=1e-6)
+
+
+def test_penalty_of_an_ensemble_is_the_sum_of_its_seeds():
+    def penalty(model):
+        model(X)
+        return float(sum(np.asarray(t) for t in model.losses))
+
+    for name in ("lnln", "conv_sep", "what_where"):
+        both = penalty(BUILDERS[name](seed=1, replicas=2))
+        alone = penalty(BUILDERS[name](seed=1)) + penalty(BUILDERS[name](seed=2))
+        assert both == pytest.approx(alone, rel=1e-5) and both > 0, name
+
+
+def test_hsm_is_the_ndn3_description_of_baseline_4():
+    # NDNutils.ffnetwork_params of msc-neuro's bl4, read key for key
+    a = ffnetwork((15, 15, 1), ["diff_of_gaussians", "normal", "normal"], [9, 2, 12], ["lin", "softplus", "softplus"],
+                  reg_list={"l2": [None, 0.0, 0.1]}, biases_initializers=["trunc_normal"] * 3,
+                  layer_names=["dog", "hidden", "output"], seed=4)
+    b = v1.hsm(12, input_shape=(15, 15, 1), l2_output=0.1, seed=4)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    a(X), b(X)
+    assert float(sum(a.losses)) == pytest.approx(float(sum(b.losses)))
+    # NDN3's l2 is λ·½Σw² on the output weights only
+    w = b.get_layer("output").kernel.numpy()
+    assert float(sum(b.losses)) == pytest.approx(0.1 * 0.5 * float(np.sum(w ** 2)), rel=1e-5)
+
+
+def test_ffnetwork_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown layer types \\['readout'\\]"):
+        ffnetwork((15, 15, 1), ["readout"], [3])
+    with pytest.raises(ValueError, match="keep probability"):
+        ffnetwork((15, 15, 1), ["normal"], [3], reg_list={"dropout": [0.5]})
+    with pytest.raises(ValueError, match="layer_sizes has 1 entries for 2 layers"):
+        ffnetwork((15, 15, 1), ["normal", "normal"], [3])
+    with pytest.raises(ValueError, match="dog: a diff_of_gaussians layer takes no penalty"):
+        ffnetwork((15, 15, 1), ["diff_of_gaussians"], [3], reg_list={"l2": [0.1]}, layer_names=["dog"])
+    with pytest.raises(ValueError, match="reg keys \\['max'\\] do not apply to a separable layer"):
+        ffnetwork((15, 15, 1), ["conv", "sep"], [2, 3], conv_filter_widths=[3, None], reg_list={"max": [None, 0.1]})
+    with pytest.raises(ValueError, match="needs conv_filter_widths"):
+        ffnetwork((15, 15, 1), ["conv"], [2])
+    with pytest.raises(ValueError, match="unknown model 'cnn'"):
+        v1.from_config({"model": "cnn"}, 3, (15, 15, 1))
+
+
+def test_ndn3_activations():
+    x = np.array([-2.0, 0.5], "float32")
+    np.testing.assert_allclose(ndnx.activations.get("leaky_relu")(x), [-0.2, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(ndnx.activations.get("requ")(x), [0.0, 0.25], rtol=1e-6)
+    np.testing.assert_allclose(ndnx.activations.get("quad")(x), [4.0, 0.25], rtol=1e-6)
+    assert ndnx.activations.get("lin")(x) is x or np.allclose(ndnx.activations.get("lin")(x), x)
+    with pytest.raises(ValueError, match="unknown name 'swishy'"):
+        ndnx.activations.get("swishy")
