@@ -177,6 +177,28 @@ def git_commit(path):
         return None
 
 
+def _without_key(grid, key):
+    """`grid` with `key` taken out of its axes (a joint axis keeps its other keys)."""
+    out = {}
+    for axis, values in grid.items():
+        if axis == key:
+            continue
+        if isinstance(axis, tuple) and key in axis:
+            keep = [j for j, k in enumerate(axis) if k != key]
+            rest = []
+            for v in values:
+                part = tuple(v[j] for j in keep)
+                if part not in rest:
+                    rest.append(part)
+            if len(keep) == 1:
+                out[axis[keep[0]]] = [p[0] for p in rest]
+            elif keep:
+                out[tuple(axis[j] for j in keep)] = rest
+            continue
+        out[axis] = values
+    return out
+
+
 class Experiment:
     """A model family, its default hyper-parameters, a grid over them and a number of seeds.
 
@@ -189,7 +211,9 @@ class Experiment:
             evaluated and logged like validation under their own names.
         build: (config, seed, replicas) → a compiled Keras model; with `replicas=R` it holds seeds
             seed … seed+R−1 (see `ndnx.layers.replicas`).
-        grid: {key: [values]}; the runs are the Cartesian product.
+        grid: {key: [values]}; the runs are the Cartesian product. A tuple of keys is one joint
+            axis whose values are tuples, e.g. {("batch_size", "epochs"): [(8, 250), (16, 500)]}
+            (thesis exp. 1.2.6 scales the epochs with the batch size).
         seeds: default repetitions per run (the `seeds` key).
         evaluate: optional per-replica evaluation, (model, x, y) → {metric: array}.
         callbacks: optional config → list of extra Keras callbacks for each job.
@@ -218,9 +242,15 @@ class Experiment:
         self.data = data
         self.build = build
         self.grid = {k: list(v) for k, v in (grid or {}).items()}
-        unknown = [k for k in self.grid if k not in self.defaults]
-        if unknown:
-            raise ValueError(f"Experiment {name}: grid keys {unknown} have no default")
+        for axis, values in self.grid.items():
+            keys = axis if isinstance(axis, tuple) else (axis,)
+            unknown = [k for k in keys if k not in self.defaults]
+            if unknown:
+                raise ValueError(f"Experiment {name}: grid keys {unknown} have no default")
+            if isinstance(axis, tuple) and any(not isinstance(v, (list, tuple)) or len(v) != len(axis)
+                                               for v in values):
+                raise ValueError(f"Experiment {name}: the joint grid axis {axis} expects values that are "
+                                 f"tuples of {len(axis)}, got {values!r}")
         self.seeds = int(seeds)
         self.evaluate = evaluate
         self.callbacks = callbacks
@@ -255,15 +285,17 @@ class Experiment:
         grid = dict(self.grid)
         fixed = {}
         for k, v in overrides.items():
+            grid = _without_key(grid, k)
             if isinstance(v, list) and not isinstance(self.defaults.get(k), (list, tuple)):
                 grid[k] = v
             else:
                 fixed[k] = v
-                grid.pop(k, None)
-        keys = list(grid)
+        axes = list(grid)
         runs = []
-        for i, values in enumerate(itertools.product(*(grid[k] for k in keys))):
-            varied = dict(zip(keys, values))
+        for i, values in enumerate(itertools.product(*(grid[a] for a in axes))):
+            varied = {}
+            for axis, value in zip(axes, values):
+                varied.update(zip(axis, value) if isinstance(axis, tuple) else [(axis, value)])
             config = {**self.defaults, **fixed, **varied}
             runs.append(Run(i, f"run{i}", config, varied))
         return runs

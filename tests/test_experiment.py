@@ -42,6 +42,21 @@ def test_grid_and_list_overrides_make_runs():
     assert runs[0].config["seeds"] == 3 and runs[0].config["ensemble"] is True
 
 
+def test_joint_grid_axis():
+    exp = make(grid={("lr", "epochs"): [(1e-3, 10), (1e-4, 40)], "region": [1, 2]})
+    runs = exp.runs()
+    assert [(r.config["lr"], r.config["epochs"], r.config["region"]) for r in runs] == [
+        (1e-3, 10, 1), (1e-3, 10, 2), (1e-4, 40, 1), (1e-4, 40, 2)]
+    assert runs[3].varied == {"lr": 1e-4, "epochs": 40, "region": 2}
+    # fixing one key of a joint axis keeps the axis over the other key
+    runs = exp.runs({"epochs": 5, "region": 1})
+    assert [(r.config["lr"], r.config["epochs"]) for r in runs] == [(1e-3, 5), (1e-4, 5)]
+    with pytest.raises(ValueError, match=r"joint grid axis \('lr', 'epochs'\) expects values that are tuples of 2"):
+        make(grid={("lr", "epochs"): [1e-3]})
+    with pytest.raises(ValueError, match=r"grid keys \['momentum'\] have no default"):
+        make(grid={("lr", "momentum"): [(1, 2)]})
+
+
 def test_seed_groups_and_labels():
     exp = make()
     assert exp.seed_groups(4) == [[0, 1, 2, 3]]

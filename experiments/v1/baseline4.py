@@ -14,54 +14,35 @@ synthetic region the correlation with the ground truth's noiseless rates is logg
 
     ndnx run experiments/v1/baseline4.py --set epochs=5000 --seeds 25
     python experiments/v1/baseline4.py --set region=2
+
+Every V1 experiment derives from this one (`baseline4.derive(...)`): its configuration names the
+model (`model=hsm|ln|lnln|conv_readout|conv_dog|what_where|conv_gaussian`, keys of
+`ndnx.models.v1.CONFIG_DEFAULTS`), the data (`region`, or `regions=[1, 2]` pooled) and the
+recipe (`lr`, `noise=poisson|gaussian`, `batch_size`, `epochs`).
 """
 
-import os
-import sys
-
-import keras
-
-from ndnx.data import antolik, synthetic_v1
-from ndnx.experiment import Experiment, default_root
-from ndnx.losses import PoissonLoss, poisson_unit_norm
-from ndnx.models.v1 import hsm
+from ndnx.data.v1_splits import experiment_splits
+from ndnx.experiment import Experiment
+from ndnx.models.v1 import CONFIG_DEFAULTS, compile_recipe, from_config
 
 
 def load(config):
-    data_dir = config["data_dir"] or os.environ.get("NDNX_DATA")
-    if not data_dir:
-        data_dir = os.path.join(default_root(), "data")
-        _, generated = synthetic_v1.ensure_default_region(data_dir, region=config["region"])
-        state = "generated" if generated else "cached"
-        print(f"no Antolík et al. 2016 data given (NDNX_DATA or --set data_dir=...); using the "
-              f"synthetic region {state} in {data_dir}", file=sys.stderr)
-    region = antolik.load_region(config["region"], data_dir, normalization=config["normalization"])
-    splits = {"train": (region.x_train, region.y_train), "validation": (region.x_val, region.y_val)}
-    directory = antolik.region_dir(config["region"], data_dir)
-    if os.path.exists(os.path.join(directory, "ground_truth.npz")):
-        # A synthetic region: also score against the noiseless rates of the ground-truth model.
-        truth = synthetic_v1.read_ground_truth(directory)
-        splits["noiseless"] = (region.x_val, truth["rates_val"].astype(region.y_val.dtype))
-    return splits
+    return experiment_splits(config["regions"] or config["region"], config["data_dir"],
+                             normalization=config["normalization"],
+                             output_normalization=config["output_normalization"])
 
 
 def build(config, seed, replicas):
-    data = experiment.load_data(config)
-    x, y = data["train"]
-    model = hsm(y.shape[1], input_shape=x.shape[1:], num_dogs=config["num_dogs"],
-                hidden_fraction=config["hidden_fraction"], bias_initializer=config["bias_init"],
-                l2_output=config["l2_output"], l2_hidden=config["l2_hidden"], seed=seed,
-                replicas=replicas)
-    model.compile(optimizer=keras.optimizers.Adam(config["lr"], beta_1=0.9, beta_2=0.999, epsilon=1e-8),
-                  loss=PoissonLoss(unit_norm=poisson_unit_norm(y)), jit_compile=True)
-    return model
+    x, y = experiment.load_data(config)["train"]
+    model = from_config(config, num_neurons=y.shape[1], input_shape=x.shape[1:], seed=seed, replicas=replicas)
+    return compile_recipe(model, y, lr=config["lr"], noise=config["noise"])
 
 
 experiment = Experiment(
     "v1/baseline4",
-    defaults=dict(region=1, data_dir="", normalization="train", num_dogs=9, hidden_fraction=0.2,
-                  bias_init="normal", l2_output=0.1, l2_hidden=0.0, lr=1e-3, batch_size=16,
-                  epochs=1000, log_every=50),
+    defaults=dict(CONFIG_DEFAULTS, region=1, regions=[], data_dir="", normalization="train",
+                  output_normalization="none", noise="poisson", bias_init="normal", l2_output=0.1, lr=1e-3,
+                  batch_size=16, epochs=1000, log_every=50),
     data=load,
     build=build,
     seeds=10,

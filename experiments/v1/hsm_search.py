@@ -30,12 +30,10 @@ Rerunning the same command resumes the search. Results: training_data/tuning/v1/
 import importlib.util
 import os
 
-import keras
 import keras_tuner
 
 from ndnx.experiment import Experiment
-from ndnx.losses import PoissonLoss, poisson_unit_norm
-from ndnx.models.v1 import hsm
+from ndnx.models.v1 import compile_recipe, from_config
 
 
 def _load_baseline4():
@@ -52,12 +50,9 @@ baseline4 = _load_baseline4()
 def build_hsm(config, lr, hidden_fraction, l2_output, seed, replicas):
     """Baseline 4's compiled HSM with the three searched values replaced."""
     x, y = experiment.load_data(config)["train"]
-    model = hsm(y.shape[1], input_shape=x.shape[1:], num_dogs=config["num_dogs"],
-                hidden_fraction=hidden_fraction, bias_initializer=config["bias_init"],
-                l2_output=l2_output, l2_hidden=config["l2_hidden"], seed=seed, replicas=replicas)
-    model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8),
-                  loss=PoissonLoss(unit_norm=poisson_unit_norm(y)), jit_compile=True)
-    return model
+    config = {**config, "model": "hsm", "hidden_fraction": hidden_fraction, "l2_output": l2_output}
+    model = from_config(config, num_neurons=y.shape[1], input_shape=x.shape[1:], seed=seed, replicas=replicas)
+    return compile_recipe(model, y, lr=lr, noise=config["noise"])
 
 
 def build(config, seed, replicas):

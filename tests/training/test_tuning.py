@@ -441,25 +441,11 @@ class _Region:
 
 @pytest.fixture
 def fake_v1_data(monkeypatch):
-    import types
+    import ndnx.data.v1_splits
 
-    import ndnx
-
-    antolik = types.ModuleType("ndnx.data.antolik")
-    antolik.load_region = lambda region, data_dir, normalization="train": _Region()
-    synthetic = types.ModuleType("ndnx.data.synthetic_v1")
-    synthetic.ensure_default_region = lambda data_dir, region=1: (data_dir, False)
-    try:
-        import ndnx.data as package
-    except ImportError:
-        package = types.ModuleType("ndnx.data")
-        package.__path__ = []
-        monkeypatch.setitem(sys.modules, "ndnx.data", package)
-        monkeypatch.setattr(ndnx, "data", package, raising=False)
-    monkeypatch.setitem(sys.modules, "ndnx.data.antolik", antolik)
-    monkeypatch.setitem(sys.modules, "ndnx.data.synthetic_v1", synthetic)
-    monkeypatch.setattr(package, "antolik", antolik, raising=False)
-    monkeypatch.setattr(package, "synthetic_v1", synthetic, raising=False)
+    region = _Region()
+    splits = {"train": (region.x_train, region.y_train), "validation": (region.x_val, region.y_val)}
+    monkeypatch.setattr(ndnx.data.v1_splits, "experiment_splits", lambda *args, **kwargs: splits)
 
 
 def test_hsm_search_experiment(tmp_path, fake_v1_data, capsys):
