@@ -23,4 +23,8 @@ def test_notebook_runs_small(path, tmp_path, monkeypatch):
     assert not errors, errors
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "HSM validation correlation per seed" in text
+    if path.stem == "v1_system_identification":  # the comparison table covers every model
+        assert "val r p50" in text
+        for model in ("HSM", "conv + sep readout", "conv + Gaussian readout"):
+            assert any(line.startswith(model) for line in text.splitlines()), model
     assert any("image/png" in o.get("data", {}) for o in outputs)  # figures rendered

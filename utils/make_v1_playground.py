@@ -12,8 +12,9 @@ CELLS = [
 
 Fit models of mouse V1 neurons to natural-image responses (Antolík et al. 2016, PLoS Comput Biol
 12(6): e1004927) with ndnx: the hierarchical structural model (HSM: difference-of-Gaussians units →
-softplus hidden layer → softplus outputs) and a convolutional core with a separable readout,
-several seeds each, trained as one ensemble.
+softplus hidden layer → softplus outputs), a convolutional core with a separable readout
+(Klindt et al. 2017) and a convolutional core with a Gaussian readout (Lurz et al. 2021), several
+seeds each, trained as one ensemble; then compares them and looks inside the fitted models.
 
 Without the real recordings (set `NDNX_DATA` to the folder holding `region1/`), a synthetic region in
 the same file format is generated from a ground-truth HSM, so the fit can also be compared with the
@@ -67,8 +68,104 @@ plotting.plot_dog_filters(single.get_layer("dog"))"""),
 else:
     fig = plotting.plot_effective_hidden_kernels(single)
 fig"""),
-    new_markdown_cell("## Compare: per-neuron correlation of each seed"),
-    new_code_cell("""plotting.plot_correlation_histogram([hsm_r[best]], labels=[f"HSM seed {best}"])"""),
+    new_markdown_cell("""## A convolutional core with a separable readout: *what* and *where*
+
+Instead of a few DoG subunits, a convolutional layer learns `FILTERS` filters shared over the whole
+image, giving one feature map per filter. Klindt et al. (2017, NeurIPS) read such a core out with a
+weight that *factorises* into a spatial mask ("where" the receptive field is, one value per feature-map
+position) times a feature vector ("what" it responds to, one value per filter): H'·W' + C weights
+per unit instead of H'·W'·C. The thesis (exp. 2.2.1) puts this separable layer (`readout="sep"`) as
+the hidden layer of the HSM: conv (d2x-smoothed filters) → separable hidden units (l1) → softplus
+outputs (l2 0.1). Same recipe, same `train` call as the HSM."""),
+    new_code_cell("""input_shape = region.x_train.shape[1:]
+FILTERS, KERNEL = (4, 7) if SMALL else (30, 7)
+conv_sep = ndnx.models.v1.conv_readout(
+    region.num_neurons, input_shape=input_shape, filters=FILTERS, kernel_size=KERNEL, readout="sep",
+    d2x_conv=0.1, hidden_reg={"l1": 0.1}, l2_output=0.1, seed=0, replicas=SEEDS)
+ndnx.models.v1.compile_recipe(conv_sep, y, lr=1e-3)
+train(conv_sep, (x, y), (region.x_val, region.y_val), epochs=EPOCHS, batch_size=16, progress=not SMALL)
+print("conv + separable readout:", conv_sep.get_layer("conv").output.shape, "→",
+      conv_sep.get_layer("hidden").output.shape, "→", conv_sep.output.shape)"""),
+    new_markdown_cell("""## A convolutional core with a Gaussian readout
+
+Lurz et al. (2021, ICLR) replaced the spatial mask by a single learned *position* per neuron: the
+neuron reads the core's feature vector at (μx, μy) ∈ [-1, 1]² by bilinear interpolation, times its own
+feature weights. During training the position is sampled from a Gaussian around μ (which lets the
+gradient find the receptive field), at evaluation it is read at μ. Two weights per neuron locate it,
+however large the feature map, so the core can keep full resolution (stride 1 here)."""),
+    new_code_cell("""MAPS = 4 if SMALL else 16
+conv_gauss = ndnx.models.v1.conv_gaussian(
+    region.num_neurons, input_shape=input_shape, maps=MAPS, kernel_sizes=(13, 3), strides=(1, 1),
+    seed=0, replicas=SEEDS)
+ndnx.models.v1.compile_recipe(conv_gauss, y, lr=1e-3)
+train(conv_gauss, (x, y), (region.x_val, region.y_val), epochs=EPOCHS, batch_size=16, progress=not SMALL)
+print("conv + Gaussian readout:", conv_gauss.get_layer("conv1").output.shape, "→", conv_gauss.output.shape)"""),
+    new_markdown_cell("""## Compare the models
+
+Validation correlation (mean over neurons of the per-neuron Pearson r between prediction and the
+trial-averaged response) per seed, summarised as the thesis does: 50th / 90th / 10th percentile over
+seeds. On a synthetic region the predictions are also correlated with the noiseless ground-truth
+rates — the best a model could do, free of the trial-to-trial noise the recorded responses carry."""),
+    new_code_cell("""models = {"HSM": hsm, "conv + sep readout": conv_sep, "conv + Gaussian readout": conv_gauss}
+per_neuron, rows = {}, []
+for label, model in models.items():
+    pred = model.predict(region.x_val, verbose=0)                 # (images, seeds, neurons)
+    per_neuron[label] = pearson_per_neuron(pred, region.y_val)    # (seeds, neurons)
+    corr = per_neuron[label].mean(axis=1)                         # (seeds,): as ndnx.training.supervised_evaluation
+    row = [label, *np.percentile(corr, [50, 90, 10])]
+    if truth is not None:
+        row += list(np.percentile(pearson_per_neuron(pred, truth["rates_val"]).mean(axis=1), [50, 90, 10]))
+    rows.append(row)
+
+header = ["model", "val r p50", "p90", "p10"] + (["truth r p50", "p90", "p10"] if truth is not None else [])
+print(f"{header[0]:<26}" + "".join(f"{h:>12}" for h in header[1:]))
+for row in rows:
+    print(f"{row[0]:<26}" + "".join(f"{v:>12.3f}" for v in row[1:]))
+print(f"({SEEDS} seeds, {EPOCHS} epochs, {region.num_neurons} neurons)")"""),
+    new_markdown_cell("""Per-neuron correlations of each model's best seed (by mean validation correlation): whether a
+model wins on every neuron or only on a few."""),
+    new_code_cell("""best_seed = {label: int(np.argmax(r.mean(axis=1))) for label, r in per_neuron.items()}
+plotting.plot_correlation_histogram([per_neuron[label][s] for label, s in best_seed.items()],
+                                    labels=[f"{label} (seed {s})" for label, s in best_seed.items()])"""),
+    new_markdown_cell("""## Inside the convolutional models
+
+The first-layer filters of the conv + separable model (d2x keeps them smooth; with enough data they
+become Gabor-like or centre-surround), and each separable hidden unit's spatial mask over the
+H'×W' feature map: the "where" of that subunit, a localised blob when the fit has found a receptive
+field."""),
+    new_code_cell("""s = best_seed["conv + sep readout"]
+conv_kernel = np.asarray(conv_sep.get_layer("conv").kernel)[s]                      # (kh, kw, 1, filters)
+plotting.plot_kernels(np.transpose(conv_kernel[:, :, 0, :], (2, 0, 1)),
+                      titles=[f"filter {k}" for k in range(conv_kernel.shape[-1])],
+                      suptitle=f"conv + sep readout, seed {s}: first-layer filters")"""),
+    new_code_cell("""sep = conv_sep.get_layer("hidden")
+mask = np.asarray(sep.effective_mask())[s]                                          # (H'·W', units)
+masks = np.transpose(mask.reshape(sep.height, sep.width, sep.units), (2, 0, 1))     # (units, H', W')
+features = np.asarray(sep.effective_features())[s]                                  # (filters, units)
+print("feature weights ('what') per hidden unit (rows: filters):")
+print(np.array2string(features, precision=2, suppress_small=True))
+plotting.plot_readout_masks(masks, titles=[f"hidden {u}" for u in range(sep.units)])"""),
+    new_markdown_cell("""The Gaussian readout's learned positions μ of every neuron over the core's last feature map
+(background: the mean absolute activity of that map over the validation images, averaged over
+features; x runs along columns, y along rows, (-1, -1) is the top-left pixel centre)."""),
+    new_code_cell("""import matplotlib.pyplot as plt
+
+g = best_seed["conv + Gaussian readout"]
+mu = np.asarray(conv_gauss.get_layer("output").positions())[g]                      # (neurons, 2): (x, y)
+core = keras.Model(conv_gauss.inputs, conv_gauss.get_layer("conv1").output)
+activity = np.abs(core.predict(region.x_val, verbose=0)[:, g]).mean(axis=(0, -1))   # (H, W)
+h, w = activity.shape
+dx, dy = 1.0 / (w - 1), 1.0 / (h - 1)          # half a pixel: -1 and 1 are the corner pixel centres
+fig, ax = plt.subplots(figsize=(5, 5))
+ax.imshow(activity, cmap="Greys", extent=(-1 - dx, 1 + dx, 1 + dy, -1 - dy))
+ax.scatter(mu[:, 0], mu[:, 1], c="tab:red", s=25, label="neuron position μ")
+ax.set_xlim(-1.05, 1.05)
+ax.set_ylim(1.05, -1.05)
+ax.set_xlabel("x (columns)")
+ax.set_ylabel("y (rows)")
+ax.set_title(f"Gaussian readout positions, seed {g}")
+ax.legend(loc="lower right", fontsize="small")
+plt.show()"""),
 ]
 
 
