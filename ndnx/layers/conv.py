@@ -13,13 +13,11 @@ __all__ = ["Conv2D", "replica_conv2d", "conv_output_length"]
 
 PADDINGS = ("same", "valid")
 
-# Per-replica inputs (batch, R, H, W, C) with per-replica kernels (R, kh, kw, C, F): one conv2d
-# per replica, or one grouped conv (replicas folded into channels, feature_group_count = R).
-# Forward + backward on a 2-core CPU, R = 10, batch 64, 31×31 inputs, 9 filters of 7×7:
-#   C = 1: loop 42–48 ms, grouped 59–73 ms, depthwise 48–92 ms, extract_patches + einsum ~1 s;
-#   C = 3: loop 99 ms, grouped 146 ms;  C = 9: loop 156 ms, grouped 104 ms.
-# So the loop below GROUPED_MIN_CHANNELS input channels and the grouped conv from there on.
-GROUPED_MIN_CHANNELS = 8
+# Per-replica inputs (batch, R, H, W, C) with per-replica kernels (R, kh, kw, C, F) are convolved
+# replica by replica. A grouped conv (replicas folded into channels, feature_group_count = R) is
+# correct but, on a 2-core CPU, slower without XLA and ruinous with it: forward + backward of
+# R = 10, batch 16, 31×31×16 → 16 maps of 3×3: loop 29 ms, grouped 49 ms; under jit_compile
+# (how ndnx trains) loop 45 ms, grouped 4.1 s (XLA lowers grouped convs on the host naively).
 
 
 def _pair(layer_name, arg, value):
@@ -71,15 +69,7 @@ def replica_conv2d(inputs, kernel, strides, padding, dilation_rate, replicas=Non
         y = conv(inputs, k)
         y = ops.reshape(y, (-1, y.shape[1], y.shape[2], replicas, f))
         return ops.transpose(y, (0, 3, 1, 2, 4))
-    if c < GROUPED_MIN_CHANNELS:
-        return ops.stack([conv(inputs[:, r], kernel[r]) for r in range(replicas)], axis=1)
-    # Grouped: replicas folded into channels (group r = channels r·C … r·C + C − 1).
-    h, w = inputs.shape[2], inputs.shape[3]
-    x = ops.reshape(ops.transpose(inputs, (0, 2, 3, 1, 4)), (-1, h, w, replicas * c))
-    k = ops.reshape(ops.transpose(kernel, (1, 2, 3, 0, 4)), (kh, kw, c, replicas * f))
-    y = conv(x, k)
-    y = ops.reshape(y, (-1, y.shape[1], y.shape[2], replicas, f))
-    return ops.transpose(y, (0, 3, 1, 2, 4))
+    return ops.stack([conv(inputs[:, r], kernel[r]) for r in range(replicas)], axis=1)
 
 
 def check_image_input(layer, input_shape):
@@ -118,8 +108,8 @@ class Conv2D(keras.layers.Layer):
 
     With `replicas=R` replica r is the lone layer seeded with seeds[r]. A shared input
     (batch, H, W, C) is convolved once with all R·F filters; a per-replica input
-    (batch, R, H, W, C) is convolved replica by replica (few channels) or with one grouped
-    convolution (C ≥ 8), whichever was faster on a 2-core CPU (figures in the module source).
+    (batch, R, H, W, C) is convolved replica by replica (a grouped convolution is much slower on
+    the CPU, above all under XLA; figures in the module source).
 
     Reference: NDN3 ConvLayer (Butts lab, github.com/NeuroTheoryUMD/NDN3), spec §5.1.
 

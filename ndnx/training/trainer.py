@@ -31,7 +31,7 @@ def save_model_atomic(model, path):
 
 def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=None,
           log_dir=None, checkpoint_dir=None, log_every=10, checkpoint_every=None,
-          shuffle_seed=0, evaluate=None, callbacks=(), jit_compile=True, progress=True,
+          shuffle_seed=0, evaluate=None, callbacks=(), jit_compile="auto", progress=True,
           label="", strategy=None, extra_splits=None):
     """Train `model` on in-memory data for `epochs` epochs, resuming from `checkpoint_dir`.
 
@@ -51,7 +51,8 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
         log_every, checkpoint_every: epochs between evaluations / checkpoints.
         evaluate: (model, x, y) → {metric: per-replica array}; default: loss and correlation.
         callbacks: more Keras callbacks.
-        jit_compile: XLA for the compiled epoch loop.
+        jit_compile: XLA for the compiled epoch loop: a bool, or "auto" — as the model was
+            compiled (`model.compile(jit_compile=...)`; see `ndnx.models.v1.xla_helps`).
         progress: show a progress bar.
         extra_splits: more {name: (x, y)} splits to evaluate and log like validation (e.g. the
             noiseless rates of a synthetic region).
@@ -101,6 +102,8 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
     if progress:
         all_callbacks.append(ProgressBar(epochs, initial_epoch, label=label))
 
+    if jit_compile == "auto":
+        jit_compile = getattr(model, "jit_compile", True) is True
     if distributed:
         runner = DistributedEpochs(model, *train_data, batch_size=batch_size, strategy=strategy,
                                    shuffle_seed=shuffle_seed, jit_compile=jit_compile)

@@ -66,7 +66,7 @@ def test_replicated_penalty_is_the_sum_over_replicas():
     assert float(sum(stacked.losses)) == pytest.approx(sum(lone), rel=1e-5)
 
 
-@pytest.mark.parametrize("channels", [2, 9])  # 9 ≥ GROUPED_MIN_CHANNELS: the grouped conv path
+@pytest.mark.parametrize("channels", [2, 9])
 @pytest.mark.parametrize("strides,dilation", [(1, 1), (2, 2)])
 def test_replicas_equal_lone_layers(channels, strides, dilation):
     seeds = [11, 12, 13]
