@@ -11,7 +11,7 @@ import tempfile
 import numpy as np
 
 __all__ = ["save_figure", "plot_kernels", "plot_dog_filters", "plot_effective_hidden_kernels",
-           "plot_readout_masks", "plot_correlation_histogram", "plot_learning_curves"]
+           "plot_readout_masks", "plot_readout_positions", "plot_correlation_histogram", "plot_learning_curves"]
 
 
 def _figure(width, height):
@@ -98,11 +98,45 @@ def plot_effective_hidden_kernels(model, replica=None, truth=None, path=None, do
                         path=path)
 
 
-def plot_readout_masks(masks, titles=None, path=None):
+def plot_readout_masks(masks, titles=None, path=None, suptitle="readout masks"):
     """Spatial readout masks (neurons, H, W), e.g. of a separable readout."""
     masks = np.asarray(masks, dtype="float64")
     return plot_kernels(masks, titles=titles or [f"n{i}" for i in range(len(masks))],
-                        suptitle="readout masks", path=path)
+                        suptitle=suptitle, path=path)
+
+
+def plot_readout_positions(positions, feature_map=None, align_corners=True, path=None,
+                           title="readout positions"):
+    """Positions of a Gaussian readout, (neurons, 2) in [-1, 1]² with x = column, y = row.
+
+    `feature_map` (H, W), e.g. the core's mean absolute activity, is drawn underneath, placed so
+    that the positions land on the pixels the readout samples: with `align_corners=True` (the
+    default of `ndnx.layers.GaussianReadout`) ±1 are the centres of the corner pixels, otherwise
+    the outer edges of the map. Rows grow downwards, as in an image.
+    """
+    positions = np.asarray(positions, dtype="float64")
+    if positions.ndim != 2 or positions.shape[1] != 2:
+        raise ValueError(f"plot_readout_positions: expected positions of shape (neurons, 2), got {positions.shape}")
+    fig = _figure(5, 5)
+    ax = fig.add_subplot()
+    if feature_map is not None:
+        feature_map = np.asarray(feature_map, dtype="float64")
+        h, w = feature_map.shape
+        # pixel j's centre sits at −1 + 2j/(W−1) (align_corners) or −1 + (2j + 1)/W
+        half_x = 1.0 / (w - 1) if align_corners and w > 1 else 1.0 / w
+        half_y = 1.0 / (h - 1) if align_corners and h > 1 else 1.0 / h
+        extent = (-1 - half_x, 1 + half_x, 1 + half_y, -1 - half_y) if align_corners else (-1, 1, 1, -1)
+        ax.imshow(feature_map, cmap="Greys", extent=extent)
+    ax.scatter(positions[:, 0], positions[:, 1], s=12, c="tab:red")
+    ax.set_xlim(-1.1, 1.1)
+    ax.set_ylim(1.1, -1.1)
+    ax.set_xlabel("x (column)")
+    ax.set_ylabel("y (row)")
+    ax.set_title(title)
+    ax.set_aspect("equal")
+    if path:
+        save_figure(fig, path)
+    return fig
 
 
 def plot_correlation_histogram(correlations, labels=None, bins=30, path=None):

@@ -144,28 +144,16 @@ masks = np.transpose(mask.reshape(sep.height, sep.width, sep.units), (2, 0, 1)) 
 features = np.asarray(sep.effective_features())[s]                                  # (filters, units)
 print("feature weights ('what') per hidden unit (rows: filters):")
 print(np.array2string(features, precision=2, suppress_small=True))
-plotting.plot_readout_masks(masks, titles=[f"hidden {u}" for u in range(sep.units)])"""),
+plotting.plot_readout_masks(masks, titles=[f"hidden {u}" for u in range(sep.units)],
+                            suptitle="separable layer: spatial masks (where)")"""),
     new_markdown_cell("""The Gaussian readout's learned positions μ of every neuron over the core's last feature map
 (background: the mean absolute activity of that map over the validation images, averaged over
 features; x runs along columns, y along rows, (-1, -1) is the top-left pixel centre)."""),
-    new_code_cell("""import matplotlib.pyplot as plt
-
-g = best_seed["conv + Gaussian readout"]
+    new_code_cell("""g = best_seed["conv + Gaussian readout"]
 mu = np.asarray(conv_gauss.get_layer("output").positions())[g]                      # (neurons, 2): (x, y)
 core = keras.Model(conv_gauss.inputs, conv_gauss.get_layer("conv1").output)
 activity = np.abs(core.predict(region.x_val, verbose=0)[:, g]).mean(axis=(0, -1))   # (H, W)
-h, w = activity.shape
-dx, dy = 1.0 / (w - 1), 1.0 / (h - 1)          # half a pixel: -1 and 1 are the corner pixel centres
-fig, ax = plt.subplots(figsize=(5, 5))
-ax.imshow(activity, cmap="Greys", extent=(-1 - dx, 1 + dx, 1 + dy, -1 - dy))
-ax.scatter(mu[:, 0], mu[:, 1], c="tab:red", s=25, label="neuron position μ")
-ax.set_xlim(-1.05, 1.05)
-ax.set_ylim(1.05, -1.05)
-ax.set_xlabel("x (columns)")
-ax.set_ylabel("y (rows)")
-ax.set_title(f"Gaussian readout positions, seed {g}")
-ax.legend(loc="lower right", fontsize="small")
-plt.show()"""),
+plotting.plot_readout_positions(mu, activity, title=f"Gaussian readout positions, seed {g}");"""),
 ]
 
 
