@@ -9,7 +9,7 @@ from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
 from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
 
-__all__ = ["Conv2D", "replica_conv2d", "conv_output_length"]
+__all__ = ["Conv2D", "replica_conv2d", "conv_output_length", "conv_output_shape"]
 
 PADDINGS = ("same", "valid")
 
@@ -45,6 +45,17 @@ def conv_output_length(length, kernel, stride, dilation, padding):
     if padding == "same":
         return -(-int(length) // stride)
     return max(0, -(-(int(length) - (kernel - 1) * dilation) // stride))
+
+
+def conv_output_shape(layer, input_shape):
+    """Output shape of a (replicated) conv layer with filters, kernel_size, strides, dilation_rate, padding."""
+    h, w = input_shape[-3], input_shape[-2]
+    out = (conv_output_length(h, layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0], layer.padding),
+           conv_output_length(w, layer.kernel_size[1], layer.strides[1], layer.dilation_rate[1], layer.padding),
+           layer.filters)
+    if layer.replicas is None:
+        return (input_shape[0],) + out
+    return (input_shape[0], layer.replicas) + out
 
 
 def replica_conv2d(inputs, kernel, strides, padding, dilation_rate, replicas=None, shared_input=True):
@@ -194,13 +205,7 @@ class Conv2D(keras.layers.Layer):
         return self.activation(y)
 
     def compute_output_shape(self, input_shape):
-        h, w = input_shape[-3], input_shape[-2]
-        out = (conv_output_length(h, self.kernel_size[0], self.strides[0], self.dilation_rate[0], self.padding),
-               conv_output_length(w, self.kernel_size[1], self.strides[1], self.dilation_rate[1], self.padding),
-               self.filters)
-        if self.replicas is None:
-            return (input_shape[0],) + out
-        return (input_shape[0], self.replicas) + out
+        return conv_output_shape(self, input_shape)
 
     def get_config(self):
         config = super().get_config()

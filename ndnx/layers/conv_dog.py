@@ -6,7 +6,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from ndnx.layers.conv import _padding, _pair, check_image_input, conv_output_length, replica_conv2d
+from ndnx.layers.conv import _padding, _pair, check_image_input, conv_output_shape, replica_conv2d
 from ndnx.layers.dog import (PARAM_ROWS, DoGInitializer, clip_dog_parameters, dog_kernel_grid,
                              dog_sigma_upper_bound)
 from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
@@ -164,13 +164,7 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
         return self.activation(y)
 
     def compute_output_shape(self, input_shape):
-        h, w = input_shape[-3], input_shape[-2]
-        out = (conv_output_length(h, self.kernel_size[0], self.strides[0], self.dilation_rate[0], self.padding),
-               conv_output_length(w, self.kernel_size[1], self.strides[1], self.dilation_rate[1], self.padding),
-               self.filters)
-        if self.replicas is None:
-            return (input_shape[0],) + out
-        return (input_shape[0], self.replicas) + out
+        return conv_output_shape(self, input_shape)
 
     def get_config(self):
         config = super().get_config()
