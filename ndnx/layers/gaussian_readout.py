@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from ndnx.layers.readout import Readout, _replica
+from ndnx.layers.readout import FeatureVectorReadout
 from ndnx.layers.replicas import add_replica_weight
 from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
@@ -55,7 +55,7 @@ def bilinear_sample(maps, positions, align_corners=True):
 
 
 @register("layer")
-class GaussianReadout(Readout):
+class GaussianReadout(FeatureVectorReadout):
     """Gaussian readout: each neuron reads the feature vector at a learned (sampled) position.
 
     Per neuron n a position μ_n ∈ [-1, 1]² (first coordinate x = column, second y = row, clamped
@@ -149,15 +149,6 @@ class GaussianReadout(Readout):
     def positions(self):
         """μ clamped to [-1, 1]: (units, 2) or (R, units, 2), columns (x, y)."""
         return ops.clip(self.mu, -1.0, 1.0)
-
-    def effective_features(self):
-        return ops.maximum(self.features, 0.0) if self.positive else self.features
-
-    def has_penalty(self):
-        return self.feature_regularizer is not None
-
-    def penalty_terms(self, r):
-        return self._feature_penalty(_replica(self.effective_features(), r))
 
     def _sample(self, mu, sigma, batch, sampler):
         """μ + σ ε for one replica: mu (units, 2), sigma per gauss_type → (batch, units, 2)."""

@@ -4,7 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from ndnx.layers.readout import Readout, _replica
+from ndnx.layers.readout import FeatureVectorReadout
 from ndnx.layers.replicas import add_replica_weight
 from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
@@ -13,7 +13,7 @@ __all__ = ["PointReadout"]
 
 
 @register("layer")
-class PointReadout(Readout):
+class PointReadout(FeatureVectorReadout):
     """y_n = act(Σ_c F[row_n, col_n, c] · w[c, n] + b_n) at fixed integer positions (row_n, col_n).
 
     The positions are data, not weights: an array (units, 2) of (row, col) pixel indices, shared
@@ -72,15 +72,6 @@ class PointReadout(Readout):
                                            self._seeds, self.replicas, constraint=constraint)
         if self.positive:
             self.features.assign(ops.abs(self.features))
-
-    def effective_features(self):
-        return ops.maximum(self.features, 0.0) if self.positive else self.features
-
-    def has_penalty(self):
-        return self.feature_regularizer is not None
-
-    def penalty_terms(self, r):
-        return self._feature_penalty(_replica(self.effective_features(), r))
 
     def readout(self, inputs, training):
         s, c = self.height * self.width, self.channels

@@ -22,7 +22,7 @@ from keras import ops
 
 from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
 
-__all__ = ["Readout"]
+__all__ = ["Readout", "FeatureVectorReadout"]
 
 
 class Readout(keras.layers.Layer):
@@ -141,6 +141,24 @@ class Readout(keras.layers.Layer):
             "seed": self.seed,
         })
         return config
+
+
+class FeatureVectorReadout(Readout):
+    """A readout that reads one feature vector per neuron and weights it by `features` (C, units).
+
+    The Gaussian and point readouts: subclasses provide `features`, `positive`,
+    `feature_regularizer` and the bound `_feature_penalty`; the penalty acts on the features as
+    used (clipped at 0 when `positive`).
+    """
+
+    def effective_features(self):
+        return ops.maximum(self.features, 0.0) if self.positive else self.features
+
+    def has_penalty(self):
+        return self.feature_regularizer is not None
+
+    def penalty_terms(self, r):
+        return self._feature_penalty(_replica(self.effective_features(), r))
 
 
 def _replica(weight, r):
