@@ -77,7 +77,9 @@ def test_default_boxes_from_the_filter_size():
     layer.build((None, 31, 31, 1))
     p = layer.dog.numpy()
     assert layer._sigma == (1.0, 7.0)  # int(0.82·9)
-    assert 1.0 <= p[1].min() and p[1].max() <= 7.0
+    for row in (1, 5):  # σ drawn uniformly over the whole box [1, 7]: 2000 draws reach both ends
+        assert 1.0 <= p[row].min() < 1.1 and 6.9 < p[row].max() <= 7.0
+        assert abs(p[row].mean() - 4.0) < 0.2
     for row in (2, 3):
         assert p[row].min() >= 0.0 and p[row].max() <= 8.0 and p[row].max() > 7.5
     ndn3 = ConvDifferenceOfGaussians(2000, 9, mu_bounds="ndn3", seed=2)
