@@ -9,7 +9,8 @@ from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
 from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
 
-__all__ = ["Conv2D", "replica_conv2d", "conv_output_length", "conv_output_shape"]
+__all__ = ["Conv2D", "replica_conv2d", "conv_output_length", "conv_output_shape", "conv_config",
+           "bias_and_activation"]
 
 PADDINGS = ("same", "valid")
 
@@ -56,6 +57,27 @@ def conv_output_shape(layer, input_shape):
     if layer.replicas is None:
         return (input_shape[0],) + out
     return (input_shape[0], layer.replicas) + out
+
+
+def conv_config(layer):
+    """The config entries every conv layer has: filters, geometry, activation, use_bias."""
+    return {
+        "filters": layer.filters,
+        "kernel_size": list(layer.kernel_size),
+        "strides": list(layer.strides),
+        "padding": layer.padding,
+        "dilation_rate": list(layer.dilation_rate),
+        "activation": keras.activations.serialize(layer.activation),
+        "use_bias": layer.use_bias,
+    }
+
+
+def bias_and_activation(layer, y):
+    """activation(y + b) for conv output (batch, H', W', F) or (batch, R, H', W', F)."""
+    if layer.use_bias:
+        bias = ops.cast(layer.bias, layer.compute_dtype)
+        y = y + (bias if layer.replicas is None else bias[:, None, None, :])
+    return layer.activation(y)
 
 
 def replica_conv2d(inputs, kernel, strides, padding, dilation_rate, replicas=None, shared_input=True):
@@ -199,10 +221,7 @@ class Conv2D(keras.layers.Layer):
         kernel = ops.cast(self.kernel, self.compute_dtype)
         y = replica_conv2d(inputs, kernel, self.strides, self.padding, self.dilation_rate,
                            self.replicas, self._shared_input)
-        if self.use_bias:
-            bias = ops.cast(self.bias, self.compute_dtype)
-            y = y + (bias if self.replicas is None else bias[:, None, None, :])
-        return self.activation(y)
+        return bias_and_activation(self, y)
 
     def compute_output_shape(self, input_shape):
         return conv_output_shape(self, input_shape)
@@ -210,13 +229,7 @@ class Conv2D(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "dilation_rate": list(self.dilation_rate),
-            "activation": keras.activations.serialize(self.activation),
-            "use_bias": self.use_bias,
+            **conv_config(self),
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),

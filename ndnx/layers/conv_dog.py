@@ -6,9 +6,10 @@ import numpy as np
 import keras
 from keras import ops
 
-from ndnx.layers.conv import _padding, _pair, check_image_input, conv_output_shape, replica_conv2d
-from ndnx.layers.dog import (PARAM_ROWS, DoGInitializer, clip_dog_parameters, dog_kernel_grid,
-                             dog_sigma_upper_bound)
+from ndnx.layers.conv import (_padding, _pair, bias_and_activation, check_image_input, conv_config,
+                              conv_output_shape, replica_conv2d)
+from ndnx.layers.dog import (PARAM_ROWS, DoGInitializer, check_sigma_bounds, clip_dog_parameters,
+                             dog_kernel_grid, dog_sigma_upper_bound)
 from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
 from ndnx.registry import register
 
@@ -73,11 +74,7 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"{self.name}: filters must be a positive int, got {filters!r}")
-        if sigma_bounds is not None:
-            sigma_bounds = tuple(float(s) for s in sigma_bounds)
-            if len(sigma_bounds) != 2 or not 0 < sigma_bounds[0] <= sigma_bounds[1]:
-                raise ValueError(
-                    f"{self.name}: sigma_bounds must be (lo, hi) with 0 < lo <= hi, got {sigma_bounds}")
+        sigma_bounds = check_sigma_bounds(self.name, sigma_bounds)
         if mu_bounds is not None and not (isinstance(mu_bounds, str) and mu_bounds == "ndn3"):
             try:
                 box = tuple(float(m) for m in mu_bounds)
@@ -158,10 +155,7 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
             k = ops.transpose(k, (2, 0, 1, 3))[:, :, :, None, :]  # (R, kh, kw, 1, F)
         y = replica_conv2d(plane, k, self.strides, self.padding, self.dilation_rate,
                            self.replicas, self._shared_input)
-        if self.use_bias:
-            bias = ops.cast(self.bias, self.compute_dtype)
-            y = y + (bias if self.replicas is None else bias[:, None, None, :])
-        return self.activation(y)
+        return bias_and_activation(self, y)
 
     def compute_output_shape(self, input_shape):
         return conv_output_shape(self, input_shape)
@@ -169,13 +163,7 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "dilation_rate": list(self.dilation_rate),
-            "activation": keras.activations.serialize(self.activation),
-            "use_bias": self.use_bias,
+            **conv_config(self),
             "sigma_bounds": None if self.sigma_bounds is None else list(self.sigma_bounds),
             "mu_bounds": self.mu_bounds if self.mu_bounds in (None, "ndn3") else list(self.mu_bounds),
             "faithful_mu_y_offset": self.faithful_mu_y_offset,

@@ -7,8 +7,8 @@ from keras import ops
 from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
 from ndnx.registry import register
 
-__all__ = ["DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound", "clip_dog_parameters",
-           "dog_kernel_grid"]
+__all__ = ["DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound", "check_sigma_bounds",
+           "clip_dog_parameters", "dog_kernel_grid"]
 
 EPS = float(np.finfo(np.float32).eps)
 PARAM_ROWS = ("alpha_center", "sigma_center", "mu_x", "mu_y", "alpha_surround", "sigma_surround")
@@ -17,6 +17,16 @@ PARAM_ROWS = ("alpha_center", "sigma_center", "mu_x", "mu_y", "alpha_surround", 
 def dog_sigma_upper_bound(height, width):
     """Default upper bound of a DoG variance: int(0.82·max(H, W)) (25 on 31×31 images)."""
     return float(int(0.82 * max(int(height), int(width))))
+
+
+def check_sigma_bounds(layer_name, sigma_bounds):
+    """`sigma_bounds` as a (lo, hi) float pair with 0 < lo ≤ hi, or None; a ValueError otherwise."""
+    if sigma_bounds is None:
+        return None
+    bounds = tuple(float(s) for s in sigma_bounds)
+    if len(bounds) != 2 or not 0 < bounds[0] <= bounds[1]:
+        raise ValueError(f"{layer_name}: sigma_bounds must be (lo, hi) with 0 < lo <= hi, got {bounds}")
+    return bounds
 
 
 def clip_dog_parameters(params, sigma_bounds, mu_x_bounds, mu_y_bounds):
@@ -162,12 +172,7 @@ class DifferenceOfGaussians(keras.layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"{self.name}: filters must be a positive int, got {filters!r}")
-        if sigma_bounds is not None:
-            sigma_bounds = tuple(float(s) for s in sigma_bounds)
-            if len(sigma_bounds) != 2 or not 0 < sigma_bounds[0] <= sigma_bounds[1]:
-                raise ValueError(
-                    f"{self.name}: sigma_bounds must be (lo, hi) with 0 < lo <= hi, got {sigma_bounds}"
-                )
+        sigma_bounds = check_sigma_bounds(self.name, sigma_bounds)
         self.filters = int(filters)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
