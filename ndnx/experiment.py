@@ -32,7 +32,8 @@ import yaml
 
 __all__ = ["Experiment", "Run", "Layout", "load_experiment", "parse_overrides", "seed_label"]
 
-RESERVED = ("epochs", "batch_size", "log_every", "ensemble", "shuffle_seed", "seeds")
+RESERVED = ("epochs", "batch_size", "log_every", "ensemble", "shuffle_seed", "seeds", "early_stop", "early_stop_on",
+            "lbfgs_maxiter")
 
 
 def default_root():
@@ -206,7 +207,10 @@ class Experiment:
         name: "group/experiment", e.g. "v1/baseline4" (the training_data/ sub-path).
         defaults: every configurable key with its default value; `--set` accepts only these.
             Keys the pipeline itself reads: epochs, batch_size, log_every, seeds (repetitions
-            per run), ensemble (train the seeds of a run as one replicated model), shuffle_seed.
+            per run), ensemble (train the seeds of a run as one replicated model), shuffle_seed,
+            early_stop (patience in epochs, 0 = fixed epochs; NDN3 early_stop_mode 1 on
+            "validation", 2 on "train" as early_stop_on) and lbfgs_maxiter (> 0: full-batch
+            L-BFGS after the epochs; with epochs=0 it is the only fit, NDN3 learning_alg='lbfgs').
         data: config → {"train": (x, y), "validation": (x, y), ...}; further (x, y) splits are
             evaluated and logged like validation under their own names.
         build: (config, seed, replicas) → a compiled Keras model; with `replicas=R` it holds seeds
@@ -238,6 +242,9 @@ class Experiment:
         self.defaults.setdefault("log_every", 10)
         self.defaults.setdefault("ensemble", True)
         self.defaults.setdefault("shuffle_seed", 0)
+        self.defaults.setdefault("early_stop", 0)
+        self.defaults.setdefault("early_stop_on", "validation")
+        self.defaults.setdefault("lbfgs_maxiter", 0)
         self.defaults.setdefault("seeds", int(seeds))
         self.data = data
         self.build = build
@@ -344,7 +351,10 @@ class Experiment:
                 shuffle_seed=int(config["shuffle_seed"]), evaluate=self.evaluate, progress=progress,
                 callbacks=self.callbacks(config) if self.callbacks else (),
                 extra_splits={k: v for k, v in data.items() if k not in ("train", "validation")},
-                label=f"{self.name}/{run.name}/{seed_label(group)}", strategy=strategy)
+                label=f"{self.name}/{run.name}/{seed_label(group)}", strategy=strategy,
+                early_stop={"patience": int(config["early_stop"]), "split": config["early_stop_on"]}
+                if int(config["early_stop"]) > 0 else None,
+                lbfgs={"maxiter": int(config["lbfgs_maxiter"])} if int(config["lbfgs_maxiter"]) > 0 else None)
             if not chief:
                 results[seed_label(group)] = outcome
                 continue  # a worker of a multi-worker strategy: the chief saves

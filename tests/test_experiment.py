@@ -125,9 +125,34 @@ def test_cli_bad_input_gives_one_line(tmp_path):
     out = cli("run", TINY, "--set", "nonsense=1", "--root", str(tmp_path))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "ndnx: error: tests/tiny: unknown --set key 'nonsense'; known keys: batch_size, ensemble, epochs, "
-        "l2_output, log_every, lr, samples, seeds, shuffle_seed, sleep"]
+        "ndnx: error: tests/tiny: unknown --set key 'nonsense'; known keys: batch_size, early_stop, early_stop_on, ensemble, epochs, "
+        "l2_output, lbfgs_maxiter, log_every, lr, samples, seeds, shuffle_seed, sleep"]
     out = cli("run", str(tmp_path / "missing.py"))
     assert out.returncode == 2 and out.stderr.strip().splitlines() == [
         f"ndnx: error: experiment script not found: {tmp_path / 'missing.py'}"]
     assert not os.path.exists(tmp_path / "logs")
+
+
+def test_early_stop_and_lbfgs_keys_reach_training(tmp_path):
+    import keras
+    import numpy as np
+
+    from ndnx.training import supervised_evaluation
+
+    exp = load_experiment(TINY)
+    # NDN3 learning_alg='lbfgs': no epochs, a full-batch fit of 30 iterations
+    run = exp.runs({"epochs": 0, "lbfgs_maxiter": 30})[0]
+    outcome = exp.run_job(run, [0, 1], root=str(tmp_path / "lbfgs"), progress=False)["seed0-1"]
+    assert outcome["epochs_done"] == 0 and 1 < outcome["lbfgs"]["iterations"] <= 30
+    assert outcome["lbfgs"]["loss"] < outcome["lbfgs"]["initial_loss"]
+    # early stopping on the validation split with a patience of 4 epochs, logged every 2
+    run = exp.runs({"epochs": 400, "lr": 0.05, "early_stop": 4})[0]
+    outcome = exp.run_job(run, [0, 1], root=str(tmp_path / "stop"), progress=False)["seed0-1"]
+    assert outcome["epochs_done"] < 400
+    assert max(outcome["best_epoch"]) + 4 <= outcome["epochs_done"] <= max(outcome["best_epoch"]) + 7
+    layout = Layout(str(tmp_path / "stop"), exp.name)
+    x, y = exp.load_data(run.config)["validation"]
+    for seed in (0, 1):
+        saved = keras.saving.load_model(layout.model("run0", seed))
+        loss = supervised_evaluation(saved, x, y)["loss"][0]
+        assert loss == pytest.approx(outcome["final"][("validation", "loss")][seed], rel=1e-5)

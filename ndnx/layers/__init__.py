@@ -9,5 +9,6 @@ from ndnx.layers.readout import Readout
 from ndnx.layers.separable_readout import SeparableReadout
 from ndnx.layers.gaussian_readout import GaussianReadout
 from ndnx.layers.point_readout import PointReadout
+from ndnx.layers.mlp_shifter import MLPShifter
 
-__all__ = ["Conv2D", "ConvDifferenceOfGaussians", "LinScale", "Readout", "SeparableReadout", "GaussianReadout", "PointReadout", "Dense", "DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound"]
+__all__ = ["Conv2D", "ConvDifferenceOfGaussians", "LinScale", "Readout", "SeparableReadout", "GaussianReadout", "PointReadout", "MLPShifter", "Dense", "DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound"]

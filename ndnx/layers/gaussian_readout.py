@@ -68,8 +68,13 @@ class GaussianReadout(FeatureVectorReadout):
     x_pix = (x + 1)/2·(W − 1); False on their outer edges, x_pix = ((x + 1)·W − 1)/2), and
     y_n = act(Σ_c f_n[c] w[c, n] + b_n).
 
+    Shift: `layer(feature_map, shift=s)` moves every neuron's read position by s (batch, 2), or
+    by s (batch, R, 2) per replica, after the clamp: p_n = clip(μ_n + σ_n ε, -1, 1) + s, the
+    eye-movement correction of neuralpredictors (a shifter network such as `MLPShifter` maps
+    the pupil position to s) and of NDNT's readout with a shift input.
+
     Lurz et al. 2021 (ICLR), "Generalization in data-driven models of primary visual cortex";
-    neuralpredictors' FullGaussian2d (per-image sampling, no grid-mean predictor, no shifter).
+    neuralpredictors' FullGaussian2d (per-image sampling and shift; no grid-mean predictor).
 
     Init (as neuralpredictors): μ ~ U(-init_mu_range, init_mu_range); σ: full ~ U(-init_sigma,
     init_sigma) per matrix entry, otherwise = init_sigma; features N(0, 0.1²); bias 0.
@@ -159,6 +164,31 @@ class GaussianReadout(FeatureVectorReadout):
             noise = sigma * eps
         return ops.clip(mu + noise, -1.0, 1.0)
 
+    def _shift(self, shift, pos):
+        """pos (b, units, 2) or (b, R, units, 2) moved by shift (b, 2) or (b, R, 2)."""
+        shift = ops.cast(ops.convert_to_tensor(shift), pos.dtype)
+        shape = tuple(shift.shape)
+        per_replica = self.replicas is not None and len(shape) == 3
+        if not (len(shape) == 2 or per_replica) or shape[-1] != 2 or (per_replica and shape[1] != self.replicas):
+            expected = "(batch, 2)" + ("" if self.replicas is None else f" or (batch, {self.replicas}, 2)")
+            raise ValueError(f"{self.name}: shift must have shape {expected}, got {shape}")
+        if self.replicas is None:
+            return pos + shift[:, None, :]
+        if per_replica:
+            return pos + shift[:, :, None, :]
+        return pos + shift[:, None, None, :]
+
+    def call(self, inputs, shift=None, training=False):
+        self._shift_input = shift
+        try:
+            return super().call(inputs, training=training)
+        finally:
+            self._shift_input = None
+
+    def compute_output_shape(self, inputs_shape, shift_shape=None):
+        # Keras matches these names to call()'s arguments when a shift tensor is passed.
+        return super().compute_output_shape(inputs_shape)
+
     def readout(self, inputs, training):
         dtype = self.compute_dtype
         batch = ops.shape(inputs)[0]
@@ -174,6 +204,8 @@ class GaussianReadout(FeatureVectorReadout):
                                 axis=1)  # (b, R, units, 2)
         else:
             pos = ops.broadcast_to(mu[None], (batch,) + tuple(mu.shape))
+        if getattr(self, "_shift_input", None) is not None:
+            pos = self._shift(self._shift_input, pos)
         f = ops.cast(self.effective_features(), dtype)
         maps_shape = (-1, self.height, self.width, self.channels)
         if r is None:

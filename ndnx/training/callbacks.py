@@ -54,8 +54,11 @@ class ReplicaLogger(keras.callbacks.Callback):
         return epoch == 0 or (epoch + 1) % self.every == 0 or last
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.due(epoch):
-            return
+        if self.due(epoch):
+            self.log(epoch, logs)
+
+    def log(self, step, logs=None):
+        """Evaluate every split now and write the values at `step`."""
         logs = logs if logs is not None else {}
         for split, (x, y) in self.splits.items():
             values = self.evaluate(self.model, x, y)
@@ -68,7 +71,7 @@ class ReplicaLogger(keras.callbacks.Callback):
                     )
                 for r, value in enumerate(per_replica):
                     with self._writer(r, split).as_default():
-                        tf.summary.scalar(name, value, step=epoch)
+                        tf.summary.scalar(name, value, step=step)
                 self.last[(split, name)] = per_replica
                 logs[f"{split}_{name}"] = float(np.mean(per_replica))
         for w in self._writers.values():
@@ -86,10 +89,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
     Uses `tf.train.Checkpoint`: the data files are written first and the `checkpoint` index file
     is replaced atomically last, so a kill mid-write leaves the previous checkpoint in force.
     `restore()` returns the number of epochs already done (0 when there is no checkpoint).
+    `extra` names more trackable state saved and restored with the model (early stopping's best
+    weights, whether the L-BFGS polish ran).
     """
 
-    def __init__(self, directory, every=10, max_to_keep=1):
+    def __init__(self, directory, every=10, max_to_keep=1, extra=None):
         super().__init__()
+        self.extra = dict(extra or {})
         self.directory = str(directory)
         self.every = max(1, int(every))
         self.max_to_keep = max_to_keep
@@ -101,7 +107,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             if not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)
             self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-            ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=self._epoch)
+            ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=self._epoch, **self.extra)
             self._manager = tf.train.CheckpointManager(ckpt, self.directory, max_to_keep=self.max_to_keep)
         return self._manager
 

@@ -9,22 +9,23 @@ import keras
 
 from ndnx.metrics import pearson_per_neuron
 
-__all__ = ["num_replicas", "extract_replica", "predict", "supervised_evaluation"]
+__all__ = ["all_layers", "num_replicas", "extract_replica", "predict", "supervised_evaluation"]
 
 
 def num_replicas(model):
     """R for a replicated model, None for a plain one (mixed replica counts are an error)."""
-    counts = {layer.replicas for layer in _layers(model) if getattr(layer, "replicas", None) is not None}
+    counts = {layer.replicas for layer in all_layers(model) if getattr(layer, "replicas", None) is not None}
     if len(counts) > 1:
         raise ValueError(f"{model.name}: layers disagree on the number of replicas: {sorted(counts)}")
     return counts.pop() if counts else None
 
 
-def _layers(model):
+def all_layers(model):
+    """Every layer of `model`, nested models and their layers included."""
     for layer in model.layers:
         yield layer
         if isinstance(layer, keras.Model):
-            yield from _layers(layer)
+            yield from all_layers(layer)
 
 
 def extract_replica(model, r):

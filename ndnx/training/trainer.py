@@ -8,6 +8,8 @@ import tensorflow as tf
 
 from ndnx.training.callbacks import EpochCheckpoint, ProgressBar, ReplicaLogger
 from ndnx.training.compiled_epochs import CompiledEpochs
+from ndnx.training.early_stopping import ReplicaEarlyStopping
+from ndnx.training.lbfgs import fit_lbfgs
 from ndnx.training.distributed import DistributedEpochs, local_evaluation
 from ndnx.training.strategy import is_chief, is_default_strategy
 from ndnx.training.ensemble import extract_replica, num_replicas, supervised_evaluation
@@ -32,7 +34,7 @@ def save_model_atomic(model, path):
 def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=None,
           log_dir=None, checkpoint_dir=None, log_every=10, checkpoint_every=None,
           shuffle_seed=0, evaluate=None, callbacks=(), jit_compile="auto", progress=True,
-          label="", strategy=None, extra_splits=None):
+          label="", strategy=None, extra_splits=None, early_stop=None, lbfgs=None):
     """Train `model` on in-memory data for `epochs` epochs, resuming from `checkpoint_dir`.
 
     Every replica of a replicated model is one seed: `seeds[r]` names replica r, its logs go to
@@ -60,11 +62,22 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
             `ndnx.training.strategy`); None or the default strategy trains on one device with
             the compiled epoch loop. Under a multi-worker strategy only the chief writes logs
             and checkpoints.
+        early_stop: None, a patience in epochs, or a dict of `ReplicaEarlyStopping` options
+            with "split" (default "validation"; NDN3 early_stop_mode 1, "train" is mode 2),
+            "patience", "monitor" (default "loss"), "mode" and "min_delta". Each replica stops
+            being scored after `patience` epochs without improvement and gets its best weights
+            back; training ends when every replica has stopped.
+        lbfgs: None, or a dict of `fit_lbfgs` options ({} for NDN3's defaults): after the
+            epochs (none with epochs=0, NDN3's learning_alg='lbfgs'), the model is fitted to
+            the whole training split with full-batch L-BFGS and logged once more.
 
     Returns:
         dict with "epochs_done", "initial_epoch" and "final" = {(split, metric): per-replica array}.
     """
     distributed = strategy is not None and not is_default_strategy(strategy)
+    if distributed and lbfgs is not None:
+        raise ValueError("train: the L-BFGS fit runs on one device; train without a distribution strategy "
+                         "or set lbfgs=None")
     if distributed and not is_chief(strategy):
         # Workers train in lockstep with the chief; only the chief writes (TF multi-worker rule).
         log_dir = None
@@ -92,10 +105,27 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
         logger = ReplicaLogger([os.path.join(str(log_dir), f"seed{s}") for s in seeds], splits,
                                evaluate, every=log_every, epochs=epochs)
         all_callbacks.append(logger)
+    stopper = None
+    if early_stop:
+        options = {"patience": early_stop} if isinstance(early_stop, (int, float)) else dict(early_stop)
+        split = options.pop("split", "validation")
+        candidates = {"train": train_data, "validation": validation_data, **(extra_splits or {})}
+        if candidates.get(split) is None:
+            raise ValueError(f"train: early_stop scores the split {split!r}, which was not given "
+                             f"(splits: {sorted(k for k, v in candidates.items() if v is not None)})")
+        options.setdefault("every", log_every)
+        # Restored by hand below, before an L-BFGS polish, not by on_train_end after it.
+        stopper = ReplicaEarlyStopping(model, candidates[split], evaluate, logger=logger,
+                                       restore_best=False, **options)
+        all_callbacks.append(stopper)
+    polished = tf.Variable(False, trainable=False)
     checkpoint = None
     initial_epoch = 0
     if checkpoint_dir is not None:
-        checkpoint = EpochCheckpoint(checkpoint_dir, every=checkpoint_every)
+        extra = {"polished": polished}
+        if stopper is not None:
+            extra["early_stop"] = stopper.checkpoint_state()
+        checkpoint = EpochCheckpoint(checkpoint_dir, every=checkpoint_every, extra=extra)
         initial_epoch = checkpoint.restore(model)
         all_callbacks.append(checkpoint)
     all_callbacks.extend(callbacks)
@@ -113,17 +143,34 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
     callback_list = keras.callbacks.CallbackList(all_callbacks, model=model)
     model.stop_training = False
     callback_list.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
+    done = initial_epoch
+    stopped = stopper is not None and bool(stopper.stopped.numpy())
+    for epoch in range(initial_epoch, epochs if not stopped and not bool(polished.numpy()) else initial_epoch):
         callback_list.on_epoch_begin(epoch)
         logs = runner.run_epoch(epoch)
         callback_list.on_epoch_end(epoch, logs)
+        done = epoch + 1
         if model.stop_training:
             break
-    if checkpoint is not None and initial_epoch < epochs:
-        checkpoint.save(epoch + 1)
+    if checkpoint is not None and done > initial_epoch:
+        checkpoint.save(done)
+    final_log = False
+    if stopper is not None and not bool(polished.numpy()):
+        stopper.restore()
+        final_log = True
+    lbfgs_result = None
+    if lbfgs is not None and not bool(polished.numpy()):
+        lbfgs_result = fit_lbfgs(model, *train_data, **dict(lbfgs))
+        polished.assign(True)
+        if checkpoint is not None:
+            checkpoint.save(done)
+        final_log = True
+    if logger is not None and final_log:
+        logger.log(done)
     callback_list.on_train_end()
-    return {"initial_epoch": initial_epoch, "epochs_done": epochs,
-            "final": dict(logger.last) if logger else {}}
+    return {"initial_epoch": initial_epoch, "epochs_done": done,
+            "best_epoch": None if stopper is None else stopper.best_epoch.numpy().tolist(),
+            "lbfgs": lbfgs_result, "final": dict(logger.last) if logger else {}}
 
 
 def save_replicas(model, paths):

@@ -9,7 +9,13 @@ MAPS = RNG.normal(size=(4, 6, 6, 3)).astype("float32")
 MAPS_R2 = RNG.normal(size=(4, 2, 6, 6, 3)).astype("float32")
 POSITIONS = [[0, 0], [2, 3], [5, 5], [4, 1], [1, 5]]
 
+EYES = RNG.normal(size=(4, 2)).astype("float32")
+
 LAYER_CASES = {
+    "MLPShifter": [
+        (lambda: ndnx.layers.MLPShifter(hidden_units=4, num_layers=2, seed=1), EYES, (4, 2), 2 * 4 + 4 + 4 * 2 + 2),
+        (lambda: ndnx.layers.MLPShifter(num_layers=1, replicas=2, seed=[1, 2]), EYES, (4, 2, 2), 2 * (2 * 2 + 2)),
+    ],
     "SeparableReadout": [
         (lambda: ndnx.layers.SeparableReadout(
             5, activation="softplus", normalize_features=True, normalize_mask=True, mask_feature_l1=0.01,

@@ -365,3 +365,62 @@ def test_readouts_in_a_saved_model(tmp_path):
     model.compile("adam", loss="mse", jit_compile=True)
     model.fit(MAPS, np.ones((7, N), "float32"), epochs=2, batch_size=4, verbose=0)
     assert np.all(np.isfinite(model.predict(MAPS, verbose=0)))
+
+
+@pytest.mark.parametrize("align_corners", [True, False])
+def test_gaussian_shift_moves_every_read_position(align_corners):
+    cases = [(1, 2), (3, 0), (W - 2, H - 1)]
+    layer = _gaussian([_grid(c, r, align_corners) for c, r in cases], align_corners)
+    w = layer.features.numpy()
+    # one pixel to the right and one row up, in grid units, for every image of the batch
+    step = _grid(1, 0, align_corners) - _grid(0, 1, align_corners)
+    shift = np.tile(step, (len(MAPS), 1))
+    expected = np.stack([MAPS[:, r - 1, c + 1] @ w[:, n] if r >= 1 else np.zeros(len(MAPS))
+                         for n, (c, r) in enumerate(cases)], axis=1)
+    np.testing.assert_allclose(layer(MAPS, shift=shift), expected, rtol=1e-5, atol=1e-6)
+    # a per-image shift: image b moved by b mod W pixels to the right reads column b mod W
+    per_image = np.stack([_grid(b % W, 0, align_corners) - _grid(0, 0, align_corners) for b in range(len(MAPS))])
+    layer = _gaussian([_grid(0, 2, align_corners)], align_corners)
+    got = np.asarray(layer(MAPS, shift=per_image))[:, 0]
+    want = [MAPS[b, 2, b % W] @ layer.features.numpy()[:, 0] for b in range(len(MAPS))]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_gaussian_shift_per_replica_and_bad_shapes():
+    rep = GaussianReadout(N, init_mu_range=0.5, replicas=2, seed=[3, 4])
+    rep(MAPS)
+    shifts = RNG.uniform(-0.3, 0.3, size=(len(MAPS), 2, 2)).astype("float32")
+    together = np.asarray(rep(MAPS, shift=shifts))
+    for r in range(2):
+        alone = GaussianReadout(N, init_mu_range=0.5, seed=[3, 4][r])
+        alone(MAPS)
+        np.testing.assert_allclose(together[:, r], alone(MAPS, shift=shifts[:, r]), rtol=1e-5, atol=1e-6)
+    shared = np.asarray(rep(MAPS, shift=shifts[:, 0]))
+    np.testing.assert_allclose(shared[:, 0], together[:, 0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"shift must have shape \(batch, 2\) or \(batch, 2, 2\), got \(4, 3\)"):
+        rep(MAPS, shift=np.zeros((4, 3), "float32"))
+
+
+def test_mlp_shifter_against_numpy_and_in_a_model_with_the_readout(tmp_path):
+    eyes = RNG.normal(size=(len(MAPS), 2)).astype("float32")
+    shifter = ndnx.layers.MLPShifter(hidden_units=3, num_layers=2, seed=0)
+    out = np.asarray(shifter(eyes))
+    (w1, b1), (w2, b2) = [(l.kernel.numpy(), l.bias.numpy()) for l in shifter.mlp]
+    np.testing.assert_allclose(out, np.tanh(np.tanh(eyes @ w1 + b1) @ w2 + b2), rtol=1e-5, atol=1e-6)
+    rep = ndnx.layers.MLPShifter(hidden_units=3, num_layers=2, replicas=2, seed=[0, 5])
+    both = np.asarray(rep(eyes))
+    np.testing.assert_allclose(both[:, 0], out, rtol=1e-5, atol=1e-6)
+    assert np.abs(both[:, 0] - both[:, 1]).max() > 1e-3
+    # core features + eye positions → shifted Gaussian readout; saved and reloaded
+    maps_in, eyes_in = keras.Input(MAPS.shape[1:]), keras.Input((2,))
+    shift = ndnx.layers.MLPShifter(seed=1, name="shifter")(eyes_in)
+    y = GaussianReadout(N, seed=2, name="readout")(maps_in, shift=shift)
+    model = keras.Model([maps_in, eyes_in], y)
+    eyes4 = eyes
+    expected = np.asarray(model.get_layer("readout")(MAPS, shift=model.get_layer("shifter")(eyes4)))
+    np.testing.assert_allclose(model([MAPS, eyes4]), expected, rtol=1e-6)
+    model.save(tmp_path / "shifted.keras")
+    again = keras.saving.load_model(tmp_path / "shifted.keras")
+    np.testing.assert_allclose(again([MAPS, eyes4]), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="expected eye positions of shape"):
+        ndnx.layers.MLPShifter(seed=0)(np.zeros((2, 2, 2), "float32"))

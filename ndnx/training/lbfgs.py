@@ -1,0 +1,162 @@
+"""Full-batch L-BFGS fitting: NDN3's `learning_alg='lbfgs'`, and a polish after Adam.
+
+NDN3 fitted with `tf.contrib.opt.ScipyOptimizerInterface` (SciPy's L-BFGS-B on the whole training
+set: maxiter 500, gtol 1e-5, ftol 2.22e-9; spec v1_system_identification.md §5.1). `fit_lbfgs` does
+the same on a Keras model: the objective is the model's compiled loss on every training row plus
+its penalties (`model.compute_loss`), evaluated in inference mode so that it is deterministic
+(L-BFGS's line search needs one function, not a noisy estimate; dropout, input noise and sampled
+readout positions are off). A replicated model is fitted as one problem: its seeds do not
+interact, so the joint optimum is every seed's optimum.
+
+Keras constraints become L-BFGS-B bounds. A constraint that is a projection onto a box
+(`ndnx.constraints.NonNegative`, `SignMask`, `keras.constraints.NonNeg`) is read off by projecting
+±∞; any other constraint cannot be expressed and raises.
+
+Layers with `trainable = False` stay fixed (NDN3's `fit_variables` / partial fit).
+"""
+
+import numpy as np
+import scipy.optimize
+import tensorflow as tf
+
+__all__ = ["fit_lbfgs", "box_bounds"]
+
+_BIG = 1e30
+
+
+def box_bounds(variable):
+    """(lower, upper) arrays of `variable`'s constraint as a box, or None when unconstrained.
+
+    Raises ValueError when the constraint is not a projection onto a box.
+    """
+    constraint = getattr(variable, "constraint", None)
+    if constraint is None:
+        return None
+    shape = tuple(variable.shape)
+    lower = np.asarray(constraint(tf.fill(shape, tf.constant(-_BIG, variable.dtype))), "float64")
+    upper = np.asarray(constraint(tf.fill(shape, tf.constant(_BIG, variable.dtype))), "float64")
+    probe = np.random.default_rng(0).normal(0.0, 1.0, shape)
+    projected = np.asarray(constraint(tf.constant(probe, variable.dtype)), "float64")
+    if not np.allclose(projected, np.clip(probe, lower, upper), atol=1e-6):
+        raise ValueError(
+            f"fit_lbfgs: the constraint {type(constraint).__name__} of {variable.path} is not a box "
+            "(lower/upper bounds per weight), which is all L-BFGS-B can enforce")
+    lower = np.where(lower <= -_BIG / 2, -np.inf, lower)
+    upper = np.where(upper >= _BIG / 2, np.inf, upper)
+    return lower, upper
+
+
+def _chunks(num_rows, batch_size):
+    size = num_rows if batch_size is None else max(1, min(int(batch_size), num_rows))
+    return [(start, min(start + size, num_rows)) for start in range(0, num_rows, size)]
+
+
+def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2.22e-9, maxcor=10,
+              batch_size=None, jit_compile=False, callback=None):
+    """Minimise the compiled loss plus penalties of `model` over all of (x, y) with L-BFGS-B.
+
+    The defaults are NDN3's. The compiled loss must average over rows (the Keras default and
+    every ndnx loss); with `batch_size` the rows are taken in chunks of that size, each chunk's
+    data loss weighted by its share of the rows, so memory stays bounded and the objective
+    is the full-batch one.
+
+    Args:
+        model: a compiled Keras model with a supervised loss.
+        x, y: the training inputs and targets (arrays or nested structures of arrays).
+        sample_weight: optional per-row weights, passed to the loss.
+        maxiter, gtol, ftol, maxcor: SciPy L-BFGS-B options (NDN3: 500, 1e-5, 2.22e-9, 10).
+        batch_size: rows per chunk of the objective (None: all at once).
+        jit_compile: XLA-compile the objective and its gradient.
+        callback: optional f(iteration, loss) after every L-BFGS iteration.
+
+    Returns:
+        dict: "loss" (final objective), "initial_loss", "iterations", "evaluations",
+        "converged" (SciPy's success flag) and "message".
+
+    Example:
+        >>> import numpy as np, keras, ndnx
+        >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        >>> y = x @ np.array([[1.0], [-2.0], [0.5]], "float32")
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        >>> model.compile(loss="mse")
+        >>> round(ndnx.training.fit_lbfgs(model, x, y)["loss"], 6)
+        0.0
+    """
+    if getattr(model, "_compile_loss", None) is None:
+        raise ValueError(f"fit_lbfgs: {model.name} has no compiled loss; compile it with a loss first")
+    variables = list(model.trainable_variables)
+    if not variables:
+        raise ValueError(f"fit_lbfgs: {model.name} has no trainable weights (every layer frozen?)")
+    rows = {int(np.shape(a)[0]) for a in tf.nest.flatten((x, y))}
+    if len(rows) != 1:
+        raise ValueError(f"fit_lbfgs: inputs and targets must have the same number of rows, got {sorted(rows)}")
+    num_rows = rows.pop()
+    data = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
+    weights = None if sample_weight is None else tf.convert_to_tensor(sample_weight)
+    chunks = _chunks(num_rows, batch_size)
+
+    bounds = []
+    for v in variables:
+        box = box_bounds(v)
+        size = int(np.prod(v.shape))
+        if box is None:
+            bounds.extend([(None, None)] * size)
+        else:
+            bounds.extend(zip(*(np.where(np.isfinite(b), b, None).ravel().tolist() for b in box)))
+    has_bounds = any(b != (None, None) for b in bounds)
+
+    def chunk_loss(start, stop):
+        xs, ys = tf.nest.map_structure(lambda a: a[start:stop], data)
+        sw = None if weights is None else weights[start:stop]
+        pred = model(xs, training=False)
+        total = model.compute_loss(x=xs, y=ys, y_pred=pred, sample_weight=sw, training=False)
+        penalty = tf.add_n([tf.cast(l, total.dtype) for l in model.losses]) if model.losses else 0.0
+        return total - penalty, penalty
+
+    def objective_and_gradients():
+        with tf.GradientTape() as tape:
+            data_loss, penalty = 0.0, 0.0
+            for start, stop in chunks:
+                part, penalty = chunk_loss(start, stop)
+                data_loss += part * ((stop - start) / num_rows)
+            loss = data_loss + penalty
+        grads = tape.gradient(loss, variables)
+        grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for v, g in zip(variables, grads)]
+        return loss, tf.concat([tf.reshape(tf.cast(g, tf.float64), [-1]) for g in grads], 0)
+
+    compiled = tf.function(objective_and_gradients, jit_compile=jit_compile)
+    shapes = [tuple(v.shape) for v in variables]
+    sizes = [int(np.prod(s)) for s in shapes]
+
+    def assign(theta):
+        offset = 0
+        for v, shape, size in zip(variables, shapes, sizes):
+            v.assign(np.reshape(theta[offset:offset + size], shape).astype(v.dtype))
+            offset += size
+
+    def fun(theta):
+        assign(theta)
+        loss, grad = compiled()
+        return float(loss), np.asarray(grad, dtype="float64")
+
+    theta0 = np.concatenate([np.asarray(v.numpy(), "float64").ravel() for v in variables])
+    if has_bounds:
+        lower = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
+        upper = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+        theta0 = np.clip(theta0, lower, upper)
+    initial_loss = fun(theta0)[0]
+    history = {"iteration": 0}
+
+    def on_iteration(theta):
+        history["iteration"] += 1
+        if callback is not None:
+            callback(history["iteration"], fun(theta)[0])
+
+    result = scipy.optimize.minimize(
+        fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds if has_bounds else None,
+        callback=on_iteration, options={"maxiter": int(maxiter), "gtol": float(gtol),
+                                        "ftol": float(ftol), "maxcor": int(maxcor)})
+    assign(result.x)
+    return {"loss": float(fun(result.x)[0]), "initial_loss": float(initial_loss),
+            "iterations": int(result.nit), "evaluations": int(result.nfev),
+            "converged": bool(result.success), "message": str(result.message)}
