@@ -26,7 +26,9 @@ class CompiledEpochs:
     """Runs epochs of `model.train_step` over in-memory (x, y) with a compiled loop.
 
     All batches have `batch_size` rows except the last, which keeps the remainder (NDN3 fork
-    semantics: ceil(T / batch_size) steps, no sample dropped). `shuffle=False` keeps the data order.
+    semantics: ceil(T / batch_size) steps, no sample dropped). `drop_remainder=True` takes
+    floor(T / batch_size) steps and leaves the last T mod batch_size rows of each epoch's order out
+    (upstream NDN3; with shuffling, other rows each epoch). `shuffle=False` keeps the data order.
 
     Args:
         model: a compiled Keras model (its optimizer is built here, before the first step).
@@ -36,7 +38,8 @@ class CompiledEpochs:
         jit_compile: XLA-compile the epoch (set explicitly; Keras' "auto" differs by device).
     """
 
-    def __init__(self, model, x, y, batch_size, shuffle=True, shuffle_seed=0, jit_compile=True):
+    def __init__(self, model, x, y, batch_size, shuffle=True, shuffle_seed=0, jit_compile=True,
+                 drop_remainder=False):
         leaves = tf.nest.flatten((x, y))
         sizes = {int(np.shape(a)[0]) for a in leaves}
         if len(sizes) != 1:
@@ -50,7 +53,7 @@ class CompiledEpochs:
         self.shuffle_seed = int(shuffle_seed)
         self.data = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
         self.full_batches = self.num_samples // self.batch_size
-        self.remainder = self.num_samples - self.full_batches * self.batch_size
+        self.remainder = 0 if drop_remainder else self.num_samples - self.full_batches * self.batch_size
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         bs, nfull = self.batch_size, self.full_batches

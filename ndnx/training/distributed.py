@@ -128,9 +128,11 @@ class DistributedEpochs:
         jit_compile: accepted for the interface of `CompiledEpochs`; True only warns (no XLA
             under a strategy, see the module docstring).
         shuffle: False keeps the data order.
+        drop_remainder: as `CompiledEpochs`.
     """
 
-    def __init__(self, model, x, y, batch_size, strategy, shuffle_seed=0, jit_compile=False, shuffle=True):
+    def __init__(self, model, x, y, batch_size, strategy, shuffle_seed=0, jit_compile=False, shuffle=True,
+                 drop_remainder=False):
         leaves = tf.nest.flatten((x, y))
         sizes = {int(np.shape(a)[0]) for a in leaves}
         if len(sizes) != 1:
@@ -159,7 +161,7 @@ class DistributedEpochs:
         self.shuffle_seed = int(shuffle_seed)
         self.jit_compile = bool(jit_compile)
         self.full_batches = self.num_samples // self.batch_size
-        self.remainder = self.num_samples - self.full_batches * self.batch_size
+        self.remainder = 0 if drop_remainder else self.num_samples - self.full_batches * self.batch_size
         n = self.num_devices
         self._pad_full = self.full_batches > 0 and self.batch_size % n != 0
         self._pad_last = self.remainder > 0 and self.remainder % n != 0

@@ -34,7 +34,7 @@ def save_model_atomic(model, path):
 def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=None,
           log_dir=None, checkpoint_dir=None, log_every=10, checkpoint_every=None,
           shuffle_seed=0, evaluate=None, callbacks=(), jit_compile="auto", progress=True,
-          label="", strategy=None, extra_splits=None, early_stop=None, lbfgs=None):
+          label="", strategy=None, extra_splits=None, early_stop=None, lbfgs=None, drop_remainder=False):
     """Train `model` on in-memory data for `epochs` epochs, resuming from `checkpoint_dir`.
 
     Every replica of a replicated model is one seed: `seeds[r]` names replica r, its logs go to
@@ -47,6 +47,8 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
         model: a compiled Keras model (plain or replicated; any `train_step`).
         train_data, validation_data: (x, y) tuples of arrays.
         epochs, batch_size: as in `model.fit`.
+        drop_remainder: False (default, the thesis's NDN3 fork): ceil(T / batch_size) steps, the
+            last one partial; True (upstream NDN3): floor(T / batch_size) full steps.
         seeds: labels of the replicas (default 0..R−1).
         log_dir: TensorBoard root of this run (None: no logs).
         checkpoint_dir: where resume checkpoints live (None: no checkpoints).
@@ -136,10 +138,11 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
         jit_compile = getattr(model, "jit_compile", True) is True
     if distributed:
         runner = DistributedEpochs(model, *train_data, batch_size=batch_size, strategy=strategy,
-                                   shuffle_seed=shuffle_seed, jit_compile=jit_compile)
+                                   shuffle_seed=shuffle_seed, jit_compile=jit_compile,
+                                   drop_remainder=drop_remainder)
     else:
-        runner = CompiledEpochs(model, *train_data, batch_size=batch_size,
-                                shuffle_seed=shuffle_seed, jit_compile=jit_compile)
+        runner = CompiledEpochs(model, *train_data, batch_size=batch_size, shuffle_seed=shuffle_seed,
+                                jit_compile=jit_compile, drop_remainder=drop_remainder)
     callback_list = keras.callbacks.CallbackList(all_callbacks, model=model)
     model.stop_training = False
     callback_list.on_train_begin()

@@ -57,6 +57,35 @@ def test_epoch_steps_keep_the_last_partial_batch():
     assert int(model.optimizer.iterations.numpy()) == 3
 
 
+def test_drop_remainder_is_training_on_the_full_batches_only():
+    x, y = region(t=37)
+    dropped = compiled(hsm(10, seed=0), y)
+    runner = CompiledEpochs(dropped, x, y, batch_size=16, shuffle=False, drop_remainder=True)
+    assert runner.steps_per_epoch == 2
+    runner.run_epoch(0)
+    first32 = compiled(hsm(10, seed=0), y)
+    CompiledEpochs(first32, x[:32], y[:32], batch_size=16, shuffle=False).run_epoch(0)
+    assert int(dropped.optimizer.iterations.numpy()) == 2
+    for a, b in zip(dropped.get_weights(), first32.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_partial_fit_leaves_frozen_layers_unchanged():
+    # NDN3 fit_variables / set_partial_fit: refit the upper layers on a fixed DoG layer
+    x, y = region()
+    model = hsm(10, seed=0)
+    model.get_layer("dog").trainable = False
+    compiled(model, y)
+    before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in model.layers}
+    train(model, (x, y), epochs=3, batch_size=16, progress=False)
+    for layer in model.layers:
+        for a, b in zip(before[layer.name], layer.get_weights()):
+            if layer.name == "dog":
+                np.testing.assert_array_equal(a, b)
+            else:
+                assert np.abs(a - b).max() > 1e-4, layer.name
+
+
 def test_same_seed_same_numbers():
     x, y = region()
 
