@@ -121,7 +121,7 @@ from keras import ops
 from ndnx.registry import register
 
 __all__ = [
-    "pearson_per_neuron", "mean_pearson", "PearsonCorrelation",
+    "pearson_per_neuron", "mean_pearson", "NAN_MODES", "PearsonCorrelation",
     "stack_repeats", "repeats_from_trials_first", "trial_average", "standardize_responses",
     "total_variance", "noise_variance", "explainable_variance", "fev", "feve", "mean_feve",
     "single_trial_correlation", "correlation_to_average", "oracle_correlation",
@@ -153,11 +153,12 @@ def _broadcast_target(pred, target, mask):
     return pred, target, mask
 
 
-def pearson_per_neuron(pred, target, mask=None):
-    """Per-neuron Pearson r over rows (axis 0), masked; non-finite or constant → 0.
+def pearson_per_neuron(pred, target, mask=None, undefined=0.0):
+    """Per-neuron Pearson r over rows (axis 0), masked; non-finite or constant → `undefined` (0).
 
     pred: (T, N) or (T, R, N); target: (T, N); mask: optional 0/1 of target's shape.
-    Returns (N,) or (R, N). A side that is constant over the kept rows (std ≤ 1e-9·|mean|) gives 0.
+    Returns (N,) or (R, N). A side that is constant over the kept rows (std ≤ 1e-9·|mean|) gives
+    `undefined` (0 by the policy above; NaN to tell such neurons apart).
     """
     pred, target, mask = _broadcast_target(pred, target, mask)
     w = np.ones_like(target) if mask is None else np.broadcast_to(mask, target.shape).astype("float64")
@@ -170,12 +171,44 @@ def pearson_per_neuron(pred, target, mask=None):
         sxx, syy = (dx**2).sum(axis=0), (dy**2).sum(axis=0)
         r = (dx * dy).sum(axis=0) / (np.sqrt(sxx) * np.sqrt(syy))
         constant = (sxx <= count * _CONSTANT_TOL**2 * mx**2) | (syy <= count * _CONSTANT_TOL**2 * my**2)
-    return np.where(np.isfinite(r) & ~constant, r, 0.0)
+    return np.where(np.isfinite(r) & ~constant, r, undefined)
 
 
-def mean_pearson(pred, target, mask=None):
-    """Mean over neurons of `pearson_per_neuron`: a scalar, or one value per replica."""
-    return pearson_per_neuron(pred, target, mask).mean(axis=-1)
+NAN_MODES = ("zero-NaNs", "filter-NaNs", "filter-low-std-gold")
+
+
+def mean_pearson(pred, target, mask=None, nan_mode="zero-NaNs"):
+    """Mean over neurons of `pearson_per_neuron`: a scalar, or one value per replica.
+
+    nan_mode (the thesis fork's `NDN.log_correlation` modes, spec §3.4):
+        "zero-NaNs" (default): an undefined correlation counts as 0 in the mean;
+        "filter-NaNs": neurons whose correlation is undefined are left out of the mean;
+        "filter-low-std-gold": neurons whose target has a standard deviation < 1e-5 over the kept
+            rows are left out; other undefined correlations count as 0.
+    An empty mean is 0.
+
+    Example:
+        >>> import numpy as np, ndnx
+        >>> y = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])  # neuron 1 never varies
+        >>> p = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 3.0]])
+        >>> [round(float(ndnx.metrics.mean_pearson(p, y, nan_mode=m)), 6) for m in ndnx.metrics.NAN_MODES]
+        [0.5, 1.0, 1.0]
+    """
+    _check_option("mean_pearson", "nan_mode", nan_mode, NAN_MODES)
+    r = pearson_per_neuron(pred, target, mask, undefined=np.nan)
+    if nan_mode == "zero-NaNs":
+        keep = np.ones(r.shape, bool)
+    elif nan_mode == "filter-NaNs":
+        keep = np.isfinite(r)
+    else:
+        target = np.asarray(target, dtype="float64")
+        w = np.ones_like(target) if mask is None else np.broadcast_to(np.asarray(mask, "float64"), target.shape)
+        count = w.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (w * target).sum(axis=0) / count
+            std = np.sqrt((w * (target - mean) ** 2).sum(axis=0) / count)
+        keep = np.broadcast_to(np.isfinite(std) & (std >= 1e-5), r.shape)
+    return _selected_mean(np.where(np.isfinite(r), r, 0.0), keep)
 
 
 @register("metric")

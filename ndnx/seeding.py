@@ -16,11 +16,12 @@ __all__ = ["set_seed", "derive_seed"]
 
 
 def set_seed(seed):
-    """Seed Python, NumPy, TensorFlow and Keras.
+    """Seed Python, NumPy, TensorFlow and Keras; returns the seed as an int.
 
     Example:
         >>> import ndnx
         >>> ndnx.set_seed(0)
+        0
     """
     import keras
     import tensorflow as tf

@@ -576,3 +576,27 @@ def test_repeat_metrics_in_model_evaluate():
     model.compile(loss=lambda t, p: keras.ops.mean(p) * 0.0, weighted_metrics=[M.FEVE(4, clip=True)])
     got = model.evaluate(x, y, sample_weight=keep.astype("float32"), batch_size=16, return_dict=True, verbose=0)
     assert got["feve"] == pytest.approx(M.mean_feve(p[keep], y[keep], clip=True), rel=1e-9)
+
+
+def test_mean_pearson_nan_modes_against_scipy():
+    from scipy.stats import pearsonr
+
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=(30, 4))
+    y[:, 1] = 2.0                                      # constant target: r undefined
+    y[:, 2] = 5.0 + 1e-7 * rng.normal(size=30)         # varies, but below the 1e-5 std floor
+    p = y + rng.normal(size=(30, 4))
+    p[:, 3] = 1.0                                      # constant prediction: r undefined
+    r0, r2 = pearsonr(p[:, 0], y[:, 0])[0], pearsonr(p[:, 2], y[:, 2])[0]
+    assert mean_pearson(p, y) == pytest.approx((r0 + r2) / 4, abs=1e-12)
+    assert mean_pearson(p, y, nan_mode="filter-NaNs") == pytest.approx((r0 + r2) / 2, abs=1e-12)
+    # neurons 1 and 2 have a low-std target; neuron 3's undefined r still counts as 0
+    assert mean_pearson(p, y, nan_mode="filter-low-std-gold") == pytest.approx(r0 / 2, abs=1e-12)
+    # per replica, with a mask that leaves rows out
+    mask = np.ones_like(y)
+    mask[:5] = 0
+    both = mean_pearson(np.stack([p, p], 1), y, mask, nan_mode="filter-NaNs")
+    expected = (pearsonr(p[5:, 0], y[5:, 0])[0] + pearsonr(p[5:, 2], y[5:, 2])[0]) / 2
+    np.testing.assert_allclose(both, [expected, expected], atol=1e-12)
+    with pytest.raises(ValueError, match="nan_mode must be one of"):
+        mean_pearson(p, y, nan_mode="drop")

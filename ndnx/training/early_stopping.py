@@ -41,9 +41,12 @@ class ReplicaEarlyStopping(keras.callbacks.Callback):
         logger: an optional `ReplicaLogger` on the same split whose evaluations are reused.
 
     Example:
-        >>> stopper = ndnx.training.ReplicaEarlyStopping(
+        >>> stopper = ndnx.training.ReplicaEarlyStopping(  # doctest: +SKIP
         ...     model, (x_val, y_val), ndnx.training.supervised_evaluation, patience=100)
-        >>> ndnx.training.train(model, (x, y), epochs=5000, batch_size=16, callbacks=[stopper])
+        >>> ndnx.training.train(model, (x, y), epochs=5000, batch_size=16,  # doctest: +SKIP
+        ...                     callbacks=[stopper])
+
+        `ndnx.training.train(..., early_stop={"patience": 100})` builds it with the logger.
     """
 
     def __init__(self, model, data, evaluate, monitor="loss", mode="min", patience=100, every=10,
