@@ -64,6 +64,13 @@ def test_hsm_is_the_ndn3_description_of_baseline_4():
     assert float(sum(b.losses)) == pytest.approx(0.1 * 0.5 * float(np.sum(w ** 2)), rel=1e-5)
 
 
+def test_normal_layer_normalization_is_ndn3_normalize_weights():
+    model = ffnetwork((15, 15, 1), ["normal", "normal"], [3, 2], normalization=[1, -1], seed=0)
+    assert [model.get_layer(n).normalize for n in ("layer0", "output")] == ["l2", "max_norm"]
+    kernel = model.get_layer("layer0").effective_kernel().numpy()
+    np.testing.assert_allclose(np.linalg.norm(kernel, axis=0), 1.0, rtol=1e-5)
+
+
 def test_ffnetwork_errors_name_the_problem():
     with pytest.raises(ValueError, match="unknown layer types \\['readout'\\]"):
         ffnetwork((15, 15, 1), ["readout"], [3])
@@ -77,6 +84,8 @@ def test_ffnetwork_errors_name_the_problem():
         ffnetwork((15, 15, 1), ["conv", "sep"], [2, 3], conv_filter_widths=[3, None], reg_list={"max": [None, 0.1]})
     with pytest.raises(ValueError, match="needs conv_filter_widths"):
         ffnetwork((15, 15, 1), ["conv"], [2])
+    with pytest.raises(ValueError, match=r"normalization\[0\] of the 'normal' layer layer0 must be one of \[-1, 0, 1\]"):
+        ffnetwork((15, 15, 1), ["normal", "normal"], [3, 2], normalization=[2, 0])
     with pytest.raises(ValueError, match="unknown model 'cnn'"):
         v1.from_config({"model": "cnn"}, 3, (15, 15, 1))
 

@@ -11,6 +11,9 @@ from ndnx.registry import register
 __all__ = ["Dense"]
 
 
+NORMALIZATIONS = (None, "l2", "max_norm")
+
+
 @register("layer")
 class Dense(keras.layers.Layer):
     """y = activation(x W + b), with an optional axis of independent replicas.
@@ -35,6 +38,10 @@ class Dense(keras.layers.Layer):
             the regularizer as given; `build` binds spatial ndnx penalties to the input's
             filter shape.
         kernel_constraint: Keras constraint.
+        normalize: None, "l2" or "max_norm" — NDN3's normalize_weights 0 / 1 / −1: the forward
+            pass uses every unit's weight vector (kernel column) w divided by ‖w‖₂ ("l2",
+            NDN3's tf.nn.l2_normalize, ε = 1e-12 on ‖w‖²) or by max(1, ‖w‖₂) ("max_norm"). The
+            kernel penalty then acts on the weights as used (the normalised ones).
         replicas: None or the number of replicas.
         seed: int, or one int per replica.
 
@@ -47,8 +54,11 @@ class Dense(keras.layers.Layer):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer=None, bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 replicas=None, seed=None, **kwargs):
+                 normalize=None, replicas=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"{self.name}: normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        self.normalize = normalize
         if not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"{self.name}: units must be a positive int, got {units!r}")
         self.units = int(units)
@@ -92,20 +102,38 @@ class Dense(keras.layers.Layer):
         self._kernel_penalty = bind_regularizer(self.kernel_regularizer, filter_shape, self.name)
         self._bias_penalty = bind_regularizer(
             self.bias_regularizer, (self.units,), f"{self.name} (bias_regularizer)")
+        # Without normalisation the penalty is an ordinary weight regularizer; with it, `call`
+        # adds the penalty of the normalised kernel (the weights the forward pass uses).
         self.kernel = add_replica_weight(
-            self, "kernel", (in_dim, self.units), self.kernel_initializer, self._seeds,
-            self.replicas, regularizer=self._kernel_penalty, constraint=self.kernel_constraint)
+            self, "kernel", (in_dim, self.units), self.kernel_initializer, self._seeds, self.replicas,
+            regularizer=None if self.normalize else self._kernel_penalty, constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = add_replica_weight(
                 self, "bias", (self.units,), self.bias_initializer, self._seeds, self.replicas,
                 regularizer=self._bias_penalty)
+
+    def effective_kernel(self):
+        """The kernel as the forward pass uses it: (in, units) or (R, in, units)."""
+        kernel = self.kernel
+        if self.normalize is None:
+            return kernel
+        norm = ops.sqrt(ops.maximum(ops.sum(ops.square(kernel), axis=-2, keepdims=True), 1e-12))
+        if self.normalize == "max_norm":
+            norm = ops.maximum(norm, 1.0)
+        return kernel / norm
 
     def call(self, inputs):
         if self._spatial:  # NHWC flattening: row (y·W + x)·C + c
             shape = (-1, self.replicas, self._in_dim) if self.replicas is not None and not self._shared_input \
                 else (-1, self._in_dim)
             inputs = ops.reshape(inputs, shape)
-        kernel = ops.cast(self.kernel, self.compute_dtype)
+        kernel = self.effective_kernel()
+        if self.normalize is not None and self._kernel_penalty is not None:
+            if self.replicas is None:
+                self.add_loss(self._kernel_penalty(kernel))
+            else:
+                self.add_loss(sum(self._kernel_penalty(kernel[r]) for r in range(self.replicas)))
+        kernel = ops.cast(kernel, self.compute_dtype)
         if self.replicas is None:
             y = ops.matmul(inputs, kernel)
         elif self._shared_input:
@@ -132,6 +160,7 @@ class Dense(keras.layers.Layer):
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "normalize": self.normalize,
             "replicas": self.replicas,
             "seed": self.seed,
         })

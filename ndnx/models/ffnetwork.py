@@ -110,6 +110,10 @@ def _split_separable(regs, name):
     return mask, features
 
 
+# NDN3 normalize_weights of a 'normal' layer → Dense(normalize=...)
+DENSE_NORMALIZATION = {0: None, 1: "l2", -1: "max_norm"}
+
+
 def ffnetwork(input_shape, layer_types, layer_sizes, act_funcs=None, reg_list=None, conv_filter_widths=None,
               shift_spacing=None, dropout=None, normalization=None, biases_initializers=None,
               layer_names=None, convention="ndn3", boundary="zero", sigma_bounds=None, seed=0, replicas=None,
@@ -123,7 +127,8 @@ def ffnetwork(input_shape, layer_types, layer_sizes, act_funcs=None, reg_list=No
         conv_filter_widths, shift_spacing: per layer, for conv layers (stride default 1).
         dropout: per-layer dropout rates (0 or None: none).
         normalization: per layer; on 'sep' layers 0 (NDN3's default) L2-normalises the channel
-            weights of each unit, anything else leaves them free.
+            weights of each unit, anything else leaves them free; on 'normal' layers NDN3's
+            normalize_weights: 0 none, 1 unit L2 norm per unit, −1 max-norm ≤ 1 (`Dense(normalize=)`).
         biases_initializers: per layer, 'zeros' (default), 'normal' or 'trunc_normal'.
         layer_names: per-layer names (default layer0, …, output); they also derive the seeds.
         convention, boundary: of the penalties (`ndnx.regularizers`).
@@ -163,8 +168,11 @@ def ffnetwork(input_shape, layer_types, layer_sizes, act_funcs=None, reg_list=No
             raise ValueError(f"{lname}: a {kind} layer takes no penalty (NDN3 forces it off), got {regs[i]}")
         bias_init = bias_initializer(biases[i])
         if kind == "normal":
+            if norms[i] not in DENSE_NORMALIZATION:
+                raise ValueError(f"ffnetwork: normalization[{i}] of the 'normal' layer {lname} must be one of "
+                                 f"{sorted(DENSE_NORMALIZATION)} (NDN3 normalize_weights), got {norms[i]!r}")
             layer = Dense(int(size), kernel_initializer=ndn3_normal(), bias_initializer=bias_init,
-                          kernel_regularizer=reg, **common)
+                          kernel_regularizer=reg, normalize=DENSE_NORMALIZATION[norms[i]], **common)
         elif kind == "diff_of_gaussians":
             layer = DifferenceOfGaussians(int(size), sigma_bounds=sigma_bounds, bias_initializer=bias_init, **common)
         elif kind in ("conv", "conv_diff_of_gaussians"):

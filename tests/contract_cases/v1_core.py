@@ -18,6 +18,8 @@ LAYER_CASES = {
         (lambda: ndnx.layers.Dense(5, activation="softplus", seed=3,
                                    kernel_regularizer=ndnx.regularizers.L2(0.1)), FEATURES, (4, 5), 6 * 5 + 5),
         (lambda: ndnx.layers.Dense(5, replicas=3, seed=3), FEATURES, (4, 3, 5), 3 * (6 * 5 + 5)),
+        (lambda: ndnx.layers.Dense(5, normalize="l2", kernel_regularizer=ndnx.regularizers.L1(0.1), replicas=2,
+                                   seed=[3, 4]), FEATURES, (4, 2, 5), 2 * (6 * 5 + 5)),
     ],
 }
 

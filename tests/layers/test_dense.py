@@ -68,3 +68,36 @@ def test_spatial_regularizer_in_a_saved_model(tmp_path):
     kernel = model.layers[-1].kernel.numpy()
     expected = float(D2X(0.3, filter_shape=(5, 4, 2))(kernel)) + 0.05 * float(np.sum(kernel ** 2))
     assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("normalize", ["l2", "max_norm"])
+def test_weight_normalisation_and_the_penalty_of_the_normalised_kernel(normalize):
+    x = RNG.normal(size=(6, 4)).astype("float32")
+    layer = Dense(3, normalize=normalize, kernel_regularizer=L2(0.5), use_bias=False, seed=0)
+    layer(x)
+    w = np.array([[3.0, 0.1, 0.0], [4.0, 0.2, 0.0], [0.0, 0.2, 0.0], [0.0, 0.0, 0.0]], "float32")
+    layer.kernel.assign(w)
+    norms = np.linalg.norm(w, axis=0)  # 5, 0.3, 0
+    if normalize == "l2":
+        expected = w / np.maximum(norms, 1e-6)  # unit columns; the zero column stays 0
+    else:
+        expected = w / np.maximum(norms, 1.0)  # only the column longer than 1 shrinks
+    np.testing.assert_allclose(layer.effective_kernel(), expected, rtol=1e-6)
+    np.testing.assert_allclose(layer(x), x @ expected, rtol=1e-5, atol=1e-6)
+    # NDN3 l2 = λ·½Σw² of the weights as used: 0.5·½·(1 + 1) for "l2", 0.5·½·(1 + 0.09) for "max_norm"
+    assert float(sum(layer.losses)) == pytest.approx(0.25 * (2.0 if normalize == "l2" else 1.09), rel=1e-5)
+    assert Dense.from_config(layer.get_config()).normalize == normalize
+
+
+def test_normalised_replicas_equal_lone_layers_and_bad_normalize():
+    x = RNG.normal(size=(6, 4)).astype("float32")
+    both = Dense(3, normalize="l2", kernel_regularizer=L2(0.1), replicas=2, seed=[4, 5])
+    y = both(x)
+    penalties = []
+    for r, s in enumerate((4, 5)):
+        alone = Dense(3, normalize="l2", kernel_regularizer=L2(0.1), seed=s)
+        np.testing.assert_allclose(y[:, r], alone(x), rtol=1e-5, atol=1e-6)
+        penalties.append(float(sum(alone.losses)))
+    assert float(sum(both.losses)) == pytest.approx(sum(penalties), rel=1e-5)
+    with pytest.raises(ValueError, match=r"normalize must be one of \(None, 'l2', 'max_norm'\), got 'unit'"):
+        Dense(3, normalize="unit")
