@@ -17,10 +17,17 @@ what/where (3 convs of 48 maps, 13/3/3 px) and a conv core + Gaussian readout (1
 `<model>_train_seed_samples_per_s` (seed·images per second of compiled training epochs) and
 `<model>_inference_samples_per_s` (images per second of one seed's predictions, batch 256).
 
+Full-batch L-BFGS (NDN3's learning_alg='lbfgs', `ndnx.training.fit_lbfgs`) on the same HSM:
+`lbfgs_single_evaluations_per_s` (loss-and-gradient evaluations of one seed per second),
+`lbfgs_ensemble10_seed_evaluations_per_s` (10 seeds fitted as one problem, seed·evaluations per
+second) and `lbfgs_ensemble10_loss_excess` (after 500 iterations, the mean over seeds of the
+relative excess of the joint fit's loss over each seed fitted alone with 500 iterations: what
+fitting the seeds as one problem costs in convergence).
+
 Peers (specs/ecosystem_and_peers.md §4): PyTorch one seed at a time 4.5–7.5 seed-epochs/s,
 torch.func.vmap over 10 seeds 14–15, a bare Keras replica stack 24–76.
 
-    python benchmarks/bench_v1.py [--quick] [--only hsm|conv]
+    python benchmarks/bench_v1.py [--quick] [--only hsm|conv|lbfgs]
 """
 
 import argparse
@@ -37,7 +44,7 @@ import keras  # noqa: E402
 from ndnx.losses import PoissonLoss, poisson_unit_norm  # noqa: E402
 from ndnx.models import v1  # noqa: E402
 from ndnx.models.v1 import compile_recipe, hsm  # noqa: E402
-from ndnx.training import CompiledEpochs  # noqa: E402
+from ndnx.training import CompiledEpochs, extract_replica, fit_lbfgs  # noqa: E402
 from ndnx.training.ensemble import predict  # noqa: E402
 
 from _common import machine_info, print_table, write_results  # noqa: E402
@@ -105,10 +112,28 @@ def conv_rates(name, epochs, x, y, replicas=10):
     return train, inference
 
 
+def lbfgs_figures(iterations, x, y, replicas=10):
+    """(single-seed evaluations/s, ensemble seed·evaluations/s, mean relative loss excess)."""
+    ensemble = model_for(replicas, y)
+    start = time.perf_counter()
+    joint = fit_lbfgs(ensemble, x, y, maxiter=iterations, gtol=0.0, ftol=0.0)
+    ensemble_rate = replicas * joint["evaluations"] / (time.perf_counter() - start)
+    excess, rates = [], []
+    for r in range(replicas):
+        alone = extract_replica(model_for(replicas, y), r)  # seed r's starting point in the joint fit
+        start = time.perf_counter()
+        result = fit_lbfgs(alone, x, y, maxiter=iterations, gtol=0.0, ftol=0.0)
+        rates.append(result["evaluations"] / (time.perf_counter() - start))
+        fitted = extract_replica(ensemble, r)
+        joint_loss = float(fitted.compute_loss(x=x, y=y, y_pred=fitted(x, training=False)))
+        excess.append((joint_loss - result["loss"]) / abs(result["loss"]))
+    return float(np.median(rates)), ensemble_rate, float(np.mean(excess))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs; the 10×1000 figure is extrapolated")
-    parser.add_argument("--only", choices=("hsm", "conv"), help="run only the HSM or only the conv part")
+    parser.add_argument("--only", choices=("hsm", "conv", "lbfgs"), help="run only one part")
     args = parser.parse_args(argv)
     ndnx.set_seed(0)
     x, y = region1_like()
@@ -118,7 +143,7 @@ def main(argv=None):
         import json
         with open(previous) as f:
             results.update(json.load(f))
-    if args.only != "conv":
+    if args.only in (None, "hsm"):
         ensemble_epochs = 50 if args.quick else 1000
         rate10, seconds10 = compiled_rate(10, ensemble_epochs, x, y)
         results.update({
@@ -130,7 +155,12 @@ def main(argv=None):
             "ensemble_25_seed_epochs_per_s": compiled_rate(25, 10 if args.quick else 40, x, y)[0],
             "target_ensemble_10x1000_seconds": 300.0,
         })
-    if args.only != "hsm":
+    if args.only in (None, "lbfgs"):
+        single, joint, excess = lbfgs_figures(50 if args.quick else 500, x, y)
+        results.update({"lbfgs_single_evaluations_per_s": single,
+                        "lbfgs_ensemble10_seed_evaluations_per_s": joint,
+                        "lbfgs_ensemble10_loss_excess": excess})
+    if args.only in (None, "conv"):
         for name in CONV_MODELS:
             train, inference = conv_rates(name, 1 if args.quick else 3, x, y)
             results[f"{name}_train_seed_samples_per_s"] = train

@@ -106,8 +106,11 @@ def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2
     has_bounds = any(b != (None, None) for b in bounds)
 
     def chunk_loss(start, stop):
-        xs, ys = tf.nest.map_structure(lambda a: a[start:stop], data)
-        sw = None if weights is None else weights[start:stop]
+        if len(chunks) == 1:
+            (xs, ys), sw = data, weights
+        else:
+            xs, ys = tf.nest.map_structure(lambda a: a[start:stop], data)
+            sw = None if weights is None else weights[start:stop]
         pred = model(xs, training=False)
         total = model.compute_loss(x=xs, y=ys, y_pred=pred, sample_weight=sw, training=False)
         penalty = tf.add_n([tf.cast(l, total.dtype) for l in model.losses]) if model.losses else 0.0
@@ -124,20 +127,23 @@ def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for v, g in zip(variables, grads)]
         return loss, tf.concat([tf.reshape(tf.cast(g, tf.float64), [-1]) for g in grads], 0)
 
-    compiled = tf.function(objective_and_gradients, jit_compile=jit_compile)
     shapes = [tuple(v.shape) for v in variables]
     sizes = [int(np.prod(s)) for s in shapes]
 
     def assign(theta):
-        offset = 0
-        for v, shape, size in zip(variables, shapes, sizes):
-            v.assign(np.reshape(theta[offset:offset + size], shape).astype(v.dtype))
-            offset += size
+        for v, part, shape in zip(variables, tf.split(theta, sizes), shapes):
+            v.assign(tf.cast(tf.reshape(part, shape), v.dtype))
+
+    def evaluate(theta):
+        # One call per L-BFGS evaluation: set the weights, then loss and gradient.
+        assign(theta)
+        return objective_and_gradients()
+
+    compiled = tf.function(evaluate, jit_compile=jit_compile)
 
     def fun(theta):
-        assign(theta)
-        loss, grad = compiled()
-        return float(loss), np.asarray(grad, dtype="float64")
+        loss, grad = compiled(tf.constant(theta, tf.float64))
+        return float(loss), grad.numpy()
 
     theta0 = np.concatenate([np.asarray(v.numpy(), "float64").ravel() for v in variables])
     if has_bounds:
@@ -156,7 +162,7 @@ def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2
         fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds if has_bounds else None,
         callback=on_iteration, options={"maxiter": int(maxiter), "gtol": float(gtol),
                                         "ftol": float(ftol), "maxcor": int(maxcor)})
-    assign(result.x)
-    return {"loss": float(fun(result.x)[0]), "initial_loss": float(initial_loss),
+    final_loss = fun(result.x)[0]  # leaves the model at the solution
+    return {"loss": float(final_loss), "initial_loss": float(initial_loss),
             "iterations": int(result.nit), "evaluations": int(result.nfev),
             "converged": bool(result.success), "message": str(result.message)}
