@@ -1,5 +1,6 @@
 """The Gaussian readout (Lurz et al. 2021; neuralpredictors' FullGaussian2d semantics)."""
 
+import numpy as np
 import keras
 from keras import ops
 
@@ -73,8 +74,15 @@ class GaussianReadout(FeatureVectorReadout):
     eye-movement correction of neuralpredictors (a shifter network such as `MLPShifter` maps
     the pupil position to s) and of NDNT's readout with a shift input.
 
+    Grid-mean predictor: with `source_grid` (units, d) — each neuron's position on the cortex
+    (d = 2, or 3 with depth) — and `grid_mean_predictor={"hidden_layers": L, "hidden_features":
+    H, "final_tanh": True}`, the positions are not free weights but a function of the cortical
+    positions, μ_n = tanh(MLP(g_n)) (L hidden ELU layers of H units, then a linear map to 2),
+    so neighbouring neurons get neighbouring receptive fields and a few MLP weights replace
+    2·units free positions. Without `final_tanh` the output is clamped to [-1, 1].
+
     Lurz et al. 2021 (ICLR), "Generalization in data-driven models of primary visual cortex";
-    neuralpredictors' FullGaussian2d (per-image sampling and shift; no grid-mean predictor).
+    neuralpredictors' FullGaussian2d (per-image sampling, shift, grid-mean predictor).
 
     Init (as neuralpredictors): μ ~ U(-init_mu_range, init_mu_range); σ: full ~ U(-init_sigma,
     init_sigma) per matrix entry, otherwise = init_sigma; features N(0, 0.1²); bias 0.
@@ -94,6 +102,10 @@ class GaussianReadout(FeatureVectorReadout):
         feature_initializer: initializer of the features (default N(0, 0.1²)).
         replicas: None or the number of independent replicas.
         seed: int, or one int per replica (weights and the training-time samples).
+        grid_mean_predictor: None (free positions), or a dict with "hidden_layers" (default 1),
+            "hidden_features" (default 30) and "final_tanh" (default True).
+        source_grid: (units, d) cortical positions of the neurons; required with, and only with,
+            `grid_mean_predictor`.
 
     Example:
         >>> import numpy as np, ndnx
@@ -107,9 +119,11 @@ class GaussianReadout(FeatureVectorReadout):
     def __init__(self, units, init_mu_range=0.1, init_sigma=1.0, align_corners=True, learn_sigma=True,
                  gauss_type="full", activation=None, use_bias=True, positive=False,
                  feature_regularizer=None, feature_initializer=None, bias_initializer="zeros",
-                 replicas=None, seed=None, **kwargs):
+                 replicas=None, seed=None, grid_mean_predictor=None, source_grid=None, **kwargs):
         super().__init__(units, activation=activation, use_bias=use_bias,
                          bias_initializer=bias_initializer, replicas=replicas, seed=seed, **kwargs)
+        self.grid_mean_predictor, self.source_grid = _check_grid_predictor(
+            self.name, self.units, grid_mean_predictor, source_grid)
         if gauss_type not in GAUSS_TYPES:
             raise ValueError(f"{self.name}: gauss_type must be one of {GAUSS_TYPES}, got {gauss_type!r}")
         init_mu_range, init_sigma = float(init_mu_range), float(init_sigma)
@@ -130,10 +144,22 @@ class GaussianReadout(FeatureVectorReadout):
     def build_readout(self, height, width, channels):
         self._feature_penalty = bind_regularizer(
             self.feature_regularizer, (channels,), f"{self.name} (feature_regularizer)")
-        self.mu = add_replica_weight(
-            self, "mu", (self.units, 2),
-            keras.initializers.RandomUniform(-self.init_mu_range, self.init_mu_range),
-            self._seeds, self.replicas, constraint=_Clip())
+        if self.grid_mean_predictor is None:
+            self.mu = add_replica_weight(
+                self, "mu", (self.units, 2),
+                keras.initializers.RandomUniform(-self.init_mu_range, self.init_mu_range),
+                self._seeds, self.replicas, constraint=_Clip())
+        else:
+            # torch.nn.Linear's default initialisation, U(±1/√fan_in), as neuralpredictors has it
+            self.grid_layers = []
+            fan_in = len(self.source_grid[0])
+            sizes = [self.grid_mean_predictor["hidden_features"]] * self.grid_mean_predictor["hidden_layers"] + [2]
+            for i, size in enumerate(sizes):
+                init = keras.initializers.RandomUniform(-fan_in ** -0.5, fan_in ** -0.5)
+                kernel = add_replica_weight(self, f"grid_kernel{i}", (fan_in, size), init, self._seeds, self.replicas)
+                bias = add_replica_weight(self, f"grid_bias{i}", (size,), init, self._seeds, self.replicas)
+                self.grid_layers.append((kernel, bias))
+                fan_in = size
         if self.gauss_type == "full":
             sigma_shape = (self.units, 2, 2)
             sigma_init = keras.initializers.RandomUniform(-self.init_sigma, self.init_sigma)
@@ -153,7 +179,22 @@ class GaussianReadout(FeatureVectorReadout):
 
     def positions(self):
         """μ clamped to [-1, 1]: (units, 2) or (R, units, 2), columns (x, y)."""
-        return ops.clip(self.mu, -1.0, 1.0)
+        if self.grid_mean_predictor is None:
+            return ops.clip(self.mu, -1.0, 1.0)
+        h = ops.convert_to_tensor(self.source_grid, dtype=self.variable_dtype)  # (units, d)
+        last = len(self.grid_layers) - 1
+        for i, (kernel, bias) in enumerate(self.grid_layers):
+            if self.replicas is None:
+                h = ops.matmul(h, kernel) + bias
+            elif i == 0:
+                h = ops.einsum("ud,rdk->ruk", h, kernel) + bias[:, None, :]
+            else:
+                h = ops.einsum("ruk,rkj->ruj", h, kernel) + bias[:, None, :]
+            if i < last:
+                h = keras.activations.elu(h)
+        if self.grid_mean_predictor["final_tanh"]:
+            return ops.tanh(h)
+        return ops.clip(h, -1.0, 1.0)
 
     def _sample(self, mu, sigma, batch, sampler):
         """μ + σ ε for one replica: mu (units, 2), sigma per gauss_type → (batch, units, 2)."""
@@ -230,8 +271,33 @@ class GaussianReadout(FeatureVectorReadout):
             "positive": self.positive,
             "feature_regularizer": keras.regularizers.serialize(self.feature_regularizer),
             "feature_initializer": keras.initializers.serialize(self.feature_initializer),
+            "grid_mean_predictor": self.grid_mean_predictor,
+            "source_grid": self.source_grid,
         })
         return config
+
+
+def _check_grid_predictor(name, units, predictor, grid):
+    """(predictor options with defaults, grid as nested lists), or (None, None)."""
+    if predictor is None and grid is None:
+        return None, None
+    if predictor is None or grid is None:
+        raise ValueError(f"{name}: grid_mean_predictor and source_grid go together; got only "
+                         f"{'grid_mean_predictor' if grid is None else 'source_grid'}")
+    unknown = set(predictor) - {"hidden_layers", "hidden_features", "final_tanh"}
+    if unknown:
+        raise ValueError(f"{name}: unknown grid_mean_predictor keys {sorted(unknown)}; expected hidden_layers, "
+                         "hidden_features, final_tanh")
+    options = {"hidden_layers": int(predictor.get("hidden_layers", 1)),
+               "hidden_features": int(predictor.get("hidden_features", 30)),
+               "final_tanh": bool(predictor.get("final_tanh", True))}
+    if options["hidden_layers"] < 0 or options["hidden_features"] < 1:
+        raise ValueError(f"{name}: grid_mean_predictor needs hidden_layers ≥ 0 and hidden_features ≥ 1, got {predictor}")
+    arr = np.asarray(grid, dtype="float64")
+    if arr.ndim != 2 or arr.shape[0] != units or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: source_grid must be finite cortical positions of shape ({units}, d), "
+                         f"got shape {arr.shape}")
+    return options, arr.tolist()
 
 
 class _Clip(keras.constraints.Constraint):

@@ -10,6 +10,7 @@ MAPS_R2 = RNG.normal(size=(4, 2, 6, 6, 3)).astype("float32")
 POSITIONS = [[0, 0], [2, 3], [5, 5], [4, 1], [1, 5]]
 
 EYES = RNG.normal(size=(4, 2)).astype("float32")
+CORTEX = RNG.uniform(-1, 1, (5, 2)).round(3).tolist()
 
 LAYER_CASES = {
     "MLPShifter": [
@@ -31,6 +32,11 @@ LAYER_CASES = {
         (lambda: ndnx.layers.GaussianReadout(5, gauss_type="isotropic", init_sigma=0.3, align_corners=False,
                                              replicas=2, seed=[1, 2]),
          MAPS, (4, 2, 5), 2 * (5 * 2 + 5 + 3 * 5 + 5)),
+        # positions from the cortical grid: 2→4 ELU→2 tanh replaces the 5×2 free positions
+        (lambda: ndnx.layers.GaussianReadout(5, grid_mean_predictor={"hidden_features": 4},
+                                             source_grid=CORTEX,
+                                             replicas=2, seed=[1, 2]),
+         MAPS, (4, 2, 5), 2 * ((2 * 4 + 4) + (4 * 2 + 2) + 5 * 4 + 3 * 5 + 5)),
     ],
     "PointReadout": [
         (lambda: ndnx.layers.PointReadout(5, POSITIONS, activation="softplus",

@@ -424,3 +424,47 @@ def test_mlp_shifter_against_numpy_and_in_a_model_with_the_readout(tmp_path):
     np.testing.assert_allclose(again([MAPS, eyes4]), expected, rtol=1e-6)
     with pytest.raises(ValueError, match="expected eye positions of shape"):
         ndnx.layers.MLPShifter(seed=0)(np.zeros((2, 2, 2), "float32"))
+
+
+def test_grid_mean_predictor_positions_are_a_function_of_the_cortical_grid():
+    grid = RNG.uniform(-1, 1, size=(N, 2))
+    layer = GaussianReadout(N, grid_mean_predictor={"hidden_layers": 0}, source_grid=grid, use_bias=False, seed=0)
+    layer(MAPS)
+    assert not any("mu" in w.path for w in layer.weights)
+    w, b = np.array([[0.5, -0.2], [0.1, 0.7]], "float32"), np.array([0.05, -0.1], "float32")
+    kernel, bias = layer.grid_layers[0]
+    kernel.assign(w)
+    bias.assign(b)
+    expected = np.tanh(grid @ w + b)
+    np.testing.assert_allclose(layer.positions(), expected, rtol=1e-5, atol=1e-6)
+    # the readout reads the feature map at those positions (evaluation mode)
+    feats = layer.features.numpy()
+    want = np.stack([[_numpy_bilinear(MAPS[i], *expected[n], True) @ feats[:, n] for n in range(N)]
+                     for i in range(len(MAPS))])
+    np.testing.assert_allclose(layer(MAPS), want, rtol=1e-4, atol=1e-5)
+    # one hidden ELU layer, no final tanh: clamped instead
+    deep = GaussianReadout(N, grid_mean_predictor={"hidden_layers": 1, "hidden_features": 3, "final_tanh": False},
+                           source_grid=grid, seed=1)
+    deep(MAPS)
+    (k0, b0), (k1, b1) = [(k.numpy(), c.numpy()) for k, c in deep.grid_layers]
+    hidden = grid @ k0 + b0
+    hidden = np.where(hidden > 0, hidden, np.expm1(hidden))
+    np.testing.assert_allclose(deep.positions(), np.clip(hidden @ k1 + b1, -1, 1), rtol=1e-5, atol=1e-6)
+
+
+def test_grid_mean_predictor_replicas_config_and_errors():
+    grid = RNG.uniform(-1, 1, size=(N, 3))
+    options = dict(grid_mean_predictor={"hidden_features": 4}, source_grid=grid)
+    _check_replicas(lambda **k: GaussianReadout(N, **options, **k), MAPS)
+    layer = GaussianReadout(N, **options, seed=2)
+    layer(MAPS)
+    again = GaussianReadout.from_config(layer.get_config())
+    again(MAPS)
+    again.set_weights(layer.get_weights())
+    np.testing.assert_allclose(again.positions(), layer.positions(), rtol=1e-6)
+    with pytest.raises(ValueError, match="grid_mean_predictor and source_grid go together; got only source_grid"):
+        GaussianReadout(N, source_grid=grid)
+    with pytest.raises(ValueError, match=r"source_grid must be finite cortical positions of shape \(6, d\), got shape \(5, 3\)"):
+        GaussianReadout(N, grid_mean_predictor={}, source_grid=grid[:5])
+    with pytest.raises(ValueError, match=r"unknown grid_mean_predictor keys \['layers'\]"):
+        GaussianReadout(N, grid_mean_predictor={"layers": 2}, source_grid=grid)
