@@ -68,6 +68,20 @@ plotting.plot_dog_filters(single.get_layer("dog"))"""),
 else:
     fig = plotting.plot_effective_hidden_kernels(single)
 fig"""),
+    new_markdown_cell("""### Polishing with full-batch L-BFGS
+
+NDN3 could also fit with L-BFGS on the whole training set (`learning_alg='lbfgs'`). Starting from the
+Adam fit, `fit_lbfgs` drives the training objective to its optimum; whether that helps is for the
+validation set to say (with noisy responses it can fit the noise). In an experiment the same is
+`--set lbfgs_maxiter=500`; `--set early_stop=200` instead stops every seed at its best validation
+loss."""),
+    new_code_cell("""polished = extract_replica(hsm, best)
+def val_r(model):
+    return pearson_per_neuron(model.predict(region.x_val, verbose=0), region.y_val).mean()
+before = val_r(polished)
+result = ndnx.training.fit_lbfgs(polished, x, y, maxiter=30 if SMALL else 500)
+print(f"training objective {result['initial_loss']:.3f} → {result['loss']:.3f} in {result['iterations']} iterations")
+print(f"validation correlation {before:.3f} → {val_r(polished):.3f}")"""),
     new_markdown_cell("""## A convolutional core with a separable readout: *what* and *where*
 
 Instead of a few DoG subunits, a convolutional layer learns `FILTERS` filters shared over the whole
