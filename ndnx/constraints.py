@@ -15,7 +15,7 @@ from keras import ops
 
 from ndnx.registry import register
 
-__all__ = ["NonNegative", "SignMask"]
+__all__ = ["Box", "NonNegative", "SignMask"]
 
 
 @register("constraint")
@@ -113,3 +113,60 @@ class SignMask(keras.constraints.Constraint):
 
     def get_config(self):
         return {"num_inh": self.num_inh, "axis": self.axis, "channels": self.channels}
+
+
+def _bound_array(value, fill):
+    arr = np.asarray([fill if v is None else v for v in np.ravel(value)] if np.ndim(value) else
+                     [fill if value is None else value], dtype="float64")
+    return arr.reshape(np.shape(value)) if np.ndim(value) else arr.reshape(())
+
+
+def _bound_config(arr):
+    arr = np.asarray(arr, dtype="float64")
+    listed = np.where(np.isfinite(arr), arr, np.nan).tolist()
+    if not isinstance(listed, list):
+        return None if np.isnan(listed) else listed
+    return _nan_to_none(listed)
+
+
+def _nan_to_none(values):
+    return [_nan_to_none(v) if isinstance(v, list) else (None if np.isnan(v) else v) for v in values]
+
+
+@register("constraint")
+class Box(keras.constraints.Constraint):
+    """w ← clip(w, lower, upper) elementwise: a box of bounds, one per weight or broadcast.
+
+    `lower` and `upper` are scalars or nested lists broadcast against the weight's trailing axes
+    (NumPy rules, so a leading replica axis is covered); None is an open side. As a constraint it
+    is the projection after each optimizer step; `ndnx.training.fit_lbfgs` turns it into
+    L-BFGS-B bounds. The DoG layers' `constrained=True` is a Box on their parameter rows, and the
+    original HSM fit (Antolík et al. 2016) kept every parameter in such a box.
+
+    Example:
+        >>> import numpy as np, ndnx
+        >>> box = ndnx.constraints.Box([[0.0], [None]], [[1.0], [2.0]])
+        >>> np.asarray(box(np.array([[-1.0, 0.5], [-5.0, 9.0]], "float32"))).tolist()
+        [[0.0, 0.5], [-5.0, 2.0]]
+    """
+
+    def __init__(self, lower=None, upper=None):
+        self._lower = _bound_array(lower, -np.inf)
+        self._upper = _bound_array(upper, np.inf)
+        try:
+            np.broadcast_shapes(self._lower.shape, self._upper.shape)
+        except ValueError:
+            raise ValueError(f"Box: lower {self._lower.shape} and upper {self._upper.shape} bounds do not "
+                             "broadcast against each other") from None
+        if np.any(self._lower > self._upper):
+            raise ValueError("Box: a lower bound exceeds its upper bound")
+
+    def __call__(self, w):
+        w = ops.convert_to_tensor(w)
+        lower = ops.cast(np.where(np.isinf(self._lower), np.sign(self._lower) * np.finfo("float32").max,
+                                  self._lower), w.dtype)
+        upper = ops.cast(np.where(np.isinf(self._upper), np.finfo("float32").max, self._upper), w.dtype)
+        return ops.minimum(ops.maximum(w, lower), upper)
+
+    def get_config(self):
+        return {"lower": _bound_config(self._lower), "upper": _bound_config(self._upper)}

@@ -71,3 +71,23 @@ def test_errors_and_config():
     restored = keras.constraints.deserialize(keras.constraints.serialize(mask))
     assert isinstance(restored, SignMask) and restored.get_config() == mask.get_config()
     assert ndnx.constraints.NonNegative is NonNegative
+
+
+def test_box_clips_broadcasts_over_replicas_and_gives_lbfgs_bounds():
+    from ndnx.constraints import Box
+    from ndnx.training import box_bounds
+
+    box = Box([[0.0], [None]], [[1.0], [2.0]])  # row 0 in [0, 1], row 1 ≤ 2
+    w = np.array([[[-1.0, 0.5, 3.0], [-9.0, 1.0, 7.0]]] * 2, "float32")  # (R=2, 2, 3)
+    np.testing.assert_array_equal(box(w), [[[0.0, 0.5, 1.0], [-9.0, 1.0, 2.0]]] * 2)
+    assert Box.from_config(box.get_config()).get_config() == {"lower": [[0.0], [None]], "upper": [[1.0], [2.0]]}
+    inputs = keras.Input((2,))
+    layer = ndnx.layers.Dense(3, kernel_constraint=box, seed=0)
+    keras.Model(inputs, layer(inputs))
+    lower, upper = box_bounds(layer.kernel)
+    np.testing.assert_array_equal(lower, [[0, 0, 0], [-np.inf] * 3])
+    np.testing.assert_array_equal(upper, [[1, 1, 1], [2, 2, 2]])
+    with pytest.raises(ValueError, match="a lower bound exceeds its upper bound"):
+        Box(1.0, 0.0)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        Box([0.0, 0.0], [1.0, 1.0, 1.0])

@@ -8,7 +8,7 @@ from keras import ops
 
 from ndnx.layers.conv import (_padding, _pair, bias_and_activation, check_image_input, conv_config,
                               conv_output_shape, replica_conv2d)
-from ndnx.layers.dog import (PARAM_ROWS, DoGInitializer, check_sigma_bounds, clip_dog_parameters,
+from ndnx.layers.dog import (PARAM_ROWS, DoGInitializer, check_sigma_bounds, clip_dog_parameters, dog_box,
                              dog_kernel_grid, dog_sigma_upper_bound)
 from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
 from ndnx.registry import register
@@ -54,6 +54,7 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
         padding: "same" (NDN3) or "valid".
         activation, use_bias, bias_initializer: as in `Conv2D`.
         sigma_bounds, mu_bounds, faithful_mu_y_offset: see above.
+        constrained: keep the stored parameters inside their box (as `DifferenceOfGaussians`).
         alpha_max: upper end of the α initialisation range (not a clip).
         replicas: None or the number of replicas; seed: int, or one int per replica.
 
@@ -69,9 +70,10 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="same", dilation_rate=1,
                  activation=None, use_bias=True, sigma_bounds=None, mu_bounds=None,
-                 faithful_mu_y_offset=False, alpha_max=10.0, bias_initializer="zeros",
+                 faithful_mu_y_offset=False, alpha_max=10.0, constrained=False, bias_initializer="zeros",
                  replicas=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.constrained = bool(constrained)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"{self.name}: filters must be a positive int, got {filters!r}")
         sigma_bounds = check_sigma_bounds(self.name, sigma_bounds)
@@ -130,8 +132,11 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
         x_hi, y_hi = max(self._mu_x[1], lo), max(self._mu_y[1], lo)
         init = DoGInitializer(lo + y_hi, lo + x_hi, self._sigma, self.alpha_max, lo,
                               self.faithful_mu_y_offset)
+        box = dog_box(self._sigma, self._mu_x, self._mu_y) if self.constrained else None
         self.dog = add_replica_weight(self, "dog", (len(PARAM_ROWS), self.filters), init,
-                                      self._seeds, self.replicas)
+                                      self._seeds, self.replicas, constraint=box)
+        if self.constrained:
+            self.dog.assign(box(self.dog))
         if self.use_bias:
             self.bias = add_replica_weight(self, "bias", (self.filters,), self.bias_initializer,
                                            self._seeds, self.replicas)
@@ -167,6 +172,7 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
             "sigma_bounds": None if self.sigma_bounds is None else list(self.sigma_bounds),
             "mu_bounds": self.mu_bounds if self.mu_bounds in (None, "ndn3") else list(self.mu_bounds),
             "faithful_mu_y_offset": self.faithful_mu_y_offset,
+            "constrained": self.constrained,
             "alpha_max": self.alpha_max,
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "replicas": self.replicas,

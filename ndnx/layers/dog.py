@@ -4,6 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from ndnx.constraints import Box
 from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
 from ndnx.registry import register
 
@@ -71,6 +72,19 @@ def dog_kernel_grid(clipped, height, width, dtype):
 
     s1 = c["sigma_center"]
     return gaussian(c["alpha_center"], s1) - gaussian(c["alpha_surround"], s1 + c["sigma_surround"])
+
+
+def dog_box(sigma_bounds, mu_x_bounds, mu_y_bounds):
+    """The box of `clip_dog_parameters` as a `Box` constraint on the (…, 6, F) parameter rows.
+
+    With it (the layers' `constrained=True`) the parameters are projected into the box after
+    every optimizer step and become L-BFGS-B bounds, instead of being clipped only in the forward
+    pass (where a parameter outside the box gets no gradient and may stay there).
+    """
+    lo, hi = sigma_bounds
+    lower = [[EPS], [lo], [mu_x_bounds[0]], [mu_y_bounds[0]], [EPS], [lo]]
+    upper = [[None], [hi], [mu_x_bounds[1]], [mu_y_bounds[1]], [None], [hi]]
+    return Box(lower, upper)
 
 
 @register("initializer")
@@ -152,6 +166,8 @@ class DifferenceOfGaussians(keras.layers.Layer):
         alpha_max: upper end of the α initialisation range (not a clip).
         mu_margin: m, the distance of the centre box from the image border.
         faithful_mu_y_offset: draw μy with the original's +2 offset.
+        constrained: also keep the stored parameters inside the box (a projection after each
+            step, `dog_box`), so none is stranded outside with zero gradient and L-BFGS sees bounds.
         bias_initializer: Keras initializer of b.
         replicas: None, or the number of independent replicas (see `ndnx.layers.replicas`);
             the output is then (batch, replicas, F).
@@ -167,9 +183,10 @@ class DifferenceOfGaussians(keras.layers.Layer):
     """
 
     def __init__(self, filters, activation=None, use_bias=True, sigma_bounds=None, alpha_max=10.0,
-                 mu_margin=2.0, faithful_mu_y_offset=False, bias_initializer="zeros",
+                 mu_margin=2.0, faithful_mu_y_offset=False, constrained=False, bias_initializer="zeros",
                  replicas=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.constrained = bool(constrained)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"{self.name}: filters must be a positive int, got {filters!r}")
         sigma_bounds = check_sigma_bounds(self.name, sigma_bounds)
@@ -207,8 +224,12 @@ class DifferenceOfGaussians(keras.layers.Layer):
         self._bounds = (lo, hi)
         init = DoGInitializer(height, width, (lo, hi), self.alpha_max, self.mu_margin,
                               self.faithful_mu_y_offset)
+        box = dog_box((lo, hi), (self.mu_margin, width - self.mu_margin),
+                      (self.mu_margin, height - self.mu_margin)) if self.constrained else None
         self.dog = add_replica_weight(self, "dog", (len(PARAM_ROWS), self.filters), init,
-                                      self._seeds, self.replicas)
+                                      self._seeds, self.replicas, constraint=box)
+        if self.constrained:
+            self.dog.assign(box(self.dog))  # the faithful μy offset can start outside the box
         if self.use_bias:
             self.bias = add_replica_weight(self, "bias", (self.filters,), self.bias_initializer,
                                            self._seeds, self.replicas)
@@ -258,6 +279,7 @@ class DifferenceOfGaussians(keras.layers.Layer):
             "alpha_max": self.alpha_max,
             "mu_margin": self.mu_margin,
             "faithful_mu_y_offset": self.faithful_mu_y_offset,
+            "constrained": self.constrained,
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "replicas": self.replicas,
             "seed": self.seed,

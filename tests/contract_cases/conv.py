@@ -30,5 +30,6 @@ LAYER_CASES = {
 
 OTHER_CASES = {
     "NonNegative": lambda: ndnx.constraints.NonNegative(),
+    "Box": lambda: ndnx.constraints.Box([0.0, None, -1.0], [1.0, 2.0, None]),
     "SignMask": lambda: ndnx.constraints.SignMask(1, channels=2),
 }

@@ -1,6 +1,7 @@
 """DifferenceOfGaussians: NDN3 semantics and the spec's golden numbers (§8 tests 1–2)."""
 
 import numpy as np
+import keras
 import pytest
 import tensorflow as tf
 
@@ -147,3 +148,26 @@ def test_per_replica_images_equal_lone_layers():
         np.testing.assert_allclose(y[:, r], np.asarray(lone(x[:, r])), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="expected 2 replicas on axis 1, got 3"):
         ndnx.layers.DifferenceOfGaussians(4, replicas=2)(np.zeros((1, 3, 15, 15, 1), "float32"))
+
+
+def test_constrained_parameters_stay_in_their_box():
+    from ndnx.training import box_bounds
+
+    x = np.random.default_rng(0).normal(size=(8, 31, 31, 1)).astype("float32")
+    # the faithful μy offset draws some centres beyond the box: constrained starts them on it
+    free = DifferenceOfGaussians(9, faithful_mu_y_offset=True, seed=3)
+    boxed = DifferenceOfGaussians(9, faithful_mu_y_offset=True, constrained=True, seed=3)
+    np.testing.assert_allclose(free(x), boxed(x), rtol=1e-5, atol=1e-6)  # the forward pass clips anyway
+    hi = dog_sigma_upper_bound(31, 31)
+    lower, upper = box_bounds(boxed.dog)
+    np.testing.assert_allclose(lower[:, 0], [np.finfo("float32").eps, 1, 2, 2, np.finfo("float32").eps, 1], rtol=1e-6)
+    np.testing.assert_allclose(upper[:, 0], [np.inf, hi, 29, 29, np.inf, hi])
+    assert np.any(free.dog.numpy()[3] > 29) and np.all(boxed.dog.numpy()[3] <= 29)
+    # a huge gradient step: projected back into the box
+    optimizer = keras.optimizers.SGD(1e4)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(boxed(x) ** 2)
+    optimizer.apply_gradients(zip(tape.gradient(loss, boxed.trainable_variables), boxed.trainable_variables))
+    p = boxed.dog.numpy()
+    assert np.all((p >= lower - 1e-6) & (p <= upper + 1e-6))
+    assert DifferenceOfGaussians.from_config(boxed.get_config()).constrained
