@@ -22,7 +22,7 @@ SCRIPTS = sorted(glob.glob(os.path.join(ROOT, "experiments", "v1", "*.py")))
 RUNS = {"baseline1": 1, "baseline2": 1, "baseline3": 1, "baseline4": 1, "hsm_search": 1, "inputs_outputs": 4,
         "noise": 2, "bias_init": 2, "learning_rate": 5, "batch_size": 9, "dropout": 15, "penalties": 44,
         "l2_grid": 16, "dog_softplus": 2, "lin_scale": 4, "lnln": 20, "ln": 8, "conv_readout": 180,
-        "conv_dog": 54, "what_where": 6, "pooled": 36, "multeval": 15, "conv_gaussian": 3}
+        "conv_dog": 54, "what_where": 6, "pooled": 36, "multeval": 15, "conv_gaussian": 3, "original_hsm": 1}
 
 # Keys that change the data, the recipe or the pipeline, not the model's structure.
 NOT_STRUCTURAL = {"lr", "epochs", "batch_size", "log_every", "seeds", "normalization", "output_normalization",

@@ -98,3 +98,34 @@ def test_ndn3_activations():
     assert ndnx.activations.get("lin")(x) is x or np.allclose(ndnx.activations.get("lin")(x), x)
     with pytest.raises(ValueError, match="unknown name 'swishy'"):
         ndnx.activations.get("swishy")
+
+
+def test_original_hsm_bounds_initialisation_and_bounded_fit():
+    from ndnx.training import box_bounds, fit_lbfgs
+
+    model = v1.original_hsm(6, input_shape=(15, 15, 1), hidden_fraction=0.5, seed=1)
+    expected = {  # lscsm bounds (spec §2.1); W1 scaled from raw pixels to grey levels by 1e-6
+        "hidden/kernel": (-0.02, 0.02), "hidden/bias": (-20, 20), "output/kernel": (-4, 4), "output/bias": (-20, 20)}
+    for w in model.trainable_weights:
+        lower, upper = box_bounds(w)
+        value = w.numpy()
+        if w.path in expected:
+            lo, hi = expected[w.path]
+            assert np.allclose(lower, lo, rtol=1e-6) and np.allclose(upper, hi, rtol=1e-6), w.path
+            # middle half of the box
+            assert np.all(value >= lo + (hi - lo) / 4) and np.all(value <= hi - (hi - lo) / 4), w.path
+        else:  # the DoG rows: α ∈ [ε, 10], σ ∈ [1, 25] (clipped by the 15-px box to ≤ 25), μ ∈ [2, 13]
+            assert w.path == "dog/dog"
+            np.testing.assert_allclose(upper[:, 0], [10, 25, 13, 13, 10, 25])
+            np.testing.assert_allclose(lower[1:4, 0], [1, 2, 2])
+            assert np.all(value[1] >= 7) and np.all(value[1] <= 19)                 # σ: middle of [1, 25]
+            assert np.all(value[2] >= 4.75) and np.all(value[2] <= 10.25)           # μx: middle of [2, 13]
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, size=(60, 15, 15, 1)).astype("float32")
+    y = rng.poisson(2.0, size=(60, 6)).astype("float32")
+    v1.compile_recipe(model, y, noise="poisson_sum", jit_compile=False)
+    result = fit_lbfgs(model, x, y, maxiter=40)
+    assert result["loss"] < result["initial_loss"]
+    for w in model.trainable_weights:
+        lower, upper = box_bounds(w)
+        assert np.all(w.numpy() >= lower - 1e-6) and np.all(w.numpy() <= upper + 1e-6), w.path

@@ -132,7 +132,7 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
         x_hi, y_hi = max(self._mu_x[1], lo), max(self._mu_y[1], lo)
         init = DoGInitializer(lo + y_hi, lo + x_hi, self._sigma, self.alpha_max, lo,
                               self.faithful_mu_y_offset)
-        box = dog_box(self._sigma, self._mu_x, self._mu_y) if self.constrained else None
+        box = dog_box(self._sigma, self._mu_x, self._mu_y, self.alpha_max) if self.constrained else None
         self.dog = add_replica_weight(self, "dog", (len(PARAM_ROWS), self.filters), init,
                                       self._seeds, self.replicas, constraint=box)
         if self.constrained:

@@ -37,7 +37,7 @@ class Dense(keras.layers.Layer):
             weight a sum over replicas, so each replica's gradient is its own). The config keeps
             the regularizer as given; `build` binds spatial ndnx penalties to the input's
             filter shape.
-        kernel_constraint: Keras constraint.
+        kernel_constraint, bias_constraint: Keras constraints.
         normalize: None, "l2" or "max_norm" — NDN3's normalize_weights 0 / 1 / −1: the forward
             pass uses every unit's weight vector (kernel column) w divided by ‖w‖₂ ("l2",
             NDN3's tf.nn.l2_normalize, ε = 1e-12 on ‖w‖²) or by max(1, ‖w‖₂) ("max_norm"). The
@@ -54,7 +54,7 @@ class Dense(keras.layers.Layer):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer=None, bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 normalize=None, replicas=None, seed=None, **kwargs):
+                 bias_constraint=None, normalize=None, replicas=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"{self.name}: normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
@@ -70,6 +70,7 @@ class Dense(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
         self.replicas = None if replicas is None else int(replicas)
         self.seed = list(seed) if isinstance(seed, (list, tuple)) else seed
         self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
@@ -110,7 +111,7 @@ class Dense(keras.layers.Layer):
         if self.use_bias:
             self.bias = add_replica_weight(
                 self, "bias", (self.units,), self.bias_initializer, self._seeds, self.replicas,
-                regularizer=self._bias_penalty)
+                regularizer=self._bias_penalty, constraint=self.bias_constraint)
 
     def effective_kernel(self):
         """The kernel as the forward pass uses it: (in, units) or (R, in, units)."""
@@ -160,6 +161,7 @@ class Dense(keras.layers.Layer):
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             "normalize": self.normalize,
             "replicas": self.replicas,
             "seed": self.seed,

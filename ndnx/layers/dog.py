@@ -74,16 +74,17 @@ def dog_kernel_grid(clipped, height, width, dtype):
     return gaussian(c["alpha_center"], s1) - gaussian(c["alpha_surround"], s1 + c["sigma_surround"])
 
 
-def dog_box(sigma_bounds, mu_x_bounds, mu_y_bounds):
+def dog_box(sigma_bounds, mu_x_bounds, mu_y_bounds, alpha_max=None):
     """The box of `clip_dog_parameters` as a `Box` constraint on the (…, 6, F) parameter rows.
 
+    α ∈ [ε, alpha_max] (no upper bound when alpha_max is None), σ and μ as the forward clip.
     With it (the layers' `constrained=True`) the parameters are projected into the box after
     every optimizer step and become L-BFGS-B bounds, instead of being clipped only in the forward
     pass (where a parameter outside the box gets no gradient and may stay there).
     """
     lo, hi = sigma_bounds
     lower = [[EPS], [lo], [mu_x_bounds[0]], [mu_y_bounds[0]], [EPS], [lo]]
-    upper = [[None], [hi], [mu_x_bounds[1]], [mu_y_bounds[1]], [None], [hi]]
+    upper = [[alpha_max], [hi], [mu_x_bounds[1]], [mu_y_bounds[1]], [alpha_max], [hi]]
     return Box(lower, upper)
 
 
@@ -94,11 +95,14 @@ class DoGInitializer(keras.initializers.Initializer):
     Rows of the (6, F) parameter matrix: α ~ U(ε, α_max), σ ~ U(σ_lo, σ_hi), μx ~ U(m, W − m),
     μy ~ U(m, H − m), for the centre and the surround alike. `faithful_mu_y_offset=True` adds the
     original's +2 to μy (drawn from U(m + 2, H)), which leaves about 7 % of the centres of a 31×31
-    layer beyond the clip, where they never move.
+    layer beyond the clip, where they never move. `middle_half=True` draws every parameter from
+    the middle half of its range instead, lo + (hi − lo)/4 + U·(hi − lo)/2 (the original HSM's
+    initialisation, Antolík et al. 2016).
     """
 
     def __init__(self, height, width, sigma_bounds, alpha_max=10.0, mu_margin=2.0,
-                 faithful_mu_y_offset=False, seed=None):
+                 faithful_mu_y_offset=False, seed=None, middle_half=False):
+        self.middle_half = bool(middle_half)
         self.height = int(height)
         self.width = int(width)
         self.sigma_bounds = tuple(float(s) for s in sigma_bounds)
@@ -115,13 +119,19 @@ class DoGInitializer(keras.initializers.Initializer):
         lo_s, hi_s = self.sigma_bounds
         m = self.mu_margin
         y_shift = 2.0 if self.faithful_mu_y_offset else 0.0
+
+        def uniform(lo, hi):
+            if self.middle_half:
+                lo, hi = lo + (hi - lo) / 4, hi - (hi - lo) / 4
+            return rng.uniform(lo, hi, filters)
+
         rows = [
-            rng.uniform(EPS, self.alpha_max, filters),
-            rng.uniform(lo_s, hi_s, filters),
-            rng.uniform(m, self.width - m, filters),
-            rng.uniform(m, self.height - m, filters) + y_shift,
-            rng.uniform(EPS, self.alpha_max, filters),
-            rng.uniform(lo_s, hi_s, filters),
+            uniform(EPS, self.alpha_max),
+            uniform(lo_s, hi_s),
+            uniform(m, self.width - m),
+            uniform(m, self.height - m) + y_shift,
+            uniform(EPS, self.alpha_max),
+            uniform(lo_s, hi_s),
         ]
         return ops.convert_to_tensor(np.stack(rows).astype(dtype or "float32"))
 
@@ -130,6 +140,7 @@ class DoGInitializer(keras.initializers.Initializer):
             "height": self.height, "width": self.width, "sigma_bounds": list(self.sigma_bounds),
             "alpha_max": self.alpha_max, "mu_margin": self.mu_margin,
             "faithful_mu_y_offset": self.faithful_mu_y_offset, "seed": self.seed,
+            "middle_half": self.middle_half,
         }
 
 
@@ -167,7 +178,10 @@ class DifferenceOfGaussians(keras.layers.Layer):
         mu_margin: m, the distance of the centre box from the image border.
         faithful_mu_y_offset: draw μy with the original's +2 offset.
         constrained: also keep the stored parameters inside the box (a projection after each
-            step, `dog_box`), so none is stranded outside with zero gradient and L-BFGS sees bounds.
+            step, `dog_box`), so none is stranded outside with zero gradient and L-BFGS sees
+            bounds; α is then also bounded above by alpha_max (the original HSM's gain bound).
+        middle_half_init: draw the parameters from the middle half of their box (the original
+            HSM) instead of the whole box.
         bias_initializer: Keras initializer of b.
         replicas: None, or the number of independent replicas (see `ndnx.layers.replicas`);
             the output is then (batch, replicas, F).
@@ -183,10 +197,11 @@ class DifferenceOfGaussians(keras.layers.Layer):
     """
 
     def __init__(self, filters, activation=None, use_bias=True, sigma_bounds=None, alpha_max=10.0,
-                 mu_margin=2.0, faithful_mu_y_offset=False, constrained=False, bias_initializer="zeros",
-                 replicas=None, seed=None, **kwargs):
+                 mu_margin=2.0, faithful_mu_y_offset=False, constrained=False, middle_half_init=False,
+                 bias_initializer="zeros", replicas=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.constrained = bool(constrained)
+        self.middle_half_init = bool(middle_half_init)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"{self.name}: filters must be a positive int, got {filters!r}")
         sigma_bounds = check_sigma_bounds(self.name, sigma_bounds)
@@ -223,9 +238,9 @@ class DifferenceOfGaussians(keras.layers.Layer):
         lo, hi = self.sigma_bounds or (1.0, dog_sigma_upper_bound(height, width))
         self._bounds = (lo, hi)
         init = DoGInitializer(height, width, (lo, hi), self.alpha_max, self.mu_margin,
-                              self.faithful_mu_y_offset)
+                              self.faithful_mu_y_offset, middle_half=self.middle_half_init)
         box = dog_box((lo, hi), (self.mu_margin, width - self.mu_margin),
-                      (self.mu_margin, height - self.mu_margin)) if self.constrained else None
+                      (self.mu_margin, height - self.mu_margin), self.alpha_max) if self.constrained else None
         self.dog = add_replica_weight(self, "dog", (len(PARAM_ROWS), self.filters), init,
                                       self._seeds, self.replicas, constraint=box)
         if self.constrained:
@@ -280,6 +295,7 @@ class DifferenceOfGaussians(keras.layers.Layer):
             "mu_margin": self.mu_margin,
             "faithful_mu_y_offset": self.faithful_mu_y_offset,
             "constrained": self.constrained,
+            "middle_half_init": self.middle_half_init,
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "replicas": self.replicas,
             "seed": self.seed,

@@ -104,6 +104,56 @@ def hsm(num_neurons, input_shape=(31, 31, 1), num_dogs=9, hidden_fraction=0.2, h
                      seed=seed, replicas=replicas, name=name)
 
 
+def original_hsm(num_neurons, input_shape=(31, 31, 1), num_dogs=9, hidden_fraction=0.2, raw_input_scale=1e-6,
+                 seed=0, replicas=None, name="original_hsm"):
+    """The HSM as Antolík et al. (2016) fitted it (lscsm): every parameter in a box (spec §2.1).
+
+        z = DoG(S), h = softplus(z W1 − θ1), r̂ = softplus(h W2 − θ2)
+
+    The DoG units have no bias; centres μ ∈ [2, size − 2], variances σ_c, σ_s ∈ [1, 25], gains
+    α ∈ [0, 10] (ε instead of 0); thresholds ∈ [−20, 20] (stored as biases −θ); hidden → output
+    weights ∈ [−4, 4]; DoG → hidden weights ∈ [−20000, 20000] on the original's raw pixel values,
+    which is ±20000·raw_input_scale on the inputs given: ±0.02 for the 0–255 grey levels that
+    `ndnx.data.antolik` loads (the files hold 10⁻⁶ × grey level). Every parameter starts uniform in
+    the middle half of its box. No penalties: the bounds are the only regularisation. The original
+    minimised the unnormalised Poisson NLL Σ_t Σ_n [r̂ − y log(r̂ + 1e-19)] with bounded truncated
+    Newton over the whole training set; fit this model with `compile_recipe(noise="poisson_sum")`
+    and `ndnx.training.fit_lbfgs` (L-BFGS-B with the same bounds), as
+    experiments/v1/original_hsm.py does.
+
+    Reference: Antolík et al. (2016), PLoS Comput Biol 12(6): e1004927.
+
+    Example:
+        >>> import ndnx
+        >>> model = ndnx.models.v1.original_hsm(103, seed=0)
+        >>> [int(w.shape[-1]) for w in model.get_layer("output").weights]
+        [103, 103]
+    """
+    import keras
+
+    from ndnx.constraints import Box
+    from ndnx.layers import Dense, DifferenceOfGaussians
+
+    if int(hidden_fraction * num_neurons) < 1:
+        raise ValueError(f"original_hsm: hidden_fraction · num_neurons must give ≥ 1 hidden unit, got "
+                         f"{hidden_fraction} · {num_neurons}")
+
+    def box(bound):
+        return dict(kernel_constraint=Box(-bound, bound),
+                    kernel_initializer=keras.initializers.RandomUniform(-bound / 2, bound / 2),
+                    bias_constraint=Box(-20.0, 20.0), bias_initializer=keras.initializers.RandomUniform(-10.0, 10.0))
+
+    inputs = keras.Input(tuple(input_shape), name="stimulus")
+    z = DifferenceOfGaussians(num_dogs, use_bias=False, sigma_bounds=(1.0, 25.0), alpha_max=10.0,
+                              constrained=True, middle_half_init=True, replicas=replicas,
+                              seed=layer_seeds(seed, replicas, "dog"), name="dog")(inputs)
+    h = Dense(int(hidden_fraction * num_neurons), activation="softplus", replicas=replicas,
+              seed=layer_seeds(seed, replicas, "hidden"), name="hidden", **box(20000.0 * raw_input_scale))(z)
+    y = Dense(num_neurons, activation="softplus", replicas=replicas, seed=layer_seeds(seed, replicas, "output"),
+              name="output", **box(4.0))(h)
+    return keras.Model(inputs, y, name=name)
+
+
 def ln(num_neurons, input_shape=(31, 31, 1), activation="softplus", d2x=0.0, l2=0.0, bias_initializer="normal",
        regularizer_convention="ndn3", seed=0, replicas=None, name="ln"):
     """Linear–nonlinear model: r̂ = softplus(S·w_n + b_n), one smooth filter per neuron (thesis 2.1.2).
@@ -249,7 +299,7 @@ def conv_gaussian(num_neurons, input_shape=(31, 31, 1), maps=16, kernel_sizes=(1
 
 # --- experiment configurations ------------------------------------------------------------------
 
-MODELS = ("hsm", "ln", "lnln", "conv_readout", "conv_dog", "what_where", "conv_gaussian")
+MODELS = ("hsm", "original_hsm", "ln", "lnln", "conv_readout", "conv_dog", "what_where", "conv_gaussian")
 
 #: Every key `from_config` reads, with its default (the thesis's baseline 4 for the HSM). An
 #: experiment's defaults start from these, so `--set key=value` works for every model.
@@ -292,6 +342,9 @@ def from_config(config, num_neurons, input_shape, seed=0, replicas=None):
                    dog_activation=dog_activation, l2_hidden=c["l2_hidden"], l2_output=c["l2_output"],
                    hidden_reg=hidden_reg, output_reg=output_reg, hidden_dropout=c["hidden_dropout"],
                    lin_scale=c["lin_scale"], **common)
+    if kind == "original_hsm":
+        return original_hsm(num_neurons, input_shape=tuple(input_shape), num_dogs=c["num_dogs"],
+                            hidden_fraction=c["hidden_fraction"], seed=seed, replicas=replicas)
     if kind == "ln":
         model = ln(num_neurons, d2x=c["d2x"], l2=c["l2_output"], **common)
     elif kind == "lnln":
@@ -338,7 +391,9 @@ def compile_recipe(model, y_train, lr=1e-3, noise="poisson", jit_compile="auto")
     """Compile with the thesis recipe: Adam (β 0.9 / 0.999, ε 1e-8 as NDN3) and the NDN3 loss.
 
     noise: "poisson" — Poisson loss normalised by each neuron's mean training rate (NaN entries of
-    `y_train` are unrecorded and left out); "gaussian" — the NDN3 Gaussian loss Σ(y − ŷ)²/T.
+    `y_train` are unrecorded and left out); "gaussian" — the NDN3 Gaussian loss Σ(y − ŷ)²/T;
+    "poisson_sum" — the original HSM's unnormalised Σₙ [ŷ − y log(ŷ + 1e-19)] (per row: the
+    original's sum over rows divided by T, the same minimiser).
     jit_compile: "auto" — XLA where it helps on the devices present (`xla_helps`), or a bool.
     """
     import keras
@@ -352,8 +407,10 @@ def compile_recipe(model, y_train, lr=1e-3, noise="poisson", jit_compile="auto")
         loss = PoissonLoss(unit_norm=poisson_unit_norm(y_train))
     elif noise == "gaussian":
         loss = GaussianLoss()
+    elif noise == "poisson_sum":
+        loss = PoissonLoss(epsilon=1e-19)
     else:
-        raise ValueError(f"compile_recipe: noise must be 'poisson' or 'gaussian', got {noise!r}")
+        raise ValueError(f"compile_recipe: noise must be 'poisson', 'poisson_sum' or 'gaussian', got {noise!r}")
     model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8), loss=loss,
                   jit_compile=jit_compile)
     return model

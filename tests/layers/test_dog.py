@@ -161,7 +161,7 @@ def test_constrained_parameters_stay_in_their_box():
     hi = dog_sigma_upper_bound(31, 31)
     lower, upper = box_bounds(boxed.dog)
     np.testing.assert_allclose(lower[:, 0], [np.finfo("float32").eps, 1, 2, 2, np.finfo("float32").eps, 1], rtol=1e-6)
-    np.testing.assert_allclose(upper[:, 0], [np.inf, hi, 29, 29, np.inf, hi])
+    np.testing.assert_allclose(upper[:, 0], [10, hi, 29, 29, 10, hi])  # α ≤ alpha_max = 10
     assert np.any(free.dog.numpy()[3] > 29) and np.all(boxed.dog.numpy()[3] <= 29)
     # a huge gradient step: projected back into the box
     optimizer = keras.optimizers.SGD(1e4)
