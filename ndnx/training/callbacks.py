@@ -13,7 +13,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-__all__ = ["ReplicaLogger", "EpochCheckpoint", "ProgressBar"]
+__all__ = ["ReplicaLogger", "EpochCheckpoint", "ProgressBar", "LBFGSProgress"]
 
 
 class ReplicaLogger(keras.callbacks.Callback):
@@ -173,6 +173,28 @@ class ProgressBar(keras.callbacks.Callback):
             self.stream.write("\r" + line + ("\n" if final else ""))
         else:
             self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+class LBFGSProgress:
+    """A progress line for `fit_lbfgs` (its `callback`): iterations, rate and the objective."""
+
+    def __init__(self, maxiter, label="", stream=None, every_seconds=10.0):
+        self.maxiter = int(maxiter)
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.every_seconds = every_seconds
+        self._start = time.time()
+        self._last = 0.0
+
+    def __call__(self, iteration, loss):
+        now = time.time()
+        if now - self._last < self.every_seconds and iteration < self.maxiter:
+            return
+        self._last = now
+        rate = iteration / max(now - self._start, 1e-9)
+        self.stream.write(f"{self.label} L-BFGS {iteration}/{self.maxiter} iterations {rate:.1f}/s "
+                          f"objective={loss:.6g}\n")
         self.stream.flush()
 
 

@@ -67,7 +67,8 @@ def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2
         maxiter, gtol, ftol, maxcor: SciPy L-BFGS-B options (NDN3: 500, 1e-5, 2.22e-9, 10).
         batch_size: rows per chunk of the objective (None: all at once).
         jit_compile: XLA-compile the objective and its gradient.
-        callback: optional f(iteration, loss) after every L-BFGS iteration.
+        callback: optional f(iteration, loss) after every L-BFGS iteration (the loss of the
+            last point evaluated, normally the accepted one).
 
     Returns:
         dict: "loss" (final objective), "initial_loss", "iterations", "evaluations",
@@ -141,9 +142,12 @@ def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2
 
     compiled = tf.function(evaluate, jit_compile=jit_compile)
 
+    history = {"iteration": 0, "loss": None}
+
     def fun(theta):
         loss, grad = compiled(tf.constant(theta, tf.float64))
-        return float(loss), grad.numpy()
+        history["loss"] = float(loss)
+        return history["loss"], grad.numpy()
 
     theta0 = np.concatenate([np.asarray(v.numpy(), "float64").ravel() for v in variables])
     if has_bounds:
@@ -151,12 +155,12 @@ def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2
         upper = np.array([np.inf if b[1] is None else b[1] for b in bounds])
         theta0 = np.clip(theta0, lower, upper)
     initial_loss = fun(theta0)[0]
-    history = {"iteration": 0}
 
     def on_iteration(theta):
         history["iteration"] += 1
         if callback is not None:
-            callback(history["iteration"], fun(theta)[0])
+            # SciPy accepts the last point its line search evaluated: its loss, no new evaluation
+            callback(history["iteration"], history["loss"])
 
     result = scipy.optimize.minimize(
         fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds if has_bounds else None,

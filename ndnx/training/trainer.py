@@ -6,7 +6,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from ndnx.training.callbacks import EpochCheckpoint, ProgressBar, ReplicaLogger
+from ndnx.training.callbacks import EpochCheckpoint, LBFGSProgress, ProgressBar, ReplicaLogger
 from ndnx.training.compiled_epochs import CompiledEpochs
 from ndnx.training.early_stopping import ReplicaEarlyStopping
 from ndnx.training.lbfgs import fit_lbfgs
@@ -163,7 +163,10 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
         final_log = True
     lbfgs_result = None
     if lbfgs is not None and not bool(polished.numpy()):
-        lbfgs_result = fit_lbfgs(model, *train_data, **dict(lbfgs))
+        options = dict(lbfgs)
+        if progress and "callback" not in options:
+            options["callback"] = LBFGSProgress(options.get("maxiter", 500), label)
+        lbfgs_result = fit_lbfgs(model, *train_data, **options)
         polished.assign(True)
         if checkpoint is not None:
             checkpoint.save(done)

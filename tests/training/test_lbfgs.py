@@ -124,3 +124,17 @@ def test_without_a_compiled_loss_is_a_clear_error():
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     with pytest.raises(ValueError, match="has no compiled loss"):
         fit_lbfgs(model, np.zeros((4, 3)), np.zeros((4, 1)))
+
+
+def test_progress_lines_report_the_accepted_objective():
+    import io
+
+    from ndnx.training.callbacks import LBFGSProgress
+
+    x, y = regression()
+    model = dense_model(4, 2)
+    stream = io.StringIO()
+    result = fit_lbfgs(model, x, y, maxiter=20, callback=LBFGSProgress(20, "fit", stream=stream, every_seconds=0))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == result["iterations"] and lines[0].startswith("fit L-BFGS 1/20 iterations")
+    assert float(lines[-1].split("objective=")[1]) == pytest.approx(result["loss"], rel=1e-5)
