@@ -33,7 +33,7 @@ import yaml
 __all__ = ["Experiment", "Run", "Layout", "load_experiment", "parse_overrides", "seed_label"]
 
 RESERVED = ("epochs", "batch_size", "log_every", "ensemble", "shuffle_seed", "seeds", "early_stop", "early_stop_on",
-            "lbfgs_maxiter", "drop_last_batch")
+            "lbfgs_maxiter", "lbfgs_rounds", "drop_last_batch")
 
 
 def default_root():
@@ -210,7 +210,8 @@ class Experiment:
             per run), ensemble (train the seeds of a run as one replicated model), shuffle_seed,
             early_stop (patience in epochs, 0 = fixed epochs; NDN3 early_stop_mode 1 on
             "validation", 2 on "train" as early_stop_on) and lbfgs_maxiter (> 0: full-batch
-            L-BFGS after the epochs; with epochs=0 it is the only fit, NDN3 learning_alg='lbfgs'),
+            L-BFGS after the epochs; with epochs=0 it is the only fit, NDN3 learning_alg='lbfgs';
+            lbfgs_rounds restarts it from where it stopped, see `fit_lbfgs`),
             drop_last_batch (upstream NDN3's floor(T / batch_size) steps; default False keeps
             the last partial batch as the thesis's fork did).
         data: config → {"train": (x, y), "validation": (x, y), ...}; further (x, y) splits are
@@ -247,6 +248,7 @@ class Experiment:
         self.defaults.setdefault("early_stop", 0)
         self.defaults.setdefault("early_stop_on", "validation")
         self.defaults.setdefault("lbfgs_maxiter", 0)
+        self.defaults.setdefault("lbfgs_rounds", 1)
         self.defaults.setdefault("drop_last_batch", False)
         self.defaults.setdefault("seeds", int(seeds))
         self.data = data
@@ -357,7 +359,8 @@ class Experiment:
                 label=f"{self.name}/{run.name}/{seed_label(group)}", strategy=strategy,
                 early_stop={"patience": int(config["early_stop"]), "split": config["early_stop_on"]}
                 if int(config["early_stop"]) > 0 else None,
-                lbfgs={"maxiter": int(config["lbfgs_maxiter"])} if int(config["lbfgs_maxiter"]) > 0 else None,
+                lbfgs={"maxiter": int(config["lbfgs_maxiter"]), "rounds": int(config["lbfgs_rounds"])}
+                if int(config["lbfgs_maxiter"]) > 0 else None,
                 drop_remainder=bool(config["drop_last_batch"]))
             if not chief:
                 results[seed_label(group)] = outcome

@@ -126,7 +126,7 @@ def test_cli_bad_input_gives_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "ndnx: error: tests/tiny: unknown --set key 'nonsense'; known keys: batch_size, drop_last_batch, early_stop, early_stop_on, ensemble, epochs, "
-        "l2_output, lbfgs_maxiter, log_every, lr, samples, seeds, shuffle_seed, sleep"]
+        "l2_output, lbfgs_maxiter, lbfgs_rounds, log_every, lr, samples, seeds, shuffle_seed, sleep"]
     out = cli("run", str(tmp_path / "missing.py"))
     assert out.returncode == 2 and out.stderr.strip().splitlines() == [
         f"ndnx: error: experiment script not found: {tmp_path / 'missing.py'}"]

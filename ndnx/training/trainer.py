@@ -165,7 +165,7 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
     if lbfgs is not None and not bool(polished.numpy()):
         options = dict(lbfgs)
         if progress and "callback" not in options:
-            options["callback"] = LBFGSProgress(options.get("maxiter", 500), label)
+            options["callback"] = LBFGSProgress(options.get("maxiter", 500) * options.get("rounds", 1), label)
         lbfgs_result = fit_lbfgs(model, *train_data, **options)
         polished.assign(True)
         if checkpoint is not None:

@@ -138,3 +138,18 @@ def test_progress_lines_report_the_accepted_objective():
     lines = stream.getvalue().splitlines()
     assert len(lines) == result["iterations"] and lines[0].startswith("fit L-BFGS 1/20 iterations")
     assert float(lines[-1].split("objective=")[1]) == pytest.approx(result["loss"], rel=1e-5)
+
+
+def test_rounds_restart_from_where_the_last_stopped():
+    x, y = regression()
+    once, thrice = dense_model(4, 2, seed=2), dense_model(4, 2, seed=2)
+    first = fit_lbfgs(once, x, y, maxiter=2)
+    again = fit_lbfgs(thrice, x, y, maxiter=2, rounds=3)
+    assert first["rounds"] == 1 and again["rounds"] == 3 and again["iterations"] == 6
+    assert again["loss"] < first["loss"]
+    # three rounds of 2 equal one round of 2, then two more rounds started from its result
+    fit_lbfgs(once, x, y, maxiter=2, rounds=2)
+    for a, b in zip(once.get_weights(), thrice.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="rounds must be ≥ 1"):
+        fit_lbfgs(once, x, y, rounds=0)
