@@ -16,9 +16,11 @@ from ndnx.analysis.summary import summarize
 from ndnx.analysis.v1 import effective_hidden_kernels, match_kernels
 from ndnx.data import antolik, synthetic_v1
 from ndnx.metrics import feve, repeats_from_trials_first
+from ndnx.training import supervised_evaluation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EPOCHS = 1000
+# Spec §8 test 8 fits baseline 4 for 5000 epochs; baseline 1 needs only to be shown worse.
+EPOCHS = {"baseline1": 1000, "baseline4": 5000}
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +33,7 @@ def runs(tmp_path_factory):
     env.pop("NDNX_DATA", None)
     for name in ("baseline1", "baseline4"):
         out = subprocess.run([sys.executable, "-m", "ndnx.cli", "run", os.path.join(ROOT, "experiments", "v1", f"{name}.py"),
-                              "--set", f"epochs={EPOCHS}", "--root", str(root), "--no-summary"],
+                              "--set", f"epochs={EPOCHS[name]}", "--root", str(root), "--no-summary"],
                              env=env, capture_output=True, text=True, timeout=3600)
         assert out.returncode == 0, out.stderr[-3000:]
     return root
@@ -60,13 +62,18 @@ def test_effective_hidden_kernels_and_feve_close_to_the_truth(runs):
     kernels = np.einsum("jh,jyx->hyx", truth["W1"], synthetic_v1.dog_kernels(truth["dog_params"]))
     repeats = repeats_from_trials_first(region.y_val_trials)
     truth_feve = feve(truth["rates_val"], repeats).mean()
-    medians, feves = [], []
+    medians, feves, val_losses = [], [], []
     for seed in range(10):
         model = keras.saving.load_model(str(runs / "models" / "v1" / "baseline4" / "run0" / f"seed{seed}.keras"))
         medians.append(np.median(match_kernels(effective_hidden_kernels(model), kernels)[2]))
         feves.append(feve(model.predict(region.x_val, verbose=0), repeats).mean())
-    # Recovery of the hidden layer (up to permutation): measured 0.65–0.85 at 1000 epochs and
-    # 0.76–0.91 (median 0.88) at 5000; the best seed passes the spec's 0.9 at 5000 epochs.
-    assert np.median(medians) > 0.6
+        val_losses.append(supervised_evaluation(model, region.x_val, region.y_val)["loss"][0])
+    # The fitted model is the seed with the lowest validation loss (no look at the truth): the
+    # median over its 20 hidden units of the matched kernel correlation was 0.910 at 5000 epochs
+    # (0.909 for the seed picked at 35,000). Over all seeds the medians were 0.76–0.91 (median
+    # 0.88): some seeds settle where 3–5 units are mixtures of the truth's.
+    chosen = int(np.argmin(val_losses))
+    assert medians[chosen] > 0.9
+    assert np.median(medians) > 0.8
     assert truth_feve == pytest.approx(1.0, abs=0.02)
     assert np.median(feves) > 0.85
