@@ -74,7 +74,9 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
             the whole training split with full-batch L-BFGS and logged once more.
 
     Returns:
-        dict with "epochs_done", "initial_epoch" and "final" = {(split, metric): per-replica array}.
+        dict with "initial_epoch", "epochs_done" (fewer than `epochs` after an early stop),
+        "best_epoch" (per replica, with early_stop), "lbfgs" (the `fit_lbfgs` result, or None)
+        and "final" = {(split, metric): per-replica array}.
     """
     distributed = strategy is not None and not is_default_strategy(strategy)
     if distributed and lbfgs is not None:
@@ -147,8 +149,9 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
     model.stop_training = False
     callback_list.on_train_begin()
     done = initial_epoch
-    stopped = stopper is not None and bool(stopper.stopped.numpy())
-    for epoch in range(initial_epoch, epochs if not stopped and not bool(polished.numpy()) else initial_epoch):
+    # A run that early-stopped or was polished before it was restarted has nothing left to train.
+    finished = bool(polished.numpy()) or (stopper is not None and bool(stopper.stopped.numpy()))
+    for epoch in range(initial_epoch, initial_epoch if finished else epochs):
         callback_list.on_epoch_begin(epoch)
         logs = runner.run_epoch(epoch)
         callback_list.on_epoch_end(epoch, logs)
