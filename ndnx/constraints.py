@@ -116,21 +116,14 @@ class SignMask(keras.constraints.Constraint):
 
 
 def _bound_array(value, fill):
-    arr = np.asarray([fill if v is None else v for v in np.ravel(value)] if np.ndim(value) else
-                     [fill if value is None else value], dtype="float64")
-    return arr.reshape(np.shape(value)) if np.ndim(value) else arr.reshape(())
+    """Bounds as a float array, None (an open side) replaced by ±inf."""
+    arr = np.array(value, dtype=object)
+    return np.where(np.equal(arr, None), fill, arr).astype("float64")
 
 
 def _bound_config(arr):
-    arr = np.asarray(arr, dtype="float64")
-    listed = np.where(np.isfinite(arr), arr, np.nan).tolist()
-    if not isinstance(listed, list):
-        return None if np.isnan(listed) else listed
-    return _nan_to_none(listed)
-
-
-def _nan_to_none(values):
-    return [_nan_to_none(v) if isinstance(v, list) else (None if np.isnan(v) else v) for v in values]
+    """The bounds back as (nested) floats, ±inf as None."""
+    return np.where(np.isfinite(arr), arr, None).tolist()
 
 
 @register("constraint")
@@ -163,10 +156,7 @@ class Box(keras.constraints.Constraint):
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
-        lower = ops.cast(np.where(np.isinf(self._lower), np.sign(self._lower) * np.finfo("float32").max,
-                                  self._lower), w.dtype)
-        upper = ops.cast(np.where(np.isinf(self._upper), np.finfo("float32").max, self._upper), w.dtype)
-        return ops.minimum(ops.maximum(w, lower), upper)
+        return ops.minimum(ops.maximum(w, ops.cast(self._lower, w.dtype)), ops.cast(self._upper, w.dtype))
 
     def get_config(self):
         return {"lower": _bound_config(self._lower), "upper": _bound_config(self._upper)}

@@ -203,10 +203,9 @@ def mean_pearson(pred, target, mask=None, nan_mode="zero-NaNs"):
     else:
         target = np.asarray(target, dtype="float64")
         w = np.ones_like(target) if mask is None else np.broadcast_to(np.asarray(mask, "float64"), target.shape)
-        count = w.sum(axis=0)
+        count, _, _, ss, _, _ = _np_moments(target, target, w, (0,))
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = (w * target).sum(axis=0) / count
-            std = np.sqrt((w * (target - mean) ** 2).sum(axis=0) / count)
+            std = np.sqrt(ss / count)
         keep = np.broadcast_to(np.isfinite(std) & (std >= 1e-5), r.shape)
     return _selected_mean(np.where(np.isfinite(r), r, 0.0), keep)
 
