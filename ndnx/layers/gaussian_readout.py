@@ -4,6 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from ndnx.layers.dense import Dense
 from ndnx.layers.readout import FeatureVectorReadout
 from ndnx.layers.replicas import add_replica_weight
 from ndnx.regularizers import bind_regularizer
@@ -150,16 +151,21 @@ class GaussianReadout(FeatureVectorReadout):
                 keras.initializers.RandomUniform(-self.init_mu_range, self.init_mu_range),
                 self._seeds, self.replicas, constraint=_Clip())
         else:
-            # torch.nn.Linear's default initialisation, U(±1/√fan_in), as neuralpredictors has it
-            self.grid_layers = []
-            fan_in = len(self.source_grid[0])
+            # The MLP is a stack of ndnx Dense layers over the units (as the batch axis), with
+            # torch.nn.Linear's default initialisation U(±1/√fan_in), as neuralpredictors has it.
+            self.grid_mlp = []
+            shape = (self.units, len(self.source_grid[0]))
             sizes = [self.grid_mean_predictor["hidden_features"]] * self.grid_mean_predictor["hidden_layers"] + [2]
             for i, size in enumerate(sizes):
-                init = keras.initializers.RandomUniform(-fan_in ** -0.5, fan_in ** -0.5)
-                kernel = add_replica_weight(self, f"grid_kernel{i}", (fan_in, size), init, self._seeds, self.replicas)
-                bias = add_replica_weight(self, f"grid_bias{i}", (size,), init, self._seeds, self.replicas)
-                self.grid_layers.append((kernel, bias))
-                fan_in = size
+                init = keras.initializers.RandomUniform(-shape[-1] ** -0.5, shape[-1] ** -0.5)
+                seeds = None if self._seeds is None else [derive_seed(s, f"grid{i}") for s in self._seeds]
+                layer = Dense(size, activation="elu" if i < len(sizes) - 1 else None, kernel_initializer=init,
+                              bias_initializer=init, replicas=self.replicas,
+                              seed=seeds if seeds is None or self.replicas is not None else seeds[0],
+                              name=f"{self.name}_grid{i}")
+                layer.build(shape)
+                self.grid_mlp.append(layer)
+                shape = layer.compute_output_shape(shape)
         if self.gauss_type == "full":
             sigma_shape = (self.units, 2, 2)
             sigma_init = keras.initializers.RandomUniform(-self.init_sigma, self.init_sigma)
@@ -177,21 +183,20 @@ class GaussianReadout(FeatureVectorReadout):
         self._samplers = [keras.random.SeedGenerator(None if s is None else derive_seed(s, "sample"))
                           for s in seeds]
 
+    @property
+    def grid_layers(self):
+        """(kernel, bias) of each layer of the grid-mean predictor's MLP."""
+        return [(layer.kernel, layer.bias) for layer in self.grid_mlp]
+
     def positions(self):
         """μ clamped to [-1, 1]: (units, 2) or (R, units, 2), columns (x, y)."""
         if self.grid_mean_predictor is None:
             return ops.clip(self.mu, -1.0, 1.0)
         h = ops.convert_to_tensor(self.source_grid, dtype=self.variable_dtype)  # (units, d)
-        last = len(self.grid_layers) - 1
-        for i, (kernel, bias) in enumerate(self.grid_layers):
-            if self.replicas is None:
-                h = ops.matmul(h, kernel) + bias
-            elif i == 0:
-                h = ops.einsum("ud,rdk->ruk", h, kernel) + bias[:, None, :]
-            else:
-                h = ops.einsum("ruk,rkj->ruj", h, kernel) + bias[:, None, :]
-            if i < last:
-                h = keras.activations.elu(h)
+        for layer in self.grid_mlp:
+            h = layer(h)  # (units, 2), or (units, R, 2) with replicas
+        if self.replicas is not None:
+            h = ops.transpose(h, (1, 0, 2))
         if self.grid_mean_predictor["final_tanh"]:
             return ops.tanh(h)
         return ops.clip(h, -1.0, 1.0)
