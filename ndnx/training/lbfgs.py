@@ -101,15 +101,16 @@ def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2
     weights = None if sample_weight is None else tf.convert_to_tensor(sample_weight)
     chunks = _chunks(num_rows, batch_size)
 
-    bounds = []
+    lowers, uppers = [], []
     for v in variables:
         box = box_bounds(v)
-        size = int(np.prod(v.shape))
-        if box is None:
-            bounds.extend([(None, None)] * size)
-        else:
-            bounds.extend(zip(*(np.where(np.isfinite(b), b, None).ravel().tolist() for b in box)))
-    has_bounds = any(b != (None, None) for b in bounds)
+        shape = tuple(v.shape)
+        lower, upper = box if box is not None else (np.full(shape, -np.inf), np.full(shape, np.inf))
+        lowers.append(np.ravel(lower))
+        uppers.append(np.ravel(upper))
+    lower, upper = np.concatenate(lowers), np.concatenate(uppers)
+    has_bounds = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
+    bounds = scipy.optimize.Bounds(lower, upper) if has_bounds else None
 
     def chunk_loss(start, stop):
         if len(chunks) == 1:
@@ -156,8 +157,6 @@ def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2
 
     theta0 = np.concatenate([np.asarray(v.numpy(), "float64").ravel() for v in variables])
     if has_bounds:
-        lower = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
-        upper = np.array([np.inf if b[1] is None else b[1] for b in bounds])
         theta0 = np.clip(theta0, lower, upper)
     initial_loss = fun(theta0)[0]
 
@@ -172,7 +171,7 @@ def fit_lbfgs(model, x, y, sample_weight=None, *, maxiter=500, gtol=1e-5, ftol=2
     theta, loss, iterations, evaluations, done = theta0, initial_loss, 0, 1, 0
     for _ in range(int(rounds)):
         result = scipy.optimize.minimize(
-            fun, theta, jac=True, method="L-BFGS-B", bounds=bounds if has_bounds else None,
+            fun, theta, jac=True, method="L-BFGS-B", bounds=bounds,
             callback=on_iteration, options={"maxiter": int(maxiter), "gtol": float(gtol),
                                             "ftol": float(ftol), "maxcor": int(maxcor)})
         iterations, evaluations, done = iterations + int(result.nit), evaluations + int(result.nfev), done + 1
