@@ -45,7 +45,6 @@ from ndnx.losses import PoissonLoss, poisson_unit_norm  # noqa: E402
 from ndnx.models import v1  # noqa: E402
 from ndnx.models.v1 import compile_recipe, hsm  # noqa: E402
 from ndnx.training import CompiledEpochs, extract_replica, fit_lbfgs  # noqa: E402
-from ndnx.training.ensemble import predict  # noqa: E402
 
 from _common import machine_info, print_table, write_results  # noqa: E402
 
@@ -104,10 +103,10 @@ def conv_rates(name, epochs, x, y, replicas=10):
         runner.run_epoch(epoch)
     train = replicas * epochs * x.shape[0] / (time.perf_counter() - start)
     lone = CONV_MODELS[name](None)
-    predict(lone, x[:256])
+    lone.predict(x[:256], batch_size=256, verbose=0)
     start = time.perf_counter()
     for _ in range(3):
-        predict(lone, x, 256)
+        lone.predict(x, batch_size=256, verbose=0)
     inference = 3 * x.shape[0] / (time.perf_counter() - start)
     return train, inference
 

@@ -16,7 +16,7 @@ from ndnx.analysis.summary import summarize
 from ndnx.analysis.v1 import effective_hidden_kernels, match_kernels
 from ndnx.data import antolik, synthetic_v1
 from ndnx.metrics import feve, repeats_from_trials_first
-from ndnx.training import supervised_evaluation
+from ndnx.experiment.fits.v1 import supervised_evaluation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Spec §8 test 8 fits baseline 4 for 5000 epochs; baseline 1 needs only to be shown worse.

@@ -22,7 +22,7 @@ recipe (`lr`, `noise=poisson|gaussian`, `batch_size`, `epochs`).
 """
 
 from ndnx.data.v1_splits import experiment_splits
-from ndnx.experiment import Experiment
+from ndnx.experiment import Experiment, NDN3Fit
 from ndnx.models.v1 import CONFIG_DEFAULTS, compile_recipe, from_config
 
 
@@ -45,6 +45,7 @@ experiment = Experiment(
                   batch_size=16, epochs=1000, log_every=50),
     data=load,
     build=build,
+    fit=NDN3Fit(),
     seeds=10,
     description="HSM, N(0,1) inputs, Adam 1e-3, N(0,0.1²) biases, l2 0.1 on the output layer",
 )

@@ -32,7 +32,7 @@ import os
 
 import keras_tuner
 
-from ndnx.experiment import Experiment
+from ndnx.experiment import Experiment, NDN3Fit
 from ndnx.models.v1 import compile_recipe, from_config
 
 
@@ -84,6 +84,7 @@ experiment = Experiment(
     defaults={**baseline4.experiment.defaults, "epochs": 200, "seeds": 3, "tuner_seed": 1},
     data=baseline4.experiment.data,
     build=build,
+    fit=NDN3Fit(),
     seeds=3,
     hypermodel=HSMSearch,
     description="keras-tuner search over the HSM's lr, hidden fraction and output l2 (baseline 4 recipe)",

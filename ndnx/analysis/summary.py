@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 
 __all__ = ["read_scalars", "collect", "percentiles", "summarize", "format_table", "write_csv",
-           "plot_learning_curves"]
+           "plot_learning_curves", "logged_splits", "run_info", "print_summary", "default_plot_tag"]
 
 SUMMARY_COLUMNS = ("run", "tag", "seeds", "step")
 
@@ -351,3 +351,61 @@ def plot_learning_curves(data, path, tag="correlation"):
             os.remove(tmp)
         raise
     return path
+
+
+def logged_splits(root, experiment):
+    """The splits an experiment logged (validation first, then the others; train left out)."""
+    pattern = os.path.join(os.fspath(root), "logs", experiment, "*", "seed*", "*")
+    found = {os.path.basename(p) for p in glob.glob(pattern) if os.path.isdir(p)}
+    found.discard("train")
+    return sorted(found, key=lambda s: (s != "validation", s))
+
+
+def run_info(root, experiment):
+    """The run_info.json of the experiment's first run that has one ({} when none does).
+
+    It names the experiment's fit, its objective ({"split", "metric", "direction", "name"}) and the
+    tags its summary shows (`summary_tags`, None for all).
+    """
+    import json
+
+    base = os.path.join(os.fspath(root), "logs", experiment)
+    for run in sorted(os.listdir(base), key=_natural_key) if os.path.isdir(base) else ():
+        path = os.path.join(base, run, "run_info.json")
+        try:
+            with open(path) as f:
+                info = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict):
+            return info
+    return {}
+
+
+def print_summary(root, experiment, split="validation", tags=None):
+    """Print (and return) the percentile table of one split.
+
+    `tags`: the metrics to show; default the experiment's own choice (`summary_tags` of its
+    run_info.json), else every logged metric. Tags not logged in this split are left out.
+    """
+    data = collect(root, experiment, split)
+    present = sorted({t for seeds in data.values() for scalars in seeds.values() for t in scalars})
+    if tags is None:
+        tags = run_info(root, experiment).get("summary_tags")
+    chosen = None if not tags else [t for t in tags if t in present] or None
+    rows = summarize(root, experiment, split=split, tags=chosen)
+    print(f"{experiment}: final {split} metrics over seeds (50th / 90th / 10th percentile)")
+    print(format_table(rows))
+    return rows
+
+
+def default_plot_tag(root, experiment, data):
+    """The metric a learning-curve plot shows by default: the experiment's objective, when logged."""
+    present = sorted({t for seeds in data.values() for s in seeds.values() for t in s})
+    objective = run_info(root, experiment).get("objective") or {}
+    for tag in (objective.get("metric"), "correlation", "loss"):
+        if tag in present:
+            return tag
+    if not present:
+        raise ValueError(f"{experiment}: no metric was logged")
+    return present[0]

@@ -36,6 +36,7 @@ import tempfile
 import numpy as np
 
 from ndnx.data.antolik import FILES, IMAGE_SHAPE, PIXEL_SCALE, REGION_SIZES, VALIDATION_REPEATS
+from ndnx.data.commands import data_command
 from ndnx.data.images import natural_image_patches
 
 DOG_FIELDS = ("alpha1", "sigma1", "mu_x", "mu_y", "alpha2", "sigma2")
@@ -316,3 +317,22 @@ def ensure_default_region(cache_dir, region=1):
     write_synthetic_region(cache_dir, neurons=neurons, train=train, val=50, repeats=repeats, seed=0,
                            region=region, overwrite=False)
     return path, True
+
+
+@data_command("synth-v1", "write a synthetic V1 region in the Antolík et al. 2016 file format")
+def _synth_v1_command(parser):
+    parser.add_argument("--out", required=True, help="directory the region{N}/ folder is written under")
+    parser.add_argument("--neurons", type=int, default=103, help="neurons (default 103, region 1's size)")
+    parser.add_argument("--train", type=int, default=1800, help="training images, one presentation each")
+    parser.add_argument("--val", type=int, default=50, help="validation images")
+    parser.add_argument("--repeats", type=int, default=10, help="presentations of every validation image")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed (images, ground truth, noise)")
+    parser.add_argument("--region", type=int, default=1, help="the N of region{N}/")
+
+    def run(args):
+        path = write_synthetic_region(args.out, neurons=args.neurons, train=args.train, val=args.val,
+                                      repeats=args.repeats, seed=args.seed, region=args.region)
+        print(f"wrote a synthetic region (ground-truth HSM, Poisson responses) to {path}")
+        return 0
+
+    return run

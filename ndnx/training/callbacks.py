@@ -13,33 +13,50 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-__all__ = ["ReplicaLogger", "EpochCheckpoint", "ProgressBar", "LBFGSProgress"]
+__all__ = ["ReplicaLogger", "EpochCheckpoint", "ProgressBar", "LBFGSProgress", "write_scalars"]
+
+
+def write_scalars(log_dirs, split, values, step, prefix=""):
+    """Write {metric: per-replica values} as TensorBoard scalars `<log_dirs[r]>/<split>/<prefix><metric>`."""
+    for r, log_dir in enumerate(log_dirs):
+        writer = tf.summary.create_file_writer(os.path.join(str(log_dir), split))
+        with writer.as_default():
+            for name, per_replica in values.items():
+                tf.summary.scalar(prefix + name, float(np.asarray(per_replica, "float64").reshape(-1)[r]),
+                                  step=int(step))
+        writer.close()
 
 
 class ReplicaLogger(keras.callbacks.Callback):
     """Evaluates every replica on every split and writes one TensorBoard run per seed.
 
     At epoch 0, every `every` epochs and at the last epoch it calls
-    `evaluate(model, x, y) -> {metric: (R,) array}` for each split and writes
-    `<log_dirs[r]>/<split>/` scalars at step = epoch. Unlike NDN3, the train metrics use the whole
-    training split, not the last mini-batch. The means over replicas go into the epoch logs as
-    `<split>_<metric>` (e.g. `validation_correlation`) for the progress bar.
+    `evaluate(model, *split) -> {metric: (R,) array}` for each split (`split` as
+    `ndnx.training.evaluation.split_arguments` gives it: (x, y), (x,) or (dataset,)) and writes
+    `<log_dirs[r]>/<split>/<prefix><metric>` scalars at step = epoch. Unlike NDN3, the train
+    metrics use the whole training split, not the last mini-batch. The means over replicas go into
+    the epoch logs as `<split>_<metric>` (e.g. `validation_correlation`) for the progress bar.
 
     Args:
-        log_dirs: one directory per replica (e.g. .../run0/seed3).
+        log_dirs: one directory per replica (e.g. .../run0/seed3), or None to evaluate without
+            writing (the results are kept in `last`).
         splits: {"train": (x, y), "validation": (x, y)}.
         evaluate: the per-replica evaluation function.
-        every: epochs between evaluations.
+        every: epochs between evaluations; None evaluates at the last epoch only.
         epochs: the total, so the last epoch is always logged.
+        prefix: put before every tag (e.g. "linear/" for one step of a chain).
+        replicas: the number of values each metric must have (default: one per log directory).
     """
 
-    def __init__(self, log_dirs, splits, evaluate, every=10, epochs=None):
+    def __init__(self, log_dirs, splits, evaluate, every=10, epochs=None, prefix="", replicas=None):
         super().__init__()
-        self.log_dirs = [str(d) for d in log_dirs]
+        self.log_dirs = None if log_dirs is None else [str(d) for d in log_dirs]
+        self.replicas = replicas if replicas is not None else len(self.log_dirs or [None])
         self.splits = splits
         self.evaluate = evaluate
-        self.every = max(1, int(every))
+        self.every = None if every is None else max(1, int(every))
         self.epochs = epochs
+        self.prefix = prefix
         self._writers = {}
         self.last = {}
 
@@ -51,6 +68,8 @@ class ReplicaLogger(keras.callbacks.Callback):
 
     def due(self, epoch):
         last = self.epochs is not None and epoch == self.epochs - 1
+        if self.every is None:
+            return last
         return epoch == 0 or (epoch + 1) % self.every == 0 or last
 
     def on_epoch_end(self, epoch, logs=None):
@@ -59,19 +78,21 @@ class ReplicaLogger(keras.callbacks.Callback):
 
     def log(self, step, logs=None):
         """Evaluate every split now and write the values at `step`."""
+        from ndnx.training.evaluation import split_arguments
+
         logs = logs if logs is not None else {}
-        for split, (x, y) in self.splits.items():
-            values = self.evaluate(self.model, x, y)
+        for split, data in self.splits.items():
+            values = self.evaluate(self.model, *split_arguments(data))
             for name, per_replica in values.items():
                 per_replica = np.asarray(per_replica, dtype="float64").reshape(-1)
-                if per_replica.shape[0] != len(self.log_dirs):
+                if per_replica.shape[0] != self.replicas:
                     raise ValueError(
                         f"ReplicaLogger: {name} has {per_replica.shape[0]} values, expected one per "
-                        f"replica ({len(self.log_dirs)})"
+                        f"replica ({self.replicas})"
                     )
-                for r, value in enumerate(per_replica):
+                for r, value in enumerate(per_replica if self.log_dirs is not None else ()):
                     with self._writer(r, split).as_default():
-                        tf.summary.scalar(name, value, step=step)
+                        tf.summary.scalar(self.prefix + name, value, step=step)
                 self.last[(split, name)] = per_replica
                 logs[f"{split}_{name}"] = float(np.mean(per_replica))
         for w in self._writers.values():

@@ -23,7 +23,7 @@ def epoch_permutation(num_samples, shuffle_seed, epoch):
 
 
 class CompiledEpochs:
-    """Runs epochs of `model.train_step` over in-memory (x, y) with a compiled loop.
+    """Runs epochs of `model.train_step` over in-memory (x, y), or x alone, with a compiled loop.
 
     All batches have `batch_size` rows except the last, which keeps the remainder (NDN3 fork
     semantics: ceil(T / batch_size) steps, no sample dropped). `drop_remainder=True` takes
@@ -32,7 +32,8 @@ class CompiledEpochs:
 
     Args:
         model: a compiled Keras model (its optimizer is built here, before the first step).
-        x, y: arrays or nested structures of arrays with a common first axis.
+        x, y: arrays or nested structures of arrays with a common first axis; y=None passes the
+            batches of x alone to `train_step` (x-only data: a model with its own `train_step`).
         batch_size: rows per step.
         shuffle_seed: seed of the per-epoch permutations.
         jit_compile: XLA-compile the epoch (set explicitly; Keras' "auto" differs by device).
@@ -40,7 +41,8 @@ class CompiledEpochs:
 
     def __init__(self, model, x, y, batch_size, shuffle=True, shuffle_seed=0, jit_compile=True,
                  drop_remainder=False):
-        leaves = tf.nest.flatten((x, y))
+        data = x if y is None else (x, y)
+        leaves = tf.nest.flatten(data)
         sizes = {int(np.shape(a)[0]) for a in leaves}
         if len(sizes) != 1:
             raise ValueError(f"CompiledEpochs: inputs and targets must have the same number of rows, got {sorted(sizes)}")
@@ -51,7 +53,7 @@ class CompiledEpochs:
         self.model = model
         self.shuffle = bool(shuffle)
         self.shuffle_seed = int(shuffle_seed)
-        self.data = tf.nest.map_structure(tf.convert_to_tensor, (x, y))
+        self.data = tf.nest.map_structure(tf.convert_to_tensor, data)
         self.full_batches = self.num_samples // self.batch_size
         self.remainder = 0 if drop_remainder else self.num_samples - self.full_batches * self.batch_size
         if not model.optimizer.built:

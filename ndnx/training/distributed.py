@@ -121,7 +121,7 @@ class DistributedEpochs:
         model: a compiled Keras model built inside `strategy.scope()` (see
             `ndnx.training.strategy.build_in_scope`); its optimizer is built here if it is not yet.
         x, y: arrays or nested structures of arrays with a common first axis (every worker of a
-            multi-worker strategy passes the same data).
+            multi-worker strategy passes the same data); y=None trains on x alone.
         batch_size: rows per global step (summed over all devices), as on one device.
         strategy: the strategy the model was built under.
         shuffle_seed: seed of the per-epoch permutations (`epoch_permutation`).
@@ -133,7 +133,8 @@ class DistributedEpochs:
 
     def __init__(self, model, x, y, batch_size, strategy, shuffle_seed=0, jit_compile=False, shuffle=True,
                  drop_remainder=False):
-        leaves = tf.nest.flatten((x, y))
+        self._supervised = y is not None
+        leaves = tf.nest.flatten((x, y) if self._supervised else x)
         sizes = {int(np.shape(a)[0]) for a in leaves}
         if len(sizes) != 1:
             raise ValueError(f"DistributedEpochs: inputs and targets must have the same number of rows, got {sorted(sizes)}")
@@ -166,6 +167,11 @@ class DistributedEpochs:
         self._pad_full = self.full_batches > 0 and self.batch_size % n != 0
         self._pad_last = self.remainder > 0 and self.remainder % n != 0
         self._padded = self._pad_full or self._pad_last
+        if self._padded and not self._supervised:
+            raise ValueError(
+                f"DistributedEpochs: batches of {self.batch_size} rows (last: {self.remainder}) do not split "
+                f"evenly over {n} devices, and x-only data carry no sample weights for the padding that "
+                f"keeps the single-device loss — use a batch size and a number of rows that are multiples of {n}")
         if self._padded and _overrides_train_step(model):
             raise ValueError(
                 f"DistributedEpochs: {type(model).__name__} overrides train_step, and batches of "
@@ -175,7 +181,8 @@ class DistributedEpochs:
         # Loss-tracker weights differ from row counts only when padding is in use; the last batch
         # is then read out on its own (see the module docstring).
         self._split_readout = self._padded and self.remainder > 0 and self.full_batches > 0
-        self.data = tf.nest.map_structure(lambda a: tf.convert_to_tensor(np.asarray(a)), (x, y))
+        self.data = tf.nest.map_structure(lambda a: tf.convert_to_tensor(np.asarray(a)),
+                                          (x, y) if self._supervised else x)
         if not model.optimizer.built:
             with strategy.scope():
                 model.optimizer.build(model.trainable_variables)
@@ -211,6 +218,7 @@ class DistributedEpochs:
     def _distributed_dataset(self, idx, w, weighted):
         data = self.data
         num_devices = self.num_devices
+        supervised = self._supervised
 
         def dataset_fn(input_context):
             pipelines = input_context.num_input_pipelines
@@ -225,7 +233,10 @@ class DistributedEpochs:
             ds = tf.data.Dataset.from_tensor_slices((mine_idx, mine_w))
 
             def gather(i, weight):
-                xb, yb = tf.nest.map_structure(lambda a: tf.gather(a, i), data)
+                batch = tf.nest.map_structure(lambda a: tf.gather(a, i), data)
+                if not supervised:
+                    return batch
+                xb, yb = batch
                 return (xb, yb, weight) if weighted else (xb, yb)
 
             return ds.map(gather).prefetch(2 * per)

@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from ndnx.training.ensemble import all_layers, num_replicas
+from ndnx.training.evaluation import split_arguments
 
 __all__ = ["ReplicaEarlyStopping"]
 
@@ -29,9 +30,10 @@ class ReplicaEarlyStopping(keras.callbacks.Callback):
 
     Args:
         model: the (plain or replicated) model; its weights are shadowed at build time.
-        data: the (x, y) split scored (NDN3 mode 1: the test rows; mode 2: the training rows).
-        evaluate: (model, x, y) → {metric: per-replica array}, e.g.
-            `ndnx.training.supervised_evaluation`.
+        data: the split scored (NDN3 mode 1: the test rows; mode 2: the training rows): (x, y),
+            x alone or a tf.data pipeline, as `evaluate` takes it.
+        evaluate: (model, *split) → {metric: per-replica array}, e.g.
+            `ndnx.training.loss_evaluation` or the V1 recipe's `supervised_evaluation`.
         monitor: the metric of `evaluate` to watch (default "loss").
         mode: "min" (a loss) or "max" (a correlation).
         patience: epochs without improvement after which a replica counts as stopped.
@@ -42,7 +44,7 @@ class ReplicaEarlyStopping(keras.callbacks.Callback):
 
     Example:
         >>> stopper = ndnx.training.ReplicaEarlyStopping(  # doctest: +SKIP
-        ...     model, (x_val, y_val), ndnx.training.supervised_evaluation, patience=100)
+        ...     model, (x_val, y_val), ndnx.training.loss_evaluation, patience=100)
         >>> ndnx.training.train(model, (x, y), epochs=5000, batch_size=16,  # doctest: +SKIP
         ...                     callbacks=[stopper])
 
@@ -98,7 +100,7 @@ class ReplicaEarlyStopping(keras.callbacks.Callback):
             for (split, name), values in logger.last.items():
                 if name == self.monitor and logger.splits.get(split) is self.data:
                     return np.asarray(values, "float64")
-        values = self.evaluate(self.model, *self.data)
+        values = self.evaluate(self.model, *split_arguments(self.data))
         if self.monitor not in values:
             raise ValueError(f"ReplicaEarlyStopping: the evaluation gives {sorted(values)}, not {self.monitor!r}")
         return np.asarray(values[self.monitor], "float64").reshape(-1)

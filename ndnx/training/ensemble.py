@@ -1,15 +1,12 @@
-"""Seeds trained as one model: counting replicas, evaluating them, taking one out.
+"""Seeds trained as one model: counting replicas, taking one out.
 
 A model built from ndnx layers with `replicas=R` holds R independent seeds (see
 `ndnx.layers.replicas`); its outputs carry the replica axis second, (batch, R, ...).
 """
 
-import numpy as np
 import keras
 
-from ndnx.metrics import pearson_per_neuron
-
-__all__ = ["all_layers", "num_replicas", "extract_replica", "predict", "supervised_evaluation"]
+__all__ = ["all_layers", "num_replicas", "extract_replica"]
 
 
 def num_replicas(model):
@@ -61,31 +58,3 @@ def extract_replica(model, r):
         single.compile(optimizer=optimizer, loss=model.loss, jit_compile=model.jit_compile)
         optimizer.build(single.trainable_variables)  # saved built: reloads without a warning
     return single
-
-
-def predict(model, x, batch_size=256):
-    """Predictions in inference mode, as NumPy, through one compiled function."""
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
-
-
-def supervised_evaluation(model, x, y, batch_size=256):
-    """Per-replica data loss and mean Pearson correlation on (x, y).
-
-    Returns {"loss": (R,), "correlation": (R,)} (R = 1 for a plain model). The loss is the
-    model's compiled loss without penalties, evaluated on the whole split at once.
-    """
-    pred = predict(model, x, batch_size)
-    if num_replicas(model) is None:
-        pred = pred[:, None]
-    y = np.asarray(y)
-    # NaN marks unrecorded entries (pooled regions): left out of the correlation, as of the loss.
-    recorded = ~np.isnan(y) if np.issubdtype(y.dtype, np.floating) else None
-    mask = None if recorded is None or recorded.all() else recorded.reshape(y.shape[0], -1)
-    losses = []
-    for r in range(pred.shape[1]):
-        losses.append(float(model.loss(y, pred[:, r])) if model.loss is not None else np.nan)
-    target = y.reshape(y.shape[0], -1)
-    if mask is not None:
-        target = np.where(mask, target, 0.0)
-    corr = pearson_per_neuron(pred.reshape(pred.shape[0], pred.shape[1], -1), target, mask).mean(axis=-1)
-    return {"loss": np.asarray(losses), "correlation": np.asarray(corr)}

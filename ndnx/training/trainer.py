@@ -1,4 +1,8 @@
-"""`train`: fit a (possibly replicated) model with per-seed logs, checkpoints and resume."""
+"""`train`: fit a (possibly replicated) model with per-seed logs, checkpoints and resume.
+
+The data may be supervised arrays, x alone, or a tf.data pipeline; the model may have its own
+`train_step` and may carry state from batch to batch (truncated BPTT).
+"""
 
 import os
 import tempfile
@@ -7,12 +11,15 @@ import keras
 import tensorflow as tf
 
 from ndnx.training.callbacks import EpochCheckpoint, LBFGSProgress, ProgressBar, ReplicaLogger
+from ndnx.training.carried_state import carried_state_variables, preserved_carried_state, reset_carried_state
 from ndnx.training.compiled_epochs import CompiledEpochs
-from ndnx.training.early_stopping import ReplicaEarlyStopping
-from ndnx.training.lbfgs import fit_lbfgs
+from ndnx.training.dataset_epochs import DatasetEpochs, is_pipeline
 from ndnx.training.distributed import DistributedEpochs, local_evaluation
+from ndnx.training.early_stopping import ReplicaEarlyStopping
+from ndnx.training.ensemble import extract_replica, num_replicas
+from ndnx.training.evaluation import is_supervised, loss_evaluation, split_arguments
+from ndnx.training.lbfgs import fit_lbfgs
 from ndnx.training.strategy import is_chief, is_default_strategy
-from ndnx.training.ensemble import extract_replica, num_replicas, supervised_evaluation
 
 __all__ = ["train", "save_model_atomic"]
 
@@ -31,35 +38,76 @@ def save_model_atomic(model, path):
             os.remove(tmp)
 
 
-def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=None,
+def _epoch_runner(model, train_data, *, batch_size, shuffle, shuffle_seed, jit_compile, drop_remainder,
+                  distributed, strategy):
+    """The epoch loop for the kind of training data given (arrays, x alone, a tf.data pipeline)."""
+    if is_pipeline(train_data):
+        if distributed:
+            raise ValueError("train: a tf.data pipeline cannot be trained under a tf.distribute strategy here; "
+                             "give the training split as in-memory arrays, or train on one device")
+        return DatasetEpochs(model, train_data, jit_compile=jit_compile)
+    args = split_arguments(train_data)
+    if len(args) == 3:
+        raise ValueError("train: sample weights in the training split are not supported; weight the loss "
+                         "instead (e.g. NaN targets are left out by ndnx losses)")
+    x, y = args[0], (args[1] if len(args) > 1 else None)
+    if batch_size is None:
+        raise ValueError("train: batch_size is required for in-memory training data (a tf.data pipeline "
+                         "brings its own batches)")
+    if distributed:
+        return DistributedEpochs(model, x, y, batch_size=batch_size, strategy=strategy, shuffle=shuffle,
+                                 shuffle_seed=shuffle_seed, jit_compile=jit_compile, drop_remainder=drop_remainder)
+    return CompiledEpochs(model, x, y, batch_size=batch_size, shuffle=shuffle, shuffle_seed=shuffle_seed,
+                          jit_compile=jit_compile, drop_remainder=drop_remainder)
+
+
+def train(model, train_data, validation_data=None, *, epochs, batch_size=None, seeds=None,
           log_dir=None, checkpoint_dir=None, log_every=10, checkpoint_every=None,
-          shuffle_seed=0, evaluate=None, callbacks=(), jit_compile="auto", progress=True,
-          label="", strategy=None, extra_splits=None, early_stop=None, lbfgs=None, drop_remainder=False):
-    """Train `model` on in-memory data for `epochs` epochs, resuming from `checkpoint_dir`.
+          shuffle_seed=0, shuffle=True, carry_state=False, reset_state="run", evaluate=None, callbacks=(),
+          jit_compile="auto", progress=True, label="", strategy=None, extra_splits=None, early_stop=None,
+          lbfgs=None, drop_remainder=False, tag_prefix=""):
+    """Train `model` for `epochs` epochs, resuming from `checkpoint_dir`.
 
     Every replica of a replicated model is one seed: `seeds[r]` names replica r, its logs go to
-    `<log_dir>/seed<seeds[r]>/{train,validation}/`. When `checkpoint_dir` holds a checkpoint of
-    this run, training continues from it and ends after the same total number of epochs; the
-    batches of every epoch depend only on (shuffle_seed, epoch), so the resumed run equals the
-    uninterrupted one.
+    `<log_dir>/seed<seeds[r]>/<split>/`. When `checkpoint_dir` holds a checkpoint of this run,
+    training continues from it and ends after the same total number of epochs; the batches of
+    every epoch depend only on (shuffle_seed, epoch), so the resumed run equals the uninterrupted
+    one.
 
     Args:
         model: a compiled Keras model (plain or replicated; any `train_step`).
-        train_data, validation_data: (x, y) tuples of arrays.
-        epochs, batch_size: as in `model.fit`.
+        train_data: what one epoch goes through:
+            - `(x, y)` arrays (supervised; whole epochs as one compiled loop);
+            - x alone, an array (or a list / dict of arrays; not a tuple, which means (x, y)):
+              batches of x are passed to the model's own `train_step`;
+            - a `tf.data.Dataset` of batches, or a callable `epoch -> Dataset` (see
+              `ndnx.training.dataset_epochs` for what makes such a run resume exactly).
+        validation_data, extra_splits: splits evaluated and logged, given like `train_data`
+            (a pipeline as a Dataset) — `extra_splits` maps more names to splits (e.g. the
+            noiseless rates of a synthetic region).
+        epochs: as in `model.fit`.
+        batch_size: rows per step of in-memory data (unused for a pipeline).
         drop_remainder: False (default, the thesis's NDN3 fork): ceil(T / batch_size) steps, the
             last one partial; True (upstream NDN3): floor(T / batch_size) full steps.
+        shuffle: False keeps the rows of in-memory data in order (truncated BPTT needs it).
+        carry_state: truncated backpropagation through time: the model's carried state
+            (stateful RNNs, `carried_state` variables; `ndnx.training.carried_state`) passes from
+            each batch to the next and across epochs, is saved with the resume checkpoints and is
+            left untouched by evaluations (which start from the initial state and carry it through
+            the split's batches in order). Needs `shuffle=False`.
+        reset_state: with `carry_state`, "run" (the state starts from its initial value once, at
+            the start of the run) or "epoch" (at the start of every epoch).
         seeds: labels of the replicas (default 0..R−1).
-        log_dir: TensorBoard root of this run (None: no logs).
+        log_dir: TensorBoard root of this run (None: no logs; the splits are then evaluated once,
+            at the end, for the returned "final").
         checkpoint_dir: where resume checkpoints live (None: no checkpoints).
         log_every, checkpoint_every: epochs between evaluations / checkpoints.
-        evaluate: (model, x, y) → {metric: per-replica array}; default: loss and correlation.
+        evaluate: (model, *split) → {metric: per-replica array}; default
+            `ndnx.training.loss_evaluation` (each replica's loss).
         callbacks: more Keras callbacks.
         jit_compile: XLA for the compiled epoch loop: a bool, or "auto" — as the model was
-            compiled (`model.compile(jit_compile=...)`; see `ndnx.models.v1.xla_helps`).
+            compiled (`model.compile(jit_compile=...)`; see `ndnx.training.xla_helps`).
         progress: show a progress bar.
-        extra_splits: more {name: (x, y)} splits to evaluate and log like validation (e.g. the
-            noiseless rates of a synthetic region).
         strategy: a `tf.distribute` strategy the model and optimizer were built under (see
             `ndnx.training.strategy`); None or the default strategy trains on one device with
             the compiled epoch loop. Under a multi-worker strategy only the chief writes logs
@@ -71,19 +119,32 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
             back; training ends when every replica has stopped.
         lbfgs: None, or a dict of `fit_lbfgs` options ({} for NDN3's defaults): after the
             epochs (none with epochs=0, NDN3's learning_alg='lbfgs'), the model is fitted to
-            the whole training split with full-batch L-BFGS and logged once more.
+            the whole training split (supervised arrays) with full-batch L-BFGS and logged once
+            more.
+        tag_prefix: put before every logged tag (a chain step's "<step>/").
 
     Returns:
         dict with "initial_epoch", "epochs_done" (fewer than `epochs` after an early stop),
         "best_epoch" (per replica, with early_stop), "lbfgs" (the `fit_lbfgs` result, or None)
-        and "final" = {(split, metric): per-replica array}.
+        and "final" = {(split, metric): per-replica array} of the last evaluation.
     """
+    if isinstance(epochs, bool) or int(epochs) < 0:
+        raise ValueError(f"train: epochs must be a number ≥ 0, got {epochs!r}")
     distributed = strategy is not None and not is_default_strategy(strategy)
     if distributed and lbfgs is not None:
         raise ValueError("train: the L-BFGS fit runs on one device; train without a distribution strategy "
                          "or set lbfgs=None")
-    if distributed and not is_chief(strategy):
-        # Workers train in lockstep with the chief; only the chief writes (TF multi-worker rule).
+    if lbfgs is not None and not is_supervised(train_data):
+        raise ValueError("train: the L-BFGS fit needs the training split as in-memory (x, y) arrays")
+    if carry_state and shuffle:
+        raise ValueError("train: carry_state passes the state from each batch to the next, so the batches "
+                         "must follow each other: set shuffle=False")
+    if reset_state not in ("run", "epoch"):
+        raise ValueError(f"train: reset_state must be 'run' or 'epoch', got {reset_state!r}")
+    worker = distributed and not is_chief(strategy)
+    if worker:
+        # Workers train in lockstep with the chief; only the chief writes (TF multi-worker rule)
+        # and evaluates.
         log_dir = None
         checkpoint_dir = None if checkpoint_dir is None else os.path.join(
             str(checkpoint_dir), f"worker_tmp_{strategy.cluster_resolver.task_id}")
@@ -93,42 +154,54 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
     seeds = list(range(n)) if seeds is None else list(seeds)
     if len(seeds) != n:
         raise ValueError(f"train: the model holds {n} replica(s) but {len(seeds)} seed labels were given")
-    evaluate = evaluate or supervised_evaluation
+    evaluate = evaluate or loss_evaluation
     if distributed and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         # The chief evaluates alone; collective ops inside predict would wait for the workers.
         evaluate = local_evaluation(evaluate)
+    if carry_state:
+        evaluate = _keeping_carried_state(evaluate)
     checkpoint_every = checkpoint_every or log_every
 
+    splits = {"train": train_data}
+    if validation_data is not None:
+        splits["validation"] = validation_data
+    splits.update(extra_splits or {})
+    for name, data in splits.items():
+        if name != "train" and callable(data) and not isinstance(data, tf.data.Dataset) and is_pipeline(data):
+            raise ValueError(f"train: the {name!r} split is a function; give evaluation splits as arrays or a "
+                             "tf.data.Dataset")
+    if is_pipeline(train_data) and not isinstance(train_data, tf.data.Dataset):
+        splits["train"] = train_data(0)  # evaluated on epoch 0's batches
+
     all_callbacks = []
-    logger = None
-    if log_dir is not None:
-        splits = {"train": train_data}
-        if validation_data is not None:
-            splits["validation"] = validation_data
-        splits.update(extra_splits or {})
-        logger = ReplicaLogger([os.path.join(str(log_dir), f"seed{s}") for s in seeds], splits,
-                               evaluate, every=log_every, epochs=epochs)
-        all_callbacks.append(logger)
+    logger = ReplicaLogger(None if log_dir is None else [os.path.join(str(log_dir), f"seed{s}") for s in seeds],
+                           splits, evaluate, every=log_every if log_dir is not None else None,
+                           epochs=None if worker else epochs, prefix=tag_prefix, replicas=n)
+    all_callbacks.append(logger)
     stopper = None
     if early_stop:
         options = {"patience": early_stop} if isinstance(early_stop, (int, float)) else dict(early_stop)
         split = options.pop("split", "validation")
-        candidates = {"train": train_data, "validation": validation_data, **(extra_splits or {})}
-        if candidates.get(split) is None:
+        if splits.get(split) is None:
             raise ValueError(f"train: early_stop scores the split {split!r}, which was not given "
-                             f"(splits: {sorted(k for k, v in candidates.items() if v is not None)})")
+                             f"(splits: {sorted(splits)})")
         options.setdefault("every", log_every)
+        if log_dir is None:
+            logger.every = int(options["every"])  # the stopper reuses the logger's evaluations
         # Restored by hand below, before an L-BFGS polish, not by on_train_end after it.
-        stopper = ReplicaEarlyStopping(model, candidates[split], evaluate, logger=logger,
+        stopper = ReplicaEarlyStopping(model, splits[split], evaluate, logger=logger,
                                        restore_best=False, **options)
         all_callbacks.append(stopper)
     polished = tf.Variable(False, trainable=False)
     checkpoint = None
     initial_epoch = 0
+    carried = carried_state_variables(model) if carry_state else []
     if checkpoint_dir is not None:
         extra = {"polished": polished}
         if stopper is not None:
             extra["early_stop"] = stopper.checkpoint_state()
+        if carried:
+            extra["carried_state"] = carried
         checkpoint = EpochCheckpoint(checkpoint_dir, every=checkpoint_every, extra=extra)
         initial_epoch = checkpoint.restore(model)
         all_callbacks.append(checkpoint)
@@ -138,13 +211,11 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
 
     if jit_compile == "auto":
         jit_compile = getattr(model, "jit_compile", True) is True
-    if distributed:
-        runner = DistributedEpochs(model, *train_data, batch_size=batch_size, strategy=strategy,
-                                   shuffle_seed=shuffle_seed, jit_compile=jit_compile,
-                                   drop_remainder=drop_remainder)
-    else:
-        runner = CompiledEpochs(model, *train_data, batch_size=batch_size, shuffle_seed=shuffle_seed,
-                                jit_compile=jit_compile, drop_remainder=drop_remainder)
+    runner = _epoch_runner(model, train_data, batch_size=batch_size, shuffle=shuffle, shuffle_seed=shuffle_seed,
+                           jit_compile=jit_compile, drop_remainder=drop_remainder, distributed=distributed,
+                           strategy=strategy)
+    if carry_state and initial_epoch == 0:
+        reset_carried_state(model)
     callback_list = keras.callbacks.CallbackList(all_callbacks, model=model)
     model.stop_training = False
     callback_list.on_train_begin()
@@ -152,6 +223,8 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
     # A run that early-stopped or was polished before it was restarted has nothing left to train.
     finished = bool(polished.numpy()) or (stopper is not None and bool(stopper.stopped.numpy()))
     for epoch in range(initial_epoch, initial_epoch if finished else epochs):
+        if carry_state and reset_state == "epoch":
+            reset_carried_state(model)
         callback_list.on_epoch_begin(epoch)
         logs = runner.run_epoch(epoch)
         callback_list.on_epoch_end(epoch, logs)
@@ -174,12 +247,27 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
         if checkpoint is not None:
             checkpoint.save(done)
         final_log = True
-    if logger is not None and final_log:
+    if final_log or (log_dir is None and not logger.last and not worker):
+        # The weights changed after the last evaluation (best weights back, L-BFGS), or nothing
+        # was evaluated yet (a run without logs that trained no epoch here).
         logger.log(done)
     callback_list.on_train_end()
     return {"initial_epoch": initial_epoch, "epochs_done": done,
             "best_epoch": None if stopper is None else stopper.best_epoch.numpy().tolist(),
-            "lbfgs": lbfgs_result, "final": dict(logger.last) if logger else {}}
+            "lbfgs": lbfgs_result, "final": dict(logger.last)}
+
+
+def _keeping_carried_state(evaluate):
+    """`evaluate` run from the initial state (carried through the split's batches in order), with the
+    training's carried state put back afterwards."""
+
+    def wrapped(model, *split):
+        with preserved_carried_state(model):
+            reset_carried_state(model)
+            return evaluate(model, *split)
+
+    wrapped.__name__ = getattr(evaluate, "__name__", "evaluation")
+    return wrapped
 
 
 def save_replicas(model, paths):

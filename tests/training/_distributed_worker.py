@@ -32,7 +32,8 @@ def run(case, epochs, strategy=None, log_dir=None, checkpoint_dir=None, local_ev
     import keras
     from ndnx.losses import PoissonLoss, poisson_unit_norm
     from ndnx.models.v1 import hsm
-    from ndnx.training import supervised_evaluation, train
+    from ndnx.experiment.fits.v1 import supervised_evaluation
+    from ndnx.training import train
     from ndnx.training.distributed import local_evaluation
     from ndnx.training.strategy import build_in_scope
 

@@ -6,7 +6,8 @@ import pytest
 
 import ndnx
 from ndnx.losses import GaussianLoss
-from ndnx.training import ReplicaEarlyStopping, supervised_evaluation, train
+from ndnx.experiment.fits.v1 import supervised_evaluation
+from ndnx.training import ReplicaEarlyStopping, train
 
 STEPS = 2  # 32 rows in batches of 16
 

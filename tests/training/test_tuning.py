@@ -21,7 +21,7 @@ import pytest
 
 from ndnx.cli import main
 from ndnx.experiment import load_experiment
-from ndnx.training import supervised_evaluation
+from ndnx.experiment.fits.v1 import supervised_evaluation
 from ndnx.training.tuning import ExperimentHyperModel, load_tuner, run_search
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,7 +34,7 @@ TINY = textwrap.dedent('''
     import keras
     import keras_tuner
 
-    from ndnx.experiment import Experiment
+    from ndnx.experiment import Experiment, NDN3Fit
     from ndnx.losses import PoissonLoss, poisson_unit_norm
     from ndnx.models.v1 import hsm
 
@@ -80,6 +80,7 @@ TINY = textwrap.dedent('''
         data=load,
         build=lambda config, seed, replicas: build_model(config, 1e-2, 0.1, seed, replicas),
         seeds=1,
+        fit=NDN3Fit(),
         HYPERMODEL
         callbacks=lambda config: [Sleep()],
     )
@@ -387,7 +388,8 @@ def test_experiment_without_hypermodel_is_a_one_line_error(tmp_path, capsys):
     script = write_experiment(tmp_path, hypermodel=False)
     assert main(["tune", script, "--max-trials", "2", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err == ("ndnx: error: tests/plain defines no hypermodel; add hypermodel=... to its Experiment\n")
+    assert err == ("ndnx: error: tests/plain defines no hypermodel or search space; add hypermodel=... or "
+                   "search_space=... to its Experiment\n")
     assert not os.path.exists(os.path.join(tmp_path, "tuning"))
 
 

@@ -8,15 +8,16 @@ import threading
 import pytest
 import yaml
 
-from ndnx.experiment import Experiment, Layout, load_experiment, parse_overrides, seed_label
+from ndnx.experiment import Epochs, Experiment, Layout, load_experiment, parse_overrides, seed_label
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "tests", "fixtures", "tiny_experiment.py")
 DEFAULTS = {"lr": 1e-3, "region": 1, "name": "a", "flag": True, "sizes": [1, 2], "epochs": 3, "batch_size": 4}
 
 
 def make(grid=None):
-    return Experiment("g/e", dict(DEFAULTS), data=lambda c: None, build=lambda c, s, r: None, grid=grid, seeds=3)
+    return Experiment("g/e", dict(DEFAULTS), data=lambda c: None, build=lambda c, s, r: None, fit=Epochs(),
+                      grid=grid, seeds=3)
 
 
 def test_parse_overrides_types_and_errors():
@@ -93,7 +94,7 @@ def test_run_records_config_versions_and_commit(tmp_path):
     exp = load_experiment(TINY)
     layout = Layout(str(tmp_path), exp.name)
     run = exp.runs({"lr": 0.02})[0]
-    exp.write_run_info(layout, run, total_seeds=2)
+    exp.write_run_info(layout, run)
     config = yaml.safe_load(open(os.path.join(layout.logs("run0"), "config.yaml")))
     assert config["lr"] == 0.02 and config["epochs"] == 4
     info = yaml.safe_load(open(os.path.join(layout.logs("run0"), "run_info.json")))
@@ -110,7 +111,7 @@ def test_load_experiment_errors(tmp_path):
     with pytest.raises(ValueError, match="expected a module-level `experiment"):
         load_experiment(str(bad))
     with pytest.raises(ValueError, match="name must be 'group/experiment'"):
-        Experiment("nogroup", dict(DEFAULTS), data=None, build=None)
+        Experiment("nogroup", dict(DEFAULTS), data=None, build=None, fit=Epochs())
     with pytest.raises(ValueError, match=r"grid keys \['zz'\] have no default"):
         make(grid={"zz": [1]})
 
@@ -137,7 +138,7 @@ def test_early_stop_and_lbfgs_keys_reach_training(tmp_path):
     import keras
     import numpy as np
 
-    from ndnx.training import supervised_evaluation
+    from ndnx.experiment.fits.v1 import supervised_evaluation
 
     exp = load_experiment(TINY)
     # NDN3 learning_alg='lbfgs': no epochs, a full-batch fit of 30 iterations

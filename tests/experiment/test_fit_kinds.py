@@ -1,0 +1,127 @@
+"""Every kind of fit through the same pipeline: run, resume, summarize, tune (DESIGN.md, the fit table).
+
+Each example experiment (tests/fixtures/*_experiment.py) computes in NumPy what its training
+must give; the tests hold ndnx's runs to that to 1e-5, also across an interruption.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ndnx.analysis.summary import summarize
+from ndnx.experiment import load_experiment
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, f"{name}_experiment.py")
+
+
+def module_of(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"fixture_{name}", fixture(name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cli(*args, env_extra=None):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("NDNX_TEST_INTERRUPT_AT", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "ndnx.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+def interrupted_then_resumed(exp, run, root, monkeypatch, at):
+    """Fit `run`, interrupted after epoch `at` (after a checkpoint or not), then again to the end."""
+    monkeypatch.setenv("NDNX_TEST_INTERRUPT_AT", str(at))
+    with pytest.raises(KeyboardInterrupt):
+        exp.run_job(run, [0], root=str(root), progress=False)
+    monkeypatch.delenv("NDNX_TEST_INTERRUPT_AT")
+    return exp.run_job(run, [0], root=str(root), progress=False)["seed0"]
+
+
+@pytest.mark.parametrize("source", ["dataset", "array"])
+def test_own_train_step_on_x_only_data_equals_numpy_across_an_interruption(source, tmp_path, monkeypatch):
+    # Contrastive divergence with persistent chains: a pipeline function of the epoch, or an x-only array.
+    exp = load_experiment(fixture("energy"))
+    [run] = exp.runs({"source": source})
+    expected = module_of("energy").reference(run.config)
+    # log_every=2: checkpoints after epochs 2 and 4; interrupted after 3, the run resumes from 2.
+    outcome = interrupted_then_resumed(exp, run, tmp_path, monkeypatch, at=3)
+    assert outcome["initial_epoch"] == 2 and outcome["epochs_done"] == 6
+    np.testing.assert_allclose(outcome["model"].mu.numpy(), expected, atol=1e-5)
+    # The experiment's evaluation (not a loss) is what it logged and what a tuner would see.
+    x_val = exp.load_data(run.config)["validation"]
+    error = np.linalg.norm(expected - x_val.mean(axis=0))
+    np.testing.assert_allclose(outcome["final"][("validation", "mu_error")], [error], atol=1e-5)
+    [row] = [r for r in summarize(str(tmp_path), "tests/energy") if r["tag"] == "mu_error"]
+    assert row["step"] == 5 and row["p50"] == pytest.approx(error, abs=1e-5)
+
+
+def test_truncated_bptt_carries_the_state_across_batches_epochs_and_a_restart(tmp_path, monkeypatch):
+    exp = load_experiment(fixture("tbptt"))
+    [run] = exp.runs()
+    w, u = module_of("tbptt").reference(run.config)
+    # Interrupted after epoch 2 of 3 (checkpoint every epoch): the state carried out of epoch 2
+    # must come back with the weights, and the validation evaluations in between must not touch it.
+    outcome = interrupted_then_resumed(exp, run, tmp_path, monkeypatch, at=2)
+    assert outcome["initial_epoch"] == 2
+    rnn = outcome["model"].get_layer("rnn")
+    np.testing.assert_allclose([float(rnn.cell.kernel.numpy().ravel()[0]), float(rnn.cell.recurrent_kernel.numpy().ravel()[0])],
+                               [w, u], atol=1e-5)
+    # Without the window edge the gradient would differ: the reference is not a plain BPTT.
+    assert abs(w - 0.3) > 0.05
+
+
+def test_chain_resumes_in_its_second_step_and_reads_the_first_by_path(tmp_path):
+    root = tmp_path / "td"
+    script = fixture("chain")
+    out = cli("run", script, "--root", str(root), env_extra={"NDNX_TEST_INTERRUPT_AT": "7"})
+    assert out.returncode == 130 and "interrupted" in out.stderr
+    models = root / "models" / "tests" / "chain" / "run0"
+    first = models / "steps" / "slope" / "seed0.keras"
+    assert first.exists() and not (models / "steps" / "offset" / "seed0.keras").exists()
+    stamp = first.stat().st_mtime_ns
+    out = cli("run", script, "--root", str(root))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert first.stat().st_mtime_ns == stamp  # the finished step was not run again
+    import keras
+
+    config = load_experiment(script).runs()[0].config
+    w, b, val_loss = module_of("chain").reference(config)
+    final = keras.saving.load_model(str(models / "seed0.keras"))
+    np.testing.assert_allclose([float(v.ravel()[0]) for v in final.get_layer("dense").get_weights()], [w, b],
+                               atol=1e-5)
+    rows = {r["tag"]: r for r in summarize(str(root), "tests/chain")}
+    assert rows["offset/loss"]["step"] == 11 and rows["offset/loss"]["p50"] == pytest.approx(val_loss, abs=1e-5)
+    assert {"slope/loss", "offset/loss"} <= set(rows)
+    assert (root / "experiments.txt").read_text() == "tests/chain/run0\n"
+
+
+def test_chain_search_space_tuning_scores_each_trial_as_a_whole_run(tmp_path):
+    root = tmp_path / "td"
+    script = fixture("chain")
+    out = cli("tune", script, "--root", str(root), "--tuner", "random", "--max-trials", "2")
+    assert out.returncode == 0, out.stderr[-3000:]
+    base = load_experiment(script).runs()[0].config
+    module = module_of("chain")
+    trials = []
+    for path in (root / "tuning" / "tests" / "chain" / "random").glob("trial_*/trial.json"):
+        state = json.loads(path.read_text())
+        lr = state["hyperparameters"]["values"]["offset_lr"]
+        expected = module.reference({**base, "offset.lr": lr})[2]
+        assert state["status"] == "COMPLETED"
+        assert state["score"] == pytest.approx(expected, abs=1e-5)
+        trials.append(lr)
+        assert (path.parent / "model.keras").exists()
+    assert sorted(trials) == [0.05, 0.2]
+    assert "best trials by val_offset/loss (min)" in out.stdout
