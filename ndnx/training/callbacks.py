@@ -152,9 +152,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class ProgressBar(keras.callbacks.Callback):
-    """One line of progress per run: epochs done, rate, time left and the latest metrics."""
+    """One line of progress per run: epochs done, rate, time left and the latest metrics.
 
-    def __init__(self, epochs, initial_epoch=0, label="", stream=None, width=28, keys=("loss", "validation_correlation")):
+    `keys`: the epoch-log entries shown (default the training loss and every validation metric).
+    """
+
+    def __init__(self, epochs, initial_epoch=0, label="", stream=None, width=28, keys=None):
         super().__init__()
         self.epochs = int(epochs)
         self.initial_epoch = int(initial_epoch)
@@ -175,7 +178,9 @@ class ProgressBar(keras.callbacks.Callback):
             # The first epoch pays for tracing and XLA compilation; rates count from its end.
             self._start = time.time()
             self._first = epoch + 1
-        for k in self.keys:
+        # Default: the training loss and whatever the evaluation of the validation split gave.
+        keys = self.keys or [k for k in logs if k == "loss" or k.startswith("validation_")]
+        for k in keys:
             if k in logs:
                 self._shown[k] = logs[k]
         done = epoch + 1
