@@ -6,9 +6,10 @@ never appears. Learning curves over seeds: `ndnx.analysis.summary.plot_learning_
 """
 
 import os
-import tempfile
 
 import numpy as np
+
+from ndnx.files import atomic_open
 
 __all__ = ["save_figure", "plot_kernels", "plot_dog_filters", "plot_effective_hidden_kernels",
            "plot_readout_masks", "plot_readout_positions", "plot_correlation_histogram", "plot_learning_curves"]
@@ -26,17 +27,9 @@ def _figure(width, height):
 def save_figure(fig, path, dpi=120):
     """Write `fig` to `path` (PNG unless the suffix says otherwise) atomically; returns the path."""
     path = str(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     suffix = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=suffix.lstrip("."), dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format=suffix.lstrip("."), dpi=dpi)
     return path
 
 

@@ -1,11 +1,11 @@
 """`train`: fit a (possibly replicated) model with per-seed logs, checkpoints and resume."""
 
 import os
-import tempfile
 
 import keras
 import tensorflow as tf
 
+from ndnx.files import atomic_path
 from ndnx.training.callbacks import EpochCheckpoint, LBFGSProgress, ProgressBar, ReplicaLogger
 from ndnx.training.compiled_epochs import CompiledEpochs
 from ndnx.training.early_stopping import ReplicaEarlyStopping
@@ -18,17 +18,14 @@ __all__ = ["train", "save_model_atomic"]
 
 
 def save_model_atomic(model, path):
-    """`model.save(path)` through a temporary file in the same directory and os.replace."""
-    path = str(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(path) or ".")
-    os.close(fd)
-    try:
+    """`model.save(path)` through `ndnx.files.atomic_path`: readers never see half a model.
+
+    Keras requires a path ending in ".keras", so the model is written into a hidden temporary
+    directory beside `path` (which no `*.keras` listing of the directory sees) and moved into place
+    only when complete; the file's permissions follow the umask.
+    """
+    with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=None,
