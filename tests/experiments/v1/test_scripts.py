@@ -15,7 +15,7 @@ import ndnx.data.v1_splits
 from ndnx.experiment import load_experiment
 from ndnx.models.v1 import from_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))  # tests/experiments/v1 → root
 SCRIPTS = sorted(glob.glob(os.path.join(ROOT, "experiments", "v1", "*.py")))
 
 # Runs per experiment: the thesis table's grids (spec v1_system_identification.md §2.2).

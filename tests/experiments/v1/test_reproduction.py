@@ -18,7 +18,7 @@ from ndnx.data import antolik, synthetic_v1
 from ndnx.metrics import feve, repeats_from_trials_first
 from ndnx.training import supervised_evaluation
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))  # tests/experiments/v1 → root
 # Spec §8 test 8 fits baseline 4 for 5000 epochs; baseline 1 needs only to be shown worse.
 EPOCHS = {"baseline1": 1000, "baseline4": 5000}
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ndnx.data import antolik
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))  # tests/experiments/v1 → root
 BASELINE4 = os.path.join(ROOT, "experiments", "v1", "baseline4.py")
 
 
