@@ -3,7 +3,6 @@
 import json
 import os
 import platform
-import tempfile
 
 
 def machine_info():
@@ -22,14 +21,12 @@ def machine_info():
 
 def write_results(name, results):
     """Write benchmarks/results/<name>.json (one flat object) atomically; return its path."""
-    directory = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"{name}.json")
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".json")
-    with os.fdopen(fd, "w") as f:
+    from ndnx.files import atomic_open
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", f"{name}.json")
+    with atomic_open(path, "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
         f.write("\n")
-    os.replace(tmp, path)
     return path
 
 

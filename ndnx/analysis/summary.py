@@ -19,9 +19,10 @@ import glob
 import math
 import os
 import re
-import tempfile
 
 import numpy as np
+
+from ndnx.files import atomic_open
 
 __all__ = ["read_scalars", "collect", "percentiles", "summarize", "format_table", "write_csv",
            "plot_learning_curves", "logged_splits", "run_info", "print_summary", "default_plot_tag"]
@@ -269,29 +270,14 @@ def format_table(rows):
     return "\n".join(out)
 
 
-def _atomic_target(path):
-    """A temporary file beside `path` (directories created), so a reader never sees half a file."""
-    path = os.path.abspath(os.fspath(path))
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    return path, fd, tmp
-
-
 def write_csv(rows, path):
-    """Write rows (as from `summarize`) to a CSV file, atomically; returns the path."""
-    path, fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=_columns(rows))
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write rows (as from `summarize`) to a CSV file, atomically; returns the absolute path."""
+    path = os.path.abspath(os.fspath(path))
+    with atomic_open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=_columns(rows))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return path
 
 
@@ -341,15 +327,9 @@ def plot_learning_curves(data, path, tag="correlation"):
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
 
-    path, fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=120)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    path = os.path.abspath(os.fspath(path))
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=120)
     return path
 
 

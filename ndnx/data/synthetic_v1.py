@@ -31,13 +31,13 @@ Rates are sparse and skewed like the calcium-derived rates of the real data: 99.
 
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
 from ndnx.data.antolik import FILES, IMAGE_SHAPE, PIXEL_SCALE, REGION_SIZES, VALIDATION_REPEATS
 from ndnx.data.commands import data_command
 from ndnx.data.images import natural_image_patches
+from ndnx.files import make_temporary_dir
 
 DOG_FIELDS = ("alpha1", "sigma1", "mu_x", "mu_y", "alpha2", "sigma2")
 NUM_DOGS = 9
@@ -228,7 +228,7 @@ def _publish(tmp, target, replace_complete):
     if not replace_complete and is_complete(target):
         shutil.rmtree(tmp)  # a concurrent writer got there first with the same data: keep theirs
         return
-    old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
+    old = make_temporary_dir(os.path.dirname(target), f"{os.path.basename(target)}.old")
     parked = os.path.join(old, "region")
     os.rename(target, parked)
     try:
@@ -263,7 +263,7 @@ def write_synthetic_region(out_dir, neurons=103, train=1800, val=50, repeats=10,
     target = os.path.join(out_dir, name)
     image_seed, model_seed, noise_seed = np.random.SeedSequence(seed).spawn(3)
 
-    tmp = tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_dir)
+    tmp = make_temporary_dir(out_dir, name)  # hidden, mode 0o777 less the umask (mkdtemp: 0o700)
     try:
         # 256 grey levels like the original stimuli, stored divided by 10⁶ as published.
         levels = np.rint(natural_image_patches(train + val, IMAGE_SHAPE[0], seed=image_seed) * 255.0)

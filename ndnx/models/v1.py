@@ -22,7 +22,7 @@ NeurIPS; Lurz et al. (2021) ICLR.
 from ndnx.models.ffnetwork import ffnetwork, layer_seeds, ndn3_normal
 
 __all__ = ["hsm", "ln", "lnln", "conv_readout", "conv_dog", "what_where", "conv_gaussian", "ndn3_normal",
-           "layer_seeds", "hidden_units", "from_config", "compile_recipe", "xla_helps", "CONFIG_DEFAULTS", "MODELS"]
+           "layer_seeds", "hidden_units", "from_config", "compile_recipe", "CONFIG_DEFAULTS", "MODELS"]
 
 
 def hidden_units(num_neurons, hidden_fraction):
@@ -368,25 +368,6 @@ def from_config(config, num_neurons, input_shape, seed=0, replicas=None):
     return model
 
 
-def xla_helps(model):
-    """Whether XLA compilation speeds up training `model` on the devices present.
-
-    On a GPU it does. On the CPU it does for dense, DoG and shared-input conv models (the HSM's
-    compiled epochs run 2× faster with it) but not for convolutions over one feature map per
-    replica: XLA's host convolutions inside the compiled epoch loop are an order of magnitude
-    slower than TensorFlow's (2-core CPU, 10 seeds, batch 16: what/where 6.4 s vs 0.37 s per step,
-    conv + Gaussian readout 1.30 s vs 0.17 s).
-    """
-    import tensorflow as tf
-
-    from ndnx.layers import Conv2D
-
-    if tf.config.list_physical_devices("GPU"):
-        return True
-    return not any(isinstance(layer, Conv2D) and layer.replicas is not None and not layer._shared_input
-                   for layer in model.layers)
-
-
 def compile_recipe(model, y_train, lr=1e-3, noise="poisson", jit_compile="auto"):
     """Compile with the thesis recipe: Adam (β 0.9 / 0.999, ε 1e-8 as NDN3) and the NDN3 loss.
 
@@ -394,12 +375,18 @@ def compile_recipe(model, y_train, lr=1e-3, noise="poisson", jit_compile="auto")
     `y_train` are unrecorded and left out); "gaussian" — the NDN3 Gaussian loss Σ(y − ŷ)²/T;
     "poisson_sum" — the original HSM's unnormalised Σₙ [ŷ − y log(ŷ + 1e-19)] (per row: the
     original's sum over rows divided by T, the same minimiser).
-    jit_compile: "auto" — XLA where it helps on the devices present (`xla_helps`), or a bool.
+    jit_compile: "auto" — XLA where it helps on the devices present (`ndnx.training.xla.xla_helps`),
+    or a bool.
     """
     import keras
 
     if jit_compile == "auto":
+        # Resolved here, at call time: a model module does not import ndnx.training when it is imported.
+        from ndnx.training.xla import xla_helps
+
         jit_compile = xla_helps(model)
+    elif not isinstance(jit_compile, bool):
+        raise ValueError(f"compile_recipe: jit_compile must be 'auto', True or False, got {jit_compile!r}")
 
     from ndnx.losses import GaussianLoss, PoissonLoss, poisson_unit_norm
 
@@ -414,3 +401,13 @@ def compile_recipe(model, y_train, lr=1e-3, noise="poisson", jit_compile="auto")
     model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8), loss=loss,
                   jit_compile=jit_compile)
     return model
+
+
+def __getattr__(name):
+    # `ndnx.models.v1.xla_helps` moved to ndnx.training.xla; the old name resolves lazily, on first
+    # use, so importing this module still does not import ndnx.training.
+    if name == "xla_helps":
+        from ndnx.training.xla import xla_helps
+
+        return xla_helps
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

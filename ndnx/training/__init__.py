@@ -7,9 +7,10 @@ from ndnx.training.ensemble import extract_replica, num_replicas
 from ndnx.training.evaluation import loss_evaluation
 from ndnx.training.lbfgs import box_bounds, fit_lbfgs
 from ndnx.training.trainer import save_model_atomic, save_replicas, train
+from ndnx.training.xla import xla_helps
 
 __all__ = [
     "CompiledEpochs", "EpochCheckpoint", "ProgressBar", "ReplicaEarlyStopping", "ReplicaLogger",
     "box_bounds", "epoch_permutation", "extract_replica", "fit_lbfgs", "num_replicas", "save_model_atomic", "save_replicas",
-    "loss_evaluation", "train",
+    "loss_evaluation", "train", "xla_helps",
 ]

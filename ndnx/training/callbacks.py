@@ -13,6 +13,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from ndnx.files import atomic_open
+
 __all__ = ["ReplicaLogger", "EpochCheckpoint", "ProgressBar", "LBFGSProgress", "write_scalars"]
 
 
@@ -225,8 +227,6 @@ class LBFGSProgress:
 
 
 def write_json_atomic(path, obj):
-    """Write JSON through a temporary file and os.replace, so readers never see half a file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
+    """Write `obj` as JSON through `ndnx.files.atomic_open`, so readers never see half a file."""
+    with atomic_open(path, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)

@@ -5,11 +5,11 @@ The data may be supervised arrays, x alone, or a tf.data pipeline; the model may
 """
 
 import os
-import tempfile
 
 import keras
 import tensorflow as tf
 
+from ndnx.files import atomic_path
 from ndnx.training.callbacks import EpochCheckpoint, LBFGSProgress, ProgressBar, ReplicaLogger
 from ndnx.training.carried_state import carried_state_variables, preserved_carried_state, reset_carried_state
 from ndnx.training.compiled_epochs import CompiledEpochs
@@ -25,17 +25,14 @@ __all__ = ["train", "save_model_atomic"]
 
 
 def save_model_atomic(model, path):
-    """`model.save(path)` through a temporary file in the same directory and os.replace."""
-    path = str(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(path) or ".")
-    os.close(fd)
-    try:
+    """`model.save(path)` through `ndnx.files.atomic_path`: readers never see half a model.
+
+    Keras requires a path ending in ".keras", so the model is written into a hidden temporary
+    directory beside `path` (which no `*.keras` listing of the directory sees) and moved into place
+    only when complete; the file's permissions follow the umask.
+    """
+    with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _epoch_runner(model, train_data, *, batch_size, shuffle, shuffle_seed, jit_compile, drop_remainder,

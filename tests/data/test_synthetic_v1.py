@@ -159,6 +159,19 @@ def test_failed_overwrite_keeps_the_old_region(tmp_path, monkeypatch):
     assert load(path, "training_set").shape == (20, 6) and os.listdir(tmp_path) == ["region1"]
 
 
+def test_region_is_as_readable_as_the_umask_allows(tmp_path):
+    # staged in a temporary directory, which must not keep tempfile.mkdtemp's 0o700 once published
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = synthetic_v1.write_synthetic_region(tmp_path, neurons=5, train=20, val=5, repeats=2)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o755
+    assert {stat.S_IMODE(os.stat(os.path.join(path, n)).st_mode) for n in os.listdir(path)} == {0o644}
+
+
 def test_without_overwrite_a_complete_region_is_kept(tmp_path):
     # what a second process racing ensure_default_region sees: the first complete region wins
     path = synthetic_v1.write_synthetic_region(tmp_path, neurons=5, train=20, val=5, repeats=2, seed=0)

@@ -462,9 +462,18 @@ def test_hsm_search_experiment(tmp_path, fake_v1_data, capsys):
     assert model.output_shape == (None, 2, 10)  # two seeds, ten neurons
     assert model.get_layer("hidden").units == 5
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(3e-3)
-    assert model.get_layer("output").kernel_regularizer is not None
+    # The sampled l2_output = 0.25 in NDN3's convention (spec §5.1: λ·½Σw², tf.nn.l2_loss) on the output
+    # weights of both seeds, and no other penalty; with l2_output_on = False there is none at all.
+    model(np.zeros((1, 31, 31, 1), "float32"))
+    kernel = model.get_layer("output").kernel.numpy().astype("float64")
+    assert kernel.shape == (2, 5, 10)
+    penalty = float(sum(np.asarray(t) for t in model.get_layer("output").losses))
+    assert penalty == pytest.approx(0.5 * 0.25 * np.sum(kernel ** 2), rel=1e-5)
+    assert float(sum(np.asarray(t) for t in model.losses)) == pytest.approx(penalty, rel=1e-6)
     hp.values.update({"l2_output_on": False})
-    assert ExperimentHyperModel(exp, config).build(hp).get_layer("output").kernel_regularizer is None
+    unpenalised = ExperimentHyperModel(exp, config).build(hp)
+    unpenalised(np.zeros((1, 31, 31, 1), "float32"))
+    assert unpenalised.losses == []
 
     assert run_search(exp, {"data_dir": "unused", "epochs": 2, "seeds": 2}, max_trials=1,
                       root=str(tmp_path)) == 0

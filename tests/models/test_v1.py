@@ -1,9 +1,9 @@
-"""The V1 model zoo: replicas equal lone seeds, NDN3 lists, configuration errors."""
+"""The V1 model zoo (ndnx.models.v1): replicas equal lone seeds, the NDN3 description of baseline 4,
+configuration errors, the original HSM's bounded fit."""
 
 import numpy as np
 import pytest
 
-import ndnx
 from ndnx.models import v1
 from ndnx.models.ffnetwork import ffnetwork
 
@@ -64,40 +64,9 @@ def test_hsm_is_the_ndn3_description_of_baseline_4():
     assert float(sum(b.losses)) == pytest.approx(0.1 * 0.5 * float(np.sum(w ** 2)), rel=1e-5)
 
 
-def test_normal_layer_normalization_is_ndn3_normalize_weights():
-    model = ffnetwork((15, 15, 1), ["normal", "normal"], [3, 2], normalization=[1, -1], seed=0)
-    assert [model.get_layer(n).normalize for n in ("layer0", "output")] == ["l2", "max_norm"]
-    kernel = model.get_layer("layer0").effective_kernel().numpy()
-    np.testing.assert_allclose(np.linalg.norm(kernel, axis=0), 1.0, rtol=1e-5)
-
-
-def test_ffnetwork_errors_name_the_problem():
-    with pytest.raises(ValueError, match="unknown layer types \\['readout'\\]"):
-        ffnetwork((15, 15, 1), ["readout"], [3])
-    with pytest.raises(ValueError, match="keep probability"):
-        ffnetwork((15, 15, 1), ["normal"], [3], reg_list={"dropout": [0.5]})
-    with pytest.raises(ValueError, match="layer_sizes has 1 entries for 2 layers"):
-        ffnetwork((15, 15, 1), ["normal", "normal"], [3])
-    with pytest.raises(ValueError, match="dog: a diff_of_gaussians layer takes no penalty"):
-        ffnetwork((15, 15, 1), ["diff_of_gaussians"], [3], reg_list={"l2": [0.1]}, layer_names=["dog"])
-    with pytest.raises(ValueError, match="reg keys \\['max'\\] do not apply to a separable layer"):
-        ffnetwork((15, 15, 1), ["conv", "sep"], [2, 3], conv_filter_widths=[3, None], reg_list={"max": [None, 0.1]})
-    with pytest.raises(ValueError, match="needs conv_filter_widths"):
-        ffnetwork((15, 15, 1), ["conv"], [2])
-    with pytest.raises(ValueError, match=r"normalization\[0\] of the 'normal' layer layer0 must be one of \[-1, 0, 1\]"):
-        ffnetwork((15, 15, 1), ["normal", "normal"], [3, 2], normalization=[2, 0])
+def test_from_config_names_an_unknown_model():
     with pytest.raises(ValueError, match="unknown model 'cnn'"):
         v1.from_config({"model": "cnn"}, 3, (15, 15, 1))
-
-
-def test_ndn3_activations():
-    x = np.array([-2.0, 0.5], "float32")
-    np.testing.assert_allclose(ndnx.activations.get("leaky_relu")(x), [-0.2, 0.5], rtol=1e-6)
-    np.testing.assert_allclose(ndnx.activations.get("requ")(x), [0.0, 0.25], rtol=1e-6)
-    np.testing.assert_allclose(ndnx.activations.get("quad")(x), [4.0, 0.25], rtol=1e-6)
-    assert ndnx.activations.get("lin")(x) is x or np.allclose(ndnx.activations.get("lin")(x), x)
-    with pytest.raises(ValueError, match="unknown name 'swishy'"):
-        ndnx.activations.get("swishy")
 
 
 def test_original_hsm_bounds_initialisation_and_bounded_fit():

@@ -1,70 +1,18 @@
-"""Matplotlib figures of V1 models and results: kernels, readout masks, correlation histograms.
+"""Matplotlib figures of V1 models and results: DoG filters, effective hidden kernels, readout masks
+and positions, histograms of per-neuron correlations.
 
 Every function returns a `matplotlib.figure.Figure` drawn on an Agg canvas (no pyplot state, no
-GUI) and, given `path`, also writes it as a PNG through a temporary file, so a half-written image
-never appears. Learning curves over seeds: `ndnx.analysis.summary.plot_learning_curves`.
+GUI) and, given `path`, also writes it atomically (`ndnx.plotting.figures.save_figure`), so a
+half-written image never appears. Family-neutral figures (kernel grids, learning curves over seeds)
+are in `ndnx.plotting.figures`; everything is importable from `ndnx.plotting`.
 """
-
-import os
-import tempfile
 
 import numpy as np
 
-__all__ = ["save_figure", "plot_kernels", "plot_dog_filters", "plot_effective_hidden_kernels",
-           "plot_readout_masks", "plot_readout_positions", "plot_correlation_histogram", "plot_learning_curves"]
+from ndnx.plotting.figures import new_figure, plot_kernels, save_figure
 
-
-def _figure(width, height):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig, path, dpi=120):
-    """Write `fig` to `path` (PNG unless the suffix says otherwise) atomically; returns the path."""
-    path = str(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=suffix.lstrip("."), dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def plot_kernels(kernels, titles=None, ncols=None, suptitle=None, path=None, cmap="RdBu_r"):
-    """A grid of 2-D kernels (K, H, W), each on a colour scale symmetric around 0."""
-    kernels = np.asarray(kernels, dtype="float64")
-    if kernels.ndim != 3:
-        raise ValueError(f"plot_kernels: expected kernels of shape (count, height, width), got {kernels.shape}")
-    count = len(kernels)
-    ncols = ncols or int(np.ceil(np.sqrt(count)))
-    nrows = int(np.ceil(count / ncols))
-    fig = _figure(1.6 * ncols + 0.5, 1.6 * nrows + (0.4 if suptitle else 0.1))
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i >= count:
-            ax.set_axis_off()
-            continue
-        limit = np.abs(kernels[i]).max() or 1.0
-        ax.imshow(kernels[i], cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
-        if titles is not None:
-            ax.set_title(str(titles[i]), fontsize="small")
-    if suptitle:
-        fig.suptitle(suptitle)
-    if path:
-        save_figure(fig, path)
-    return fig
+__all__ = ["plot_dog_filters", "plot_effective_hidden_kernels", "plot_readout_masks", "plot_readout_positions",
+           "plot_correlation_histogram"]
 
 
 def plot_dog_filters(layer, replica=None, path=None):
@@ -117,7 +65,7 @@ def plot_readout_positions(positions, feature_map=None, align_corners=True, path
     positions = np.asarray(positions, dtype="float64")
     if positions.ndim != 2 or positions.shape[1] != 2:
         raise ValueError(f"plot_readout_positions: expected positions of shape (neurons, 2), got {positions.shape}")
-    fig = _figure(5, 5)
+    fig = new_figure(5, 5)
     ax = fig.add_subplot()
     if feature_map is not None:
         feature_map = np.asarray(feature_map, dtype="float64")
@@ -144,7 +92,7 @@ def plot_correlation_histogram(correlations, labels=None, bins=30, path=None):
     arrays = [np.asarray(correlations, dtype="float64")] if np.ndim(correlations[0]) == 0 \
         else [np.asarray(c, dtype="float64") for c in correlations]
     labels = labels or [None] * len(arrays)
-    fig = _figure(6, 4)
+    fig = new_figure(6, 4)
     ax = fig.add_subplot()
     edges = np.linspace(min(-0.1, min(a.min() for a in arrays)), 1.0, bins + 1)
     for values, label in zip(arrays, labels):
@@ -157,10 +105,3 @@ def plot_correlation_histogram(correlations, labels=None, bins=30, path=None):
     if path:
         save_figure(fig, path)
     return fig
-
-
-def plot_learning_curves(data, path, tag="correlation"):
-    """Median over seeds with a 10th–90th percentile band per run (see ndnx.analysis.summary)."""
-    from ndnx.analysis.summary import plot_learning_curves as plot
-
-    return plot(data, path, tag=tag)

@@ -1,24 +1,10 @@
-"""Figures: they draw what they are given and are written atomically as PNG files."""
+"""V1 figures (ndnx.plotting.v1): they draw what they are given and are written atomically as PNG files."""
 
 import numpy as np
 import pytest
-from matplotlib.image import imread
 
 import ndnx
 from ndnx import plotting
-
-
-def test_kernel_grid_and_png(tmp_path):
-    kernels = np.random.default_rng(0).normal(size=(5, 7, 7))
-    path = tmp_path / "k.png"
-    fig = plotting.plot_kernels(kernels, titles=list("abcde"), path=path)
-    images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
-    assert len(images) == 5
-    np.testing.assert_array_equal(images[3], kernels[3])
-    assert imread(str(path)).shape[2] in (3, 4)
-    assert [p.name for p in tmp_path.iterdir()] == ["k.png"]
-    with pytest.raises(ValueError, match="expected kernels of shape"):
-        plotting.plot_kernels(np.zeros((3, 3)))
 
 
 def test_model_figures(tmp_path):

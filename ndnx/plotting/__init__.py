@@ -1,0 +1,22 @@
+"""Matplotlib figures, drawn on Agg canvases (no pyplot state, no GUI) and saved atomically.
+
+- `ndnx.plotting.figures` — family-neutral: `new_figure`, `save_figure`, `plot_kernels` (a grid of
+  2-D kernels), `plot_learning_curves` (median and 10th–90th percentile band over seeds).
+- `ndnx.plotting.v1` — V1 models and results: `plot_dog_filters`, `plot_effective_hidden_kernels`,
+  `plot_readout_masks`, `plot_readout_positions`, `plot_correlation_histogram`.
+
+Every name of both is importable from here (`ndnx.plotting.plot_kernels`, ...).
+"""
+
+from ndnx.plotting import figures, v1
+from ndnx.plotting.figures import new_figure, plot_kernels, plot_learning_curves, save_figure
+from ndnx.plotting.v1 import (
+    plot_correlation_histogram,
+    plot_dog_filters,
+    plot_effective_hidden_kernels,
+    plot_readout_masks,
+    plot_readout_positions,
+)
+
+__all__ = ["new_figure", "save_figure", "plot_kernels", "plot_dog_filters", "plot_effective_hidden_kernels",
+           "plot_readout_masks", "plot_readout_positions", "plot_correlation_histogram", "plot_learning_curves"]
