@@ -12,25 +12,13 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from importlib import metadata
 
 import yaml
 
+from ndnx.files import atomic_write_text
+
 __all__ = ["package_versions", "git_commit", "write_run_info", "read_run_info", "mark_finished"]
-
-
-def _write_text(path, text):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def package_versions():
@@ -62,7 +50,7 @@ def git_commit(path):
 def write_run_info(experiment, layout, run):
     """Write the run's config.yaml and run_info.json (atomically) under its logs directory."""
     logs = layout.logs(run.name)
-    _write_text(os.path.join(logs, "config.yaml"),
+    atomic_write_text(os.path.join(logs, "config.yaml"),
                 yaml.safe_dump(run.config, sort_keys=True, default_flow_style=False))
     info = {
         "experiment": experiment.name,
@@ -75,7 +63,7 @@ def write_run_info(experiment, layout, run):
         "git_commit": git_commit(experiment.source or __file__),
         "command": sys.argv,
     }
-    _write_text(os.path.join(logs, "run_info.json"), json.dumps(info, indent=2, default=str))
+    atomic_write_text(os.path.join(logs, "run_info.json"), json.dumps(info, indent=2, default=str))
 
 
 def read_run_info(run_dir):

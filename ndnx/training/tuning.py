@@ -46,6 +46,7 @@ import numpy as np
 import keras
 import keras_tuner
 
+from ndnx.files import atomic_write_text
 from ndnx.training.ensemble import num_replicas
 
 __all__ = [
@@ -298,10 +299,8 @@ class _TrialLog:
         record = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, "host": socket.gethostname(),
                   "pid": os.getpid(), "seconds": round(seconds, 3), "status": trial.status,
                   "metrics": metrics}
-        path = os.path.join(self.get_trial_dir(trial.trial_id), "ndnx_trial.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(record, f, indent=2)
-        os.replace(path + ".tmp", path)
+        atomic_write_text(os.path.join(self.get_trial_dir(trial.trial_id), "ndnx_trial.json"),
+                          json.dumps(record, indent=2))
         self.ndnx_trials_run.append(record)
         super().on_trial_end(trial)
         name = self.hypermodel.objective.name

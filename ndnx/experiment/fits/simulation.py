@@ -31,13 +31,14 @@ Example:
                             fit=Simulation(simulate), grid={"coupling": [0.5, 1.0, 2.0]})
 """
 
+import contextlib
 import os
-import tempfile
 
 import numpy as np
 import yaml
 
 from ndnx.experiment.fits.fit import Fit, Objective
+from ndnx.files import atomic_path
 
 __all__ = ["Simulation", "Records"]
 
@@ -62,20 +63,15 @@ class Records:
         self.attrs = attrs or [{} for _ in range(self.count)]
         self.arrays = [{} for _ in range(self.count)]
         self._files = None
-        self._temporaries = None
+        self._stack = None
 
     def __enter__(self):
         if self.paths is not None:
             import h5py
 
-            self._files, self._temporaries = [], []
+            self._files, self._stack = [], contextlib.ExitStack()
             for path, attrs in zip(self.paths, self.attrs):
-                directory = os.path.dirname(path)
-                os.makedirs(directory, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".partial")
-                os.close(fd)
-                self._temporaries.append(tmp)
-                handle = h5py.File(tmp, "w")
+                handle = h5py.File(self._stack.enter_context(atomic_path(path)), "w")
                 for key, value in attrs.items():
                     handle.attrs[key] = value
                 self._files.append(handle)
@@ -130,26 +126,17 @@ class Records:
             return
         for handle in self._files:
             handle.close()
-        for tmp, path in zip(self._temporaries, self.paths):
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, path)
         self._files = None
+        self._stack.close()  # each atomic_path publishes its file
 
     def __exit__(self, kind, value, traceback):
         if self._files is not None:  # not committed: an error or an interruption
             for handle in self._files:
                 handle.close()
-            for tmp in self._temporaries:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
             self._files = None
+            error = value if value is not None else RuntimeError("records not committed")
+            self._stack.__exit__(type(error), error, traceback)  # removes the temporaries
         return False
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class Simulation(Fit):
