@@ -20,7 +20,7 @@ def data(seed=0, rows=32):
 def model(replicas=2, seed=0):
     inputs = keras.Input((6,))
     m = keras.Model(inputs, ndnx.layers.Dense(3, replicas=replicas, seed=seed)(inputs))
-    m.compile(optimizer=keras.optimizers.SGD(0.01), loss=GaussianLoss())
+    m.compile(optimizer=keras.optimizers.SGD(0.01), loss=GaussianLoss(replica_axis=None if replicas is None else 1))
     return m
 
 
@@ -88,7 +88,7 @@ def test_real_overfitting_returns_the_validation_minimum():
     xv = rng.normal(size=(200, 6)).astype("float32")
     yv = (xv @ truth).astype("float32")
     m = model(replicas=3, seed=4)
-    m.compile(optimizer=keras.optimizers.Adam(0.05), loss=GaussianLoss())
+    m.compile(optimizer=keras.optimizers.Adam(0.05), loss=GaussianLoss(replica_axis=1))
     seen = []
 
     class Scores(keras.callbacks.Callback):

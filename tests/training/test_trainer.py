@@ -27,7 +27,8 @@ def region(seed=0, t=90, n=10):
 
 
 def compiled(model, y, lr=1e-3):
-    model.compile(keras.optimizers.Adam(lr), PoissonLoss(poisson_unit_norm(y)), jit_compile=True)
+    axis = None if num_replicas(model) is None else 1
+    model.compile(keras.optimizers.Adam(lr), PoissonLoss(poisson_unit_norm(y), replica_axis=axis), jit_compile=True)
     return model
 
 
