@@ -12,7 +12,7 @@ from ndnx.training.early_stopping import ReplicaEarlyStopping
 from ndnx.training.lbfgs import fit_lbfgs
 from ndnx.training.distributed import DistributedEpochs, local_evaluation
 from ndnx.training.strategy import is_chief, is_default_strategy
-from ndnx.training.ensemble import extract_replica, num_replicas, supervised_evaluation
+from ndnx.training.ensemble import check_replica_optimizer, extract_replica, num_replicas, supervised_evaluation
 
 __all__ = ["train", "save_model_atomic"]
 
@@ -78,6 +78,7 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size, seeds=
         "best_epoch" (per replica, with early_stop), "lbfgs" (the `fit_lbfgs` result, or None)
         and "final" = {(split, metric): per-replica array}.
     """
+    check_replica_optimizer(model)  # a replicated model's seeds stay apart only under an elementwise optimizer
     distributed = strategy is not None and not is_default_strategy(strategy)
     if distributed and lbfgs is not None:
         raise ValueError("train: the L-BFGS fit runs on one device; train without a distribution strategy "
