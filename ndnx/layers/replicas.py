@@ -275,7 +275,8 @@ class ReplicatedLayer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"replicas": self.replicas, "seed": self.seed})
+        # a plain list: Keras tracks list attributes in its own list type
+        config.update({"replicas": self.replicas, "seed": list(self.seed) if isinstance(self.seed, list) else self.seed})
         return config
 
 
