@@ -1,7 +1,6 @@
 """A shifter network: eye position → shift of every neuron's readout position."""
 
 import numpy as np
-import keras
 
 from ndnx.layers.dense import Dense
 from ndnx.layers.replicas import ReplicatedLayer
