@@ -250,14 +250,25 @@ def test_keras_round_trip_in_a_fresh_process(tmp_path):
     np.save(xpath, FEATURES)
     cases.append((path, xpath))
     expected[path] = model.predict(FEATURES, verbose=0)
+    # A replicated cell inside keras.layers.RNN itself, stateful and returning its state.
+    sequences = RNG.normal(size=(4, 6, 3)).astype("float32")
+    inputs = keras.Input(batch_shape=(4, 6, 3))
+    rnn = keras.layers.RNN(ndnx.cells.LeakyRateCell(5, replicas=2, seed=[1, 2]), stateful=True, return_state=True)
+    stateful = keras.Model(inputs, list(rnn(inputs)))
+    rnn_path, rnn_xpath = str(tmp_path / "stateful_rnn.keras"), str(tmp_path / "stateful_rnn.npy")
+    expected[rnn_path] = np.asarray(stateful.predict(sequences, verbose=0))  # from the zero state
+    assert expected[rnn_path].shape == (2, 4, 2, 5)  # last output and final state, (batch, R, units)
+    stateful.save(rnn_path)
+    np.save(rnn_xpath, sequences)
+    cases.append((rnn_path, rnn_xpath))
 
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     run = subprocess.run([sys.executable, "-c", FRESH_PROCESS, json.dumps(cases)], capture_output=True,
                          text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     got = json.loads(run.stdout.strip().splitlines()[-1])
-    for path, value in expected.items():
-        np.testing.assert_array_equal(np.asarray(got[path], dtype=value.dtype), value, err_msg=path)
+    for case_path, value in expected.items():
+        np.testing.assert_array_equal(np.asarray(got[case_path], dtype=value.dtype), value, err_msg=case_path)
 
     reloaded = keras.saving.load_model(path)
     assert isinstance(reloaded.loss, ndnx.losses.PoissonLoss)

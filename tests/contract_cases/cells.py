@@ -1,8 +1,10 @@
 """Contract cases of the recurrent cells and of Dropout (see tests/test_contract.py).
 
-A cell's case is the cell inside `keras.layers.RNN` (one seed) or `ndnx.cells.RNN` (replicas: the
-replica axis in the output shapes); sequences are (batch, time, features), per replica
-(batch, time, R, features).
+A cell's case is the cell inside `keras.layers.RNN` (one seed) or `ndnx.cells.RNN` (replicas:
+Keras' RNN takes its symbolic output shape from the cell's integer output_size, without the
+replica axis, which the shape check would refuse; test_contract.py saves and reloads a replicated
+cell inside `keras.layers.RNN` itself, stateful with return_state, in the fresh process).
+Sequences are (batch, time, features), per replica (batch, time, R, features).
 """
 
 import keras
