@@ -18,7 +18,9 @@ Sequences
     a cell one step (batch, R, ...) of it (or of a shared sequence (batch, time, ...), one step
     (batch, ...)); a replicated cell's state and output are (batch, R, units), and the RNN's
     outputs are (batch, time, R, units) or, for the last step, (batch, R, units). A loss on
-    sequences takes the replica axis at 2 (`PoissonLoss(replica_axis=2)`).
+    sequences takes the replica axis at 2 (`PoissonLoss(replica_axis=2)`). `keras.layers.RNN`
+    runs a replicated cell as it is but reports its symbolic shapes from the cell's integer
+    `output_size`, without the replica axis; `ndnx.cells.RNN` reports them with it.
 
 Seeds
     `seed` is an int, None, or one int per replica. Replica r's seed is `seeds[r]` for a list and
@@ -52,7 +54,11 @@ Extraction
     `ndnx.training.extract_replica(model, r)` rewrites every config entry that has `replicas`
     (layers, cells inside `keras.layers.RNN`, nested and subclassed models) to replicas=None and
     its r-th seed (`lone_config`), rebuilds, copies the recorded variables' r-th slices and every
-    other variable as it is, and hands each replica's random-number state to the lone object.
+    other variable as it is, and hands each replica's random-number state to the lone object. A
+    subclassed model that takes `replicas` and `seed` keeps the layer rule (replica r is the model
+    built with seed `normalize_replica_seeds(..., seed, R)[r]`; `child_seeds` seeds its layers)
+    and is rebuilt from its input shape; a nested functional model is rebuilt from its own
+    inputs, which therefore must be shared (without the replica axis).
 
 Writing a replicated layer
     Subclass `ReplicatedLayer`, pass `replicas` and `seed` to its constructor, create weights with
