@@ -58,7 +58,8 @@ def region1_like(seed=0):
 
 def model_for(replicas, y):
     model = hsm(103, seed=0, replicas=replicas, l2_output=0.1)
-    model.compile(keras.optimizers.Adam(1e-3), PoissonLoss(poisson_unit_norm(y)), jit_compile=True,
+    axis = None if replicas is None else 1
+    model.compile(keras.optimizers.Adam(1e-3), PoissonLoss(poisson_unit_norm(y), replica_axis=axis), jit_compile=True,
                   steps_per_execution=113)
     return model
 

@@ -1,5 +1,12 @@
 """Losses for spike-count and rate data, with data filters for pooled recordings.
 
+Replicas: a loss is told where the predictions of a replicated model carry the replica axis,
+`replica_axis=1` for (batch, R, neurons) and 2 for sequences (batch, time, R, neurons) (see
+`ndnx.layers.replicas`); the targets are shared (without that axis) or per replica (with it), and
+the loss is the sum of the replicas' losses, so each replica's gradient is the one it gets
+alone. `replica_axis=None` (default) means no replica axis: predictions and targets must then
+have the same rank.
+
 Data filters (NDN3 `data_filters`): a target entry that was not recorded — a neuron of another
 region in a pooled data set — is NaN. Such entries contribute nothing to a loss (prediction and
 target are both taken as 0 there, as NDN3 multiplied both by the filter) while the row still
@@ -36,12 +43,43 @@ def _filtered(y_true, y_pred):
     return y_true, y_pred
 
 
-def _align(y_true, y_pred):
+def check_replica_axis(name, replica_axis):
+    """`replica_axis` as None or an int ≥ 1 (axis 0 is the batch); a ValueError otherwise."""
+    if replica_axis is None:
+        return None
+    if isinstance(replica_axis, bool) or not isinstance(replica_axis, (int, np.integer)) or replica_axis < 1:
+        raise ValueError(f"{name}: replica_axis must be None or an int ≥ 1 (axis 0 is the batch), got {replica_axis!r}")
+    return int(replica_axis)
+
+
+def _align(name, replica_axis, y_true, y_pred):
+    """(y, ŷ) with the targets given the predictions' replica axis when they are shared."""
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
-    if len(y_pred.shape) == len(y_true.shape) + 1:
-        y_true = ops.expand_dims(y_true, 1)  # a replica axis on the predictions
+    pred, true = tuple(y_pred.shape), tuple(y_true.shape)
+    if replica_axis is None:
+        if len(pred) != len(true):
+            raise ValueError(f"{name}: predictions {pred} and targets {true} differ in rank and replica_axis is None; "
+                             "a replicated model's loss needs replica_axis (1 for (batch, R, neurons))")
+        return y_true, y_pred
+    if replica_axis >= len(pred) - 1:
+        raise ValueError(f"{name}: replica_axis={replica_axis} must come before the last (neuron) axis of the "
+                         f"predictions {pred}")
+    if len(pred) == len(true) + 1:
+        return ops.expand_dims(y_true, replica_axis), y_pred  # shared targets
+    if len(pred) != len(true) or true[replica_axis] not in (None, 1, pred[replica_axis]):
+        raise ValueError(f"{name}: targets {true} must be shared (the predictions {pred} without axis "
+                         f"{replica_axis}) or carry the {pred[replica_axis]} replicas on axis {replica_axis}")
     return y_true, y_pred
+
+
+def _reduce(convention, terms):
+    """Per-row loss: "ndn3" sums over every non-batch axis; "ndnt" takes the mean over neurons (the
+    last axis) and sums over the rest (replicas, time), so replicas always add up."""
+    if convention == "ndn3":
+        return ops.sum(terms, axis=tuple(range(1, len(terms.shape))))
+    per = ops.mean(terms, axis=-1)
+    return ops.sum(per, axis=tuple(range(1, len(per.shape)))) if len(per.shape) > 1 else per
 
 
 def poisson_unit_norm(responses, floor=1e-6):
@@ -72,19 +110,25 @@ class PoissonLoss(keras.losses.Loss):
         with r̄ₙ from `poisson_unit_norm` (no normaliser: r̄ₙ = 1);
     convention="ndnt": the same term averaged over neurons and rows (ε = 1e-8).
 
-    Predictions with a replica axis, (batch, replicas, neurons) against targets (batch, neurons),
-    give the sum over replicas: each replica's gradient is the one it would get alone. NaN targets
-    are unrecorded entries (data filters) and contribute 0.
+    `replica_axis` (None, or 1 for (batch, R, neurons), 2 for sequences (batch, time, R, neurons)):
+    predictions carrying replicas on that axis, against shared targets (without it) or per-replica
+    targets, give the sum over replicas: each replica's gradient is the one it would get alone.
+    NaN targets are unrecorded entries (data filters) and contribute 0.
 
     Example:
         >>> import numpy as np, ndnx
         >>> loss = ndnx.losses.PoissonLoss()
         >>> round(float(loss(np.ones((2, 3)), np.ones((2, 3)))), 5)  # 3 neurons × (1 − log(1 + 1e-6))
         3.0
+        >>> replicated = ndnx.losses.PoissonLoss(replica_axis=1)  # 4 replicas, shared targets
+        >>> round(float(replicated(np.ones((2, 3)), np.ones((2, 4, 3)))), 4)
+        12.0
     """
 
-    def __init__(self, unit_norm=None, convention="ndn3", epsilon=None, name="poisson", **kwargs):
+    def __init__(self, unit_norm=None, convention="ndn3", epsilon=None, replica_axis=None, name="poisson",
+                 **kwargs):
         super().__init__(name=name, **kwargs)
+        self.replica_axis = check_replica_axis("PoissonLoss", replica_axis)
         if convention not in ("ndn3", "ndnt"):
             raise ValueError(f"PoissonLoss: convention must be 'ndn3' or 'ndnt', got {convention!r}")
         self.convention = convention
@@ -96,7 +140,7 @@ class PoissonLoss(keras.losses.Loss):
         self.unit_norm = unit_norm
 
     def call(self, y_true, y_pred):
-        y_true, y_pred = _filtered(*_align(y_true, y_pred))
+        y_true, y_pred = _filtered(*_align("PoissonLoss", self.replica_axis, y_true, y_pred))
         nll = y_pred - y_true * ops.log(y_pred + self.epsilon)
         if self.unit_norm is not None:
             n = y_pred.shape[-1]
@@ -105,12 +149,7 @@ class PoissonLoss(keras.losses.Loss):
                     f"PoissonLoss: unit_norm has {self.unit_norm.shape[0]} neurons, predictions have {n}"
                 )
             nll = nll / ops.cast(self.unit_norm, y_pred.dtype)
-        axes = tuple(range(1, len(nll.shape)))
-        if self.convention == "ndn3":
-            return ops.sum(nll, axis=axes)
-        # Mean over neurons, but still a sum over replicas.
-        per = ops.mean(nll, axis=-1)
-        return ops.sum(per, axis=tuple(range(1, len(per.shape)))) if len(per.shape) > 1 else per
+        return _reduce(self.convention, nll)
 
     def get_config(self):
         config = super().get_config()
@@ -118,6 +157,7 @@ class PoissonLoss(keras.losses.Loss):
             "unit_norm": None if self.unit_norm is None else self.unit_norm.tolist(),
             "convention": self.convention,
             "epsilon": self.epsilon,
+            "replica_axis": self.replica_axis,
         })
         return config
 
@@ -128,7 +168,7 @@ class GaussianLoss(keras.losses.Loss):
 
     convention="ndn3": C = Σₙ Σ_t (y − ŷ)² / T — summed over neurons, mean over rows;
     convention="ndnt": the mean over neurons and rows (NDNT 'mse').
-    A replica axis on the predictions is summed over; NaN targets contribute 0.
+    `replica_axis` as in `PoissonLoss`: the replicas' losses are summed. NaN targets contribute 0.
 
     Example:
         >>> import numpy as np, ndnx
@@ -136,23 +176,20 @@ class GaussianLoss(keras.losses.Loss):
         3.0
     """
 
-    def __init__(self, convention="ndn3", name="gaussian", **kwargs):
+    def __init__(self, convention="ndn3", replica_axis=None, name="gaussian", **kwargs):
         super().__init__(name=name, **kwargs)
+        self.replica_axis = check_replica_axis("GaussianLoss", replica_axis)
         if convention not in ("ndn3", "ndnt"):
             raise ValueError(f"GaussianLoss: convention must be 'ndn3' or 'ndnt', got {convention!r}")
         self.convention = convention
 
     def call(self, y_true, y_pred):
-        y_true, y_pred = _filtered(*_align(y_true, y_pred))
-        sq = ops.square(y_true - y_pred)
-        if self.convention == "ndn3":
-            return ops.sum(sq, axis=tuple(range(1, len(sq.shape))))
-        per = ops.mean(sq, axis=-1)
-        return ops.sum(per, axis=tuple(range(1, len(per.shape)))) if len(per.shape) > 1 else per
+        y_true, y_pred = _filtered(*_align("GaussianLoss", self.replica_axis, y_true, y_pred))
+        return _reduce(self.convention, ops.square(y_true - y_pred))
 
     def get_config(self):
         config = super().get_config()
-        config["convention"] = self.convention
+        config.update({"convention": self.convention, "replica_axis": self.replica_axis})
         return config
 
 

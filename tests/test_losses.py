@@ -33,9 +33,47 @@ def test_replica_axis_sums_replicas():
     other = pred[::-1].copy()
     stacked = np.stack([pred, other], axis=1)
     loss = PoissonLoss(unit_norm=poisson_unit_norm(y))
-    assert float(loss(y, stacked)) == pytest.approx(float(loss(y, pred)) + float(loss(y, other)), rel=1e-5)
+    replicated = PoissonLoss(unit_norm=poisson_unit_norm(y), replica_axis=1)
+    assert float(replicated(y, stacked)) == pytest.approx(float(loss(y, pred)) + float(loss(y, other)), rel=1e-5)
     ndnt = PoissonLoss(convention="ndnt")
-    assert float(ndnt(y, stacked)) == pytest.approx(float(ndnt(y, pred)) + float(ndnt(y, other)), rel=1e-5)
+    ndnt_replicated = PoissonLoss(convention="ndnt", replica_axis=1)
+    assert float(ndnt_replicated(y, stacked)) == pytest.approx(float(ndnt(y, pred)) + float(ndnt(y, other)),
+                                                               rel=1e-5)
+    # per-replica targets: replica r against its own y_r
+    targets = np.stack([y, y[::-1]], axis=1)
+    assert float(replicated(targets, stacked)) == pytest.approx(
+        float(loss(y, pred)) + float(loss(y[::-1], other)), rel=1e-5)
+
+
+def test_sequences_carry_replicas_on_axis_2():
+    y, pred = data(5, t=12)
+    seq_y = y.reshape(3, 4, 4)  # (batch, time, neurons)
+    a, b = pred.reshape(3, 4, 4), pred[::-1].reshape(3, 4, 4)
+    stacked = np.stack([a, b], axis=2)  # (batch, time, R, neurons)
+    for convention in ("ndn3", "ndnt"):
+        alone = PoissonLoss(convention=convention)
+        both = PoissonLoss(convention=convention, replica_axis=2)
+        assert float(both(seq_y, stacked)) == pytest.approx(float(alone(seq_y, a)) + float(alone(seq_y, b)), rel=1e-5)
+    g = GaussianLoss(replica_axis=2)
+    assert float(g(seq_y, stacked)) == pytest.approx(((seq_y[:, :, None] - stacked) ** 2).sum() / 3, rel=1e-5)
+
+
+def test_replica_axis_is_explicit():
+    y, pred = data(6)
+    stacked = np.stack([pred, pred], axis=1)
+    with pytest.raises(ValueError, match=r"PoissonLoss: predictions \(7, 2, 4\) and targets \(7, 4\) differ in rank "
+                                         "and replica_axis is None"):
+        PoissonLoss()(y, stacked)
+    with pytest.raises(ValueError, match="GaussianLoss: predictions"):
+        GaussianLoss()(y, stacked)
+    with pytest.raises(ValueError, match="replica_axis must be None or an int ≥ 1"):
+        GaussianLoss(replica_axis=0)
+    with pytest.raises(ValueError, match="replica_axis=1 must come before the last"):
+        PoissonLoss(replica_axis=1)(y, pred)
+    with pytest.raises(ValueError, match=r"carry the 2 replicas on axis 1"):
+        PoissonLoss(replica_axis=1)(np.stack([y] * 3, axis=1), stacked)
+    for loss in (PoissonLoss(replica_axis=2), GaussianLoss(replica_axis=1)):
+        assert type(loss).from_config(loss.get_config()).replica_axis == loss.replica_axis
 
 
 def test_unit_norm_is_training_mean_with_floor():
@@ -82,7 +120,8 @@ def test_gaussian_conventions_and_replicas():
     assert float(GaussianLoss("ndnt")(y, pred)) == pytest.approx(((y - pred) ** 2).mean(), rel=1e-5)
     stacked = np.stack([pred, pred + 1], axis=1)
     g = GaussianLoss()
-    assert float(g(y, stacked)) == pytest.approx(float(g(y, pred)) + float(g(y, pred + 1)), rel=1e-5)
+    assert float(GaussianLoss(replica_axis=1)(y, stacked)) == pytest.approx(float(g(y, pred)) + float(g(y, pred + 1)),
+                                                                            rel=1e-5)
 
 
 def test_null_adjusted_log_likelihood_per_spike():

@@ -52,7 +52,7 @@ training rate. `replicas=SEEDS` builds the seeds as one model: replica r is exac
 would get alone with seed r."""),
     new_code_cell("""x, y = region.x_train, region.y_train
 hsm = ndnx.models.v1.hsm(region.num_neurons, l2_output=0.1, seed=0, replicas=SEEDS)
-hsm.compile(keras.optimizers.Adam(1e-3), PoissonLoss(poisson_unit_norm(y)), jit_compile=True)
+hsm.compile(keras.optimizers.Adam(1e-3), PoissonLoss(poisson_unit_norm(y), replica_axis=1), jit_compile=True)
 train(hsm, (x, y), (region.x_val, region.y_val), epochs=EPOCHS, batch_size=16, progress=not SMALL)
 hsm_pred = hsm.predict(region.x_val, verbose=0)            # (images, seeds, neurons)
 hsm_r = pearson_per_neuron(hsm_pred, region.y_val)         # (seeds, neurons)

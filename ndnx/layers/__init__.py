@@ -1,5 +1,6 @@
 """Feedforward ndnx layers (each registered with Keras under package "ndnx")."""
 
+from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.layers.dense import Dense
 from ndnx.layers.conv import Conv2D
 from ndnx.layers.conv_dog import ConvDifferenceOfGaussians
@@ -10,5 +11,6 @@ from ndnx.layers.separable_readout import SeparableReadout
 from ndnx.layers.gaussian_readout import GaussianReadout
 from ndnx.layers.point_readout import PointReadout
 from ndnx.layers.mlp_shifter import MLPShifter
+from ndnx.layers.dropout import Dropout
 
-__all__ = ["Conv2D", "ConvDifferenceOfGaussians", "LinScale", "Readout", "SeparableReadout", "GaussianReadout", "PointReadout", "MLPShifter", "Dense", "DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound"]
+__all__ = ["ReplicatedLayer", "Dropout", "Conv2D", "ConvDifferenceOfGaussians", "LinScale", "Readout", "SeparableReadout", "GaussianReadout", "PointReadout", "MLPShifter", "Dense", "DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound"]

@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
+from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
 
@@ -54,9 +54,7 @@ def conv_output_shape(layer, input_shape):
     out = (conv_output_length(h, layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0], layer.padding),
            conv_output_length(w, layer.kernel_size[1], layer.strides[1], layer.dilation_rate[1], layer.padding),
            layer.filters)
-    if layer.replicas is None:
-        return (input_shape[0],) + out
-    return (input_shape[0], layer.replicas) + out
+    return layer.replicated_shape(input_shape[0], out)
 
 
 def conv_config(layer):
@@ -108,24 +106,14 @@ def replica_conv2d(inputs, kernel, strides, padding, dilation_rate, replicas=Non
 def check_image_input(layer, input_shape):
     """(per_replica, (H, W, C)) of an image input, or a ValueError naming the layer."""
     input_shape = tuple(input_shape)
-    rank = len(input_shape)
-    if layer.replicas is None:
-        valid, per_replica, want = rank == 4, False, "(batch, H, W, C)"
-    else:
-        valid, per_replica = rank in (4, 5), rank == 5
-        want = "(batch, H, W, C) or (batch, replicas, H, W, C)"
-    if not valid:
-        raise ValueError(f"{layer.name}: expected input of shape {want}, got {input_shape}")
-    if per_replica and input_shape[1] != layer.replicas:
-        raise ValueError(f"{layer.name}: expected {layer.replicas} replicas on axis 1, got {input_shape[1]}")
-    image = input_shape[-3:]
+    per_replica, image = layer.split_replica_input(input_shape, {3: "H, W, C"})
     if image[-1] is None:
         raise ValueError(f"{layer.name}: expected a known number of channels, got input shape {input_shape}")
     return per_replica, image
 
 
 @register("layer")
-class Conv2D(keras.layers.Layer):
+class Conv2D(ReplicatedLayer):
     """y = activation(x ⋆ W + b): NDN3's 'conv' layer, with an optional axis of replicas.
 
         z[n, i, j, f] = Σ_{u, v, c} x[n, s·i + d·u − p_h, s·j + d·v − p_w, c] · W[u, v, c, f] + b[f]
@@ -172,7 +160,7 @@ class Conv2D(keras.layers.Layer):
                  activation=None, use_bias=True, kernel_initializer=None, bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  replicas=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(replicas=replicas, seed=seed, **kwargs)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"{self.name}: filters must be a positive int, got {filters!r}")
         self.filters = int(filters)
@@ -188,9 +176,6 @@ class Conv2D(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.replicas = None if replicas is None else int(replicas)
-        self.seed = list(seed) if isinstance(seed, (list, tuple)) else seed
-        self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
 
     def build(self, input_shape):
         per_replica, (height, width, channels) = check_image_input(self, input_shape)
@@ -208,13 +193,12 @@ class Conv2D(keras.layers.Layer):
         self._kernel_penalty = bind_regularizer(self.kernel_regularizer, filter_shape, self.name)
         self._bias_penalty = bind_regularizer(
             self.bias_regularizer, (self.filters,), f"{self.name} (bias_regularizer)")
-        self.kernel = add_replica_weight(
-            self, "kernel", filter_shape + (self.filters,), self.kernel_initializer, self._seeds,
-            self.replicas, regularizer=self._kernel_penalty, constraint=self.kernel_constraint)
+        self.kernel = self.add_replica_weight(
+            "kernel", filter_shape + (self.filters,), self.kernel_initializer,
+            regularizer=self._kernel_penalty, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = add_replica_weight(
-                self, "bias", (self.filters,), self.bias_initializer, self._seeds, self.replicas,
-                regularizer=self._bias_penalty)
+            self.bias = self.add_replica_weight("bias", (self.filters,), self.bias_initializer,
+                                                regularizer=self._bias_penalty)
 
     def call(self, inputs):
         inputs = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
@@ -235,8 +219,6 @@ class Conv2D(keras.layers.Layer):
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
-            "replicas": self.replicas,
-            "seed": self.seed,
         })
         return config
 

@@ -10,14 +10,14 @@ from ndnx.layers.conv import (_padding, _pair, bias_and_activation, check_image_
                               conv_output_shape, replica_conv2d)
 from ndnx.layers.dog import (PARAM_ROWS, DoGInitializer, check_sigma_bounds, clip_dog_parameters, dog_box,
                              dog_kernel_grid, dog_sigma_upper_bound)
-from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
+from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.registry import register
 
 __all__ = ["ConvDifferenceOfGaussians"]
 
 
 @register("layer")
-class ConvDifferenceOfGaussians(keras.layers.Layer):
+class ConvDifferenceOfGaussians(ReplicatedLayer):
     """Parametric DoG filters on a kh×kw grid, convolved over the image.
 
     The six parameters per filter are those of `DifferenceOfGaussians` (α1, σ1, μx, μy, α2, σ2;
@@ -72,7 +72,7 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
                  activation=None, use_bias=True, sigma_bounds=None, mu_bounds=None,
                  faithful_mu_y_offset=False, alpha_max=10.0, constrained=False, bias_initializer="zeros",
                  replicas=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(replicas=replicas, seed=seed, **kwargs)
         self.constrained = bool(constrained)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"{self.name}: filters must be a positive int, got {filters!r}")
@@ -99,9 +99,6 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
         self.faithful_mu_y_offset = bool(faithful_mu_y_offset)
         self.alpha_max = float(alpha_max)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.replicas = None if replicas is None else int(replicas)
-        self.seed = list(seed) if isinstance(seed, (list, tuple)) else seed
-        self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
         kh, kw = self.kernel_size
         if mu_bounds is None:
             self._mu_x, self._mu_y = (0.0, kw - 1.0), (0.0, kh - 1.0)
@@ -133,13 +130,11 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
         init = DoGInitializer(lo + y_hi, lo + x_hi, self._sigma, self.alpha_max, lo,
                               self.faithful_mu_y_offset)
         box = dog_box(self._sigma, self._mu_x, self._mu_y, self.alpha_max) if self.constrained else None
-        self.dog = add_replica_weight(self, "dog", (len(PARAM_ROWS), self.filters), init,
-                                      self._seeds, self.replicas, constraint=box)
+        self.dog = self.add_replica_weight("dog", (len(PARAM_ROWS), self.filters), init, constraint=box)
         if self.constrained:
             self.dog.assign(box(self.dog))
         if self.use_bias:
-            self.bias = add_replica_weight(self, "bias", (self.filters,), self.bias_initializer,
-                                           self._seeds, self.replicas)
+            self.bias = self.add_replica_weight("bias", (self.filters,), self.bias_initializer)
 
     def clipped_parameters(self):
         """The parameters as the forward pass uses them: a dict of (…, F) tensors."""
@@ -175,7 +170,5 @@ class ConvDifferenceOfGaussians(keras.layers.Layer):
             "constrained": self.constrained,
             "alpha_max": self.alpha_max,
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "replicas": self.replicas,
-            "seed": self.seed,
         })
         return config

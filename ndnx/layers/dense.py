@@ -4,7 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
+from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
 
@@ -15,7 +15,7 @@ NORMALIZATIONS = (None, "l2", "max_norm")
 
 
 @register("layer")
-class Dense(keras.layers.Layer):
+class Dense(ReplicatedLayer):
     """y = activation(x W + b), with an optional axis of independent replicas.
 
     With `replicas=R` the kernel is (R, in, out) and replica r maps its own slice of a
@@ -55,7 +55,7 @@ class Dense(keras.layers.Layer):
                  kernel_initializer=None, bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, normalize=None, replicas=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(replicas=replicas, seed=seed, **kwargs)
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"{self.name}: normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         self.normalize = normalize
@@ -71,27 +71,10 @@ class Dense(keras.layers.Layer):
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.replicas = None if replicas is None else int(replicas)
-        self.seed = list(seed) if isinstance(seed, (list, tuple)) else seed
-        self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        rank = len(input_shape)
-        if self.replicas is None:
-            valid, per_replica = rank in (2, 4), False
-            want = "(batch, features) or (batch, H, W, C)"
-        else:
-            valid, per_replica = rank in (2, 3, 4, 5), rank in (3, 5)
-            want = ("(batch, features), (batch, H, W, C), (batch, replicas, features) or "
-                    "(batch, replicas, H, W, C)")
-        if not valid:
-            raise ValueError(f"{self.name}: expected input of shape {want}, got {input_shape}")
-        if per_replica and input_shape[1] != self.replicas:
-            raise ValueError(
-                f"{self.name}: expected {self.replicas} replicas on axis 1, got {input_shape[1]}"
-            )
-        feature_shape = input_shape[2:] if per_replica else input_shape[1:]
+        per_replica, feature_shape = self.split_replica_input(input_shape, {1: "features", 3: "H, W, C"})
         if any(d is None for d in feature_shape):
             raise ValueError(f"{self.name}: expected known feature dimensions, got input shape {input_shape}")
         self._shared_input = self.replicas is not None and not per_replica
@@ -105,12 +88,12 @@ class Dense(keras.layers.Layer):
             self.bias_regularizer, (self.units,), f"{self.name} (bias_regularizer)")
         # Without normalisation the penalty is an ordinary weight regularizer; with it, `call`
         # adds the penalty of the normalised kernel (the weights the forward pass uses).
-        self.kernel = add_replica_weight(
-            self, "kernel", (in_dim, self.units), self.kernel_initializer, self._seeds, self.replicas,
+        self.kernel = self.add_replica_weight(
+            "kernel", (in_dim, self.units), self.kernel_initializer,
             regularizer=None if self.normalize else self._kernel_penalty, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = add_replica_weight(
-                self, "bias", (self.units,), self.bias_initializer, self._seeds, self.replicas,
+            self.bias = self.add_replica_weight(
+                "bias", (self.units,), self.bias_initializer,
                 regularizer=self._bias_penalty, constraint=self.bias_constraint)
 
     def effective_kernel(self):
@@ -146,9 +129,7 @@ class Dense(keras.layers.Layer):
         return self.activation(y)
 
     def compute_output_shape(self, input_shape):
-        if self.replicas is None:
-            return (input_shape[0], self.units)
-        return (input_shape[0], self.replicas, self.units)
+        return self.replicated_shape(input_shape[0], (self.units,))
 
     def get_config(self):
         config = super().get_config()
@@ -163,7 +144,5 @@ class Dense(keras.layers.Layer):
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             "normalize": self.normalize,
-            "replicas": self.replicas,
-            "seed": self.seed,
         })
         return config

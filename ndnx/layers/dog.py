@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from ndnx.constraints import Box
-from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
+from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.registry import register
 
 __all__ = ["DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound", "check_sigma_bounds",
@@ -145,7 +145,7 @@ class DoGInitializer(keras.initializers.Initializer):
 
 
 @register("layer")
-class DifferenceOfGaussians(keras.layers.Layer):
+class DifferenceOfGaussians(ReplicatedLayer):
     """Concentric difference-of-Gaussians filters applied to whole images.
 
     For filter k with parameters (α1, σ1, μx, μy, α2, σ2), clipped to their box,
@@ -199,7 +199,7 @@ class DifferenceOfGaussians(keras.layers.Layer):
     def __init__(self, filters, activation=None, use_bias=True, sigma_bounds=None, alpha_max=10.0,
                  mu_margin=2.0, faithful_mu_y_offset=False, constrained=False, middle_half_init=False,
                  bias_initializer="zeros", replicas=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(replicas=replicas, seed=seed, **kwargs)
         self.constrained = bool(constrained)
         self.middle_half_init = bool(middle_half_init)
         if not isinstance(filters, (int, np.integer)) or filters < 1:
@@ -213,21 +213,13 @@ class DifferenceOfGaussians(keras.layers.Layer):
         self.mu_margin = float(mu_margin)
         self.faithful_mu_y_offset = bool(faithful_mu_y_offset)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.replicas = None if replicas is None else int(replicas)
-        self.seed = list(seed) if isinstance(seed, (list, tuple)) else seed
-        self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         # Replicated: the shared images (batch, H, W, C), or one image per replica (batch, R, H, W, C)
         # when a replicated layer (LinScale) comes first.
-        self._per_replica = self.replicas is not None and len(input_shape) == 5
-        if len(input_shape) != 4 and not self._per_replica:
-            want = "(batch, height, width, channels)" + (
-                "" if self.replicas is None else " or (batch, replicas, height, width, channels)")
-            raise ValueError(f"{self.name}: expected images of shape {want}, got shape {input_shape}")
-        if self._per_replica and input_shape[1] != self.replicas:
-            raise ValueError(f"{self.name}: expected {self.replicas} replicas on axis 1, got {input_shape[1]}")
+        self._per_replica, _ = self.split_replica_input(input_shape, {3: "height, width, channels"},
+                                                        what="images of shape")
         height, width = int(input_shape[-3]), int(input_shape[-2])
         if 2 * self.mu_margin >= min(height, width):
             raise ValueError(
@@ -241,13 +233,11 @@ class DifferenceOfGaussians(keras.layers.Layer):
                               self.faithful_mu_y_offset, middle_half=self.middle_half_init)
         box = dog_box((lo, hi), (self.mu_margin, width - self.mu_margin),
                       (self.mu_margin, height - self.mu_margin), self.alpha_max) if self.constrained else None
-        self.dog = add_replica_weight(self, "dog", (len(PARAM_ROWS), self.filters), init,
-                                      self._seeds, self.replicas, constraint=box)
+        self.dog = self.add_replica_weight("dog", (len(PARAM_ROWS), self.filters), init, constraint=box)
         if self.constrained:
             self.dog.assign(box(self.dog))  # the faithful μy offset can start outside the box
         if self.use_bias:
-            self.bias = add_replica_weight(self, "bias", (self.filters,), self.bias_initializer,
-                                           self._seeds, self.replicas)
+            self.bias = self.add_replica_weight("bias", (self.filters,), self.bias_initializer)
 
     def clipped_parameters(self):
         """The parameters as the forward pass uses them: a dict of (…, F) tensors."""
@@ -280,9 +270,7 @@ class DifferenceOfGaussians(keras.layers.Layer):
         return self.activation(z)
 
     def compute_output_shape(self, input_shape):
-        if self.replicas is None:
-            return (input_shape[0], self.filters)
-        return (input_shape[0], self.replicas, self.filters)
+        return self.replicated_shape(input_shape[0], (self.filters,))
 
     def get_config(self):
         config = super().get_config()
@@ -297,7 +285,5 @@ class DifferenceOfGaussians(keras.layers.Layer):
             "constrained": self.constrained,
             "middle_half_init": self.middle_half_init,
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "replicas": self.replicas,
-            "seed": self.seed,
         })
         return config

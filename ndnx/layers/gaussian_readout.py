@@ -6,10 +6,8 @@ from keras import ops
 
 from ndnx.layers.dense import Dense
 from ndnx.layers.readout import FeatureVectorReadout
-from ndnx.layers.replicas import add_replica_weight
 from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
-from ndnx.seeding import derive_seed
 
 __all__ = ["GaussianReadout", "bilinear_sample"]
 
@@ -146,10 +144,9 @@ class GaussianReadout(FeatureVectorReadout):
         self._feature_penalty = bind_regularizer(
             self.feature_regularizer, (channels,), f"{self.name} (feature_regularizer)")
         if self.grid_mean_predictor is None:
-            self.mu = add_replica_weight(
-                self, "mu", (self.units, 2),
-                keras.initializers.RandomUniform(-self.init_mu_range, self.init_mu_range),
-                self._seeds, self.replicas, constraint=_Clip())
+            self.mu = self.add_replica_weight(
+                "mu", (self.units, 2), keras.initializers.RandomUniform(-self.init_mu_range, self.init_mu_range),
+                constraint=_Clip())
         else:
             # The MLP is a stack of ndnx Dense layers over the units (as the batch axis), with
             # torch.nn.Linear's default initialisation U(±1/√fan_in), as neuralpredictors has it.
@@ -158,10 +155,8 @@ class GaussianReadout(FeatureVectorReadout):
             sizes = [self.grid_mean_predictor["hidden_features"]] * self.grid_mean_predictor["hidden_layers"] + [2]
             for i, size in enumerate(sizes):
                 init = keras.initializers.RandomUniform(-shape[-1] ** -0.5, shape[-1] ** -0.5)
-                seeds = None if self._seeds is None else [derive_seed(s, f"grid{i}") for s in self._seeds]
                 layer = Dense(size, activation="elu" if i < len(sizes) - 1 else None, kernel_initializer=init,
-                              bias_initializer=init, replicas=self.replicas,
-                              seed=seeds if seeds is None or self.replicas is not None else seeds[0],
+                              bias_initializer=init, replicas=self.replicas, seed=self.sublayer_seed(f"grid{i}"),
                               name=f"{self.name}_grid{i}")
                 layer.build(shape)
                 self.grid_mlp.append(layer)
@@ -172,16 +167,13 @@ class GaussianReadout(FeatureVectorReadout):
         else:
             sigma_shape = (self.units, 2 if self.gauss_type == "uncorrelated" else 1)
             sigma_init = keras.initializers.Constant(self.init_sigma)
-        self.sigma = add_replica_weight(self, "sigma", sigma_shape, sigma_init, self._seeds, self.replicas,
-                                        trainable=self.learn_sigma)
+        self.sigma = self.add_replica_weight("sigma", sigma_shape, sigma_init, trainable=self.learn_sigma)
         constraint = keras.constraints.NonNeg() if self.positive else None
-        self.features = add_replica_weight(self, "features", (channels, self.units), self.feature_initializer,
-                                           self._seeds, self.replicas, constraint=constraint)
+        self.features = self.add_replica_weight("features", (channels, self.units), self.feature_initializer,
+                                                constraint=constraint)
         if self.positive:
             self.features.assign(ops.abs(self.features))
-        seeds = self._seeds if self._seeds is not None else [None] * (self.replicas or 1)
-        self._samplers = [keras.random.SeedGenerator(None if s is None else derive_seed(s, "sample"))
-                          for s in seeds]
+        self._samplers = self.add_replica_generators("sample")
 
     @property
     def grid_layers(self):
@@ -242,12 +234,9 @@ class GaussianReadout(FeatureVectorReadout):
         mu = ops.cast(self.positions(), dtype)
         sigma = ops.cast(self.sigma, dtype)
         if training:
-            if r is None:
-                pos = self._sample(mu, sigma, batch, self._samplers[0])
-            else:
-                # replica k draws from its own generator, seeded as a lone layer with seeds[k]
-                pos = ops.stack([self._sample(mu[k], sigma[k], batch, self._samplers[k]) for k in range(r)],
-                                axis=1)  # (b, R, units, 2)
+            # replica k draws from its own generator, seeded as the lone layer with seed k: (b, [R,] units, 2)
+            pos = self.replica_map(lambda k: self._sample(self.replica_part(mu, k), self.replica_part(sigma, k),
+                                                          batch, self._samplers[k]))
         else:
             pos = ops.broadcast_to(mu[None], (batch,) + tuple(mu.shape))
         if getattr(self, "_shift_input", None) is not None:

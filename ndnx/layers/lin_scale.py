@@ -3,14 +3,14 @@
 import keras
 from keras import ops
 
-from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
+from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.registry import register
 
 __all__ = ["LinScale"]
 
 
 @register("layer")
-class LinScale(keras.layers.Layer):
+class LinScale(ReplicatedLayer):
     """y = activation(w · x + b) elementwise, with one scalar w (init 1) and one scalar b (init 0).
 
     The output has the input's shape; the layer learns a global gain and offset of the stimulus
@@ -39,12 +39,9 @@ class LinScale(keras.layers.Layer):
     """
 
     def __init__(self, activation=None, replicas=None, seed=None, per_replica_input=False, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(replicas=replicas, seed=seed, **kwargs)
         self.activation = keras.activations.get(activation)
-        self.replicas = None if replicas is None else int(replicas)
-        self.seed = list(seed) if isinstance(seed, (list, tuple)) else seed
         self.per_replica_input = bool(per_replica_input)
-        self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
         if self.per_replica_input and self.replicas is None:
             raise ValueError(f"{self.name}: per_replica_input=True needs replicas")
 
@@ -57,8 +54,8 @@ class LinScale(keras.layers.Layer):
                 f"{self.name}: expected input of shape (batch, {self.replicas}, ...) with "
                 f"per_replica_input=True, got {input_shape}")
         self._rank = len(input_shape)
-        self.scale = add_replica_weight(self, "scale", (), "ones", self._seeds, self.replicas)
-        self.offset = add_replica_weight(self, "offset", (), "zeros", self._seeds, self.replicas)
+        self.scale = self.add_replica_weight("scale", (), "ones")
+        self.offset = self.add_replica_weight("offset", (), "zeros")
 
     def call(self, inputs):
         x = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
@@ -81,8 +78,6 @@ class LinScale(keras.layers.Layer):
         config = super().get_config()
         config.update({
             "activation": keras.activations.serialize(self.activation),
-            "replicas": self.replicas,
-            "seed": self.seed,
             "per_replica_input": self.per_replica_input,
         })
         return config

@@ -1,18 +1,16 @@
 """A shifter network: eye position → shift of every neuron's readout position."""
 
 import numpy as np
-import keras
 
 from ndnx.layers.dense import Dense
-from ndnx.layers.replicas import normalize_replica_seeds
+from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.registry import register
-from ndnx.seeding import derive_seed
 
 __all__ = ["MLPShifter"]
 
 
 @register("layer")
-class MLPShifter(keras.layers.Layer):
+class MLPShifter(ReplicatedLayer):
     """s = tanh(W_L … tanh(W_1 e + b_1) … + b_L): a small MLP from the pupil position to a shift.
 
     In recordings from awake animals the eyes move, so the receptive fields move on the screen;
@@ -39,33 +37,24 @@ class MLPShifter(keras.layers.Layer):
     """
 
     def __init__(self, hidden_units=10, num_layers=1, replicas=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(replicas=replicas, seed=seed, **kwargs)
         if not isinstance(hidden_units, (int, np.integer)) or hidden_units < 1:
             raise ValueError(f"{self.name}: hidden_units must be a positive int, got {hidden_units!r}")
         if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
             raise ValueError(f"{self.name}: num_layers must be an int ≥ 1, got {num_layers!r}")
         self.hidden_units = int(hidden_units)
         self.num_layers = int(num_layers)
-        self.replicas = None if replicas is None else int(replicas)
-        self.seed = list(seed) if isinstance(seed, (list, tuple)) else seed
-        seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
         self.mlp = []
         for i in range(self.num_layers):
-            if seeds is None:
-                layer_seed = None
-            else:
-                layer_seed = [derive_seed(s, f"shifter{i}") for s in seeds]
-                layer_seed = layer_seed if self.replicas is not None else layer_seed[0]
             units = 2 if i == self.num_layers - 1 else self.hidden_units
-            self.mlp.append(Dense(units, activation="tanh", replicas=self.replicas, seed=layer_seed,
-                                  name=f"{self.name}_layer{i}"))
+            self.mlp.append(Dense(units, activation="tanh", replicas=self.replicas,
+                                  seed=self.sublayer_seed(f"shifter{i}"), name=f"{self.name}_layer{i}"))
 
     def build(self, input_shape):
         shape = tuple(input_shape)
-        valid = len(shape) == 2 or (self.replicas is not None and len(shape) == 3 and shape[1] == self.replicas)
-        if not valid or shape[-1] is None:
-            want = "(batch, features)" + ("" if self.replicas is None else f" or (batch, {self.replicas}, features)")
-            raise ValueError(f"{self.name}: expected eye positions of shape {want}, got {shape}")
+        _, features = self.split_replica_input(shape, {1: "features"}, what="eye positions of shape")
+        if features[-1] is None:
+            raise ValueError(f"{self.name}: expected eye positions with a known number of features, got {shape}")
         for layer in self.mlp:
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
@@ -77,12 +66,9 @@ class MLPShifter(keras.layers.Layer):
         return out
 
     def compute_output_shape(self, input_shape):
-        if self.replicas is None:
-            return (input_shape[0], 2)
-        return (input_shape[0], self.replicas, 2)
+        return self.replicated_shape(input_shape[0], (2,))
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_units": self.hidden_units, "num_layers": self.num_layers,
-                       "replicas": self.replicas, "seed": self.seed})
+        config.update({"hidden_units": self.hidden_units, "num_layers": self.num_layers})
         return config

@@ -5,7 +5,6 @@ import keras
 from keras import ops
 
 from ndnx.layers.readout import FeatureVectorReadout
-from ndnx.layers.replicas import add_replica_weight
 from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
 
@@ -68,8 +67,8 @@ class PointReadout(FeatureVectorReadout):
         self._feature_penalty = bind_regularizer(
             self.feature_regularizer, (channels,), f"{self.name} (feature_regularizer)")
         constraint = keras.constraints.NonNeg() if self.positive else None
-        self.features = add_replica_weight(self, "features", (channels, self.units), self.feature_initializer,
-                                           self._seeds, self.replicas, constraint=constraint)
+        self.features = self.add_replica_weight("features", (channels, self.units), self.feature_initializer,
+                                                constraint=constraint)
         if self.positive:
             self.features.assign(ops.abs(self.features))
 

@@ -20,12 +20,12 @@ import numpy as np
 import keras
 from keras import ops
 
-from ndnx.layers.replicas import add_replica_weight, normalize_replica_seeds
+from ndnx.layers.replicas import ReplicatedLayer
 
 __all__ = ["Readout", "FeatureVectorReadout"]
 
 
-class Readout(keras.layers.Layer):
+class Readout(ReplicatedLayer):
     """Base class of the ndnx readouts (not registered: it has no forward pass of its own).
 
     Subclasses implement `build_readout(height, width, channels)` (create the weights),
@@ -43,36 +43,22 @@ class Readout(keras.layers.Layer):
 
     def __init__(self, units, activation=None, use_bias=True, bias_initializer="zeros",
                  replicas=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(replicas=replicas, seed=seed, **kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
             raise ValueError(f"{self.name}: units must be a positive int, got {units!r}")
         self.units = int(units)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.replicas = None if replicas is None else int(replicas)
-        self.seed = list(seed) if isinstance(seed, (list, tuple)) else seed
-        self._seeds = normalize_replica_seeds(self.name, self.seed, self.replicas)
 
     # --- shapes ----------------------------------------------------------------------------------
-    def _expected(self):
-        if self.replicas is None:
-            return "a feature map (batch, H, W, C)"
-        return "a feature map (batch, H, W, C) or (batch, replicas, H, W, C)"
-
     def _check_feature_map(self, input_shape):
         """(H, W, C, per_replica) of a valid input shape; a one-line ValueError otherwise."""
         shape = tuple(None if d is None else int(d) for d in input_shape)
-        rank = len(shape)
-        per_replica = self.replicas is not None and rank == 5
-        if rank != 4 and not per_replica:
-            raise ValueError(f"{self.name}: expected {self._expected()}, got {shape}")
-        if per_replica and shape[1] != self.replicas:
-            raise ValueError(f"{self.name}: expected {self.replicas} replicas on axis 1, got {shape[1]} "
-                             f"(input {shape})")
-        height, width, channels = shape[-3:]
+        per_replica, (height, width, channels) = self.split_replica_input(shape, {3: "H, W, C"}, "a feature map")
         if any(d is None or d < 1 for d in (height, width, channels)):
-            raise ValueError(f"{self.name}: expected {self._expected()} with known H, W, C, got {shape}")
+            want = "(batch, H, W, C)" + ("" if self.replicas is None else " or (batch, replicas, H, W, C)")
+            raise ValueError(f"{self.name}: expected a feature map {want} with known H, W, C, got {shape}")
         return height, width, channels, per_replica
 
     def build(self, input_shape):
@@ -81,17 +67,14 @@ class Readout(keras.layers.Layer):
         self._shared_input = self.replicas is not None and not per_replica
         self.build_readout(height, width, channels)
         if self.use_bias:
-            self.bias = add_replica_weight(self, "bias", (self.units,), self.bias_initializer,
-                                           self._seeds, self.replicas)
+            self.bias = self.add_replica_weight("bias", (self.units,), self.bias_initializer)
 
     def build_readout(self, height, width, channels):
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape):
         self._check_feature_map(input_shape)
-        if self.replicas is None:
-            return (input_shape[0], self.units)
-        return (input_shape[0], self.replicas, self.units)
+        return self.replicated_shape(input_shape[0], (self.units,))
 
     # --- penalties -------------------------------------------------------------------------------
     def has_penalty(self):
@@ -137,8 +120,6 @@ class Readout(keras.layers.Layer):
             "activation": keras.activations.serialize(self.activation),
             "use_bias": self.use_bias,
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "replicas": self.replicas,
-            "seed": self.seed,
         })
         return config
 

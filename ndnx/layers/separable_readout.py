@@ -4,7 +4,6 @@ import keras
 from keras import ops
 
 from ndnx.layers.readout import Readout, _replica
-from ndnx.layers.replicas import add_replica_weight
 from ndnx.regularizers import bind_regularizer
 from ndnx.registry import register
 
@@ -91,10 +90,10 @@ class SeparableReadout(Readout):
         self._mask_penalty = bind_regularizer(
             self.mask_regularizer, (height, width, 1), f"{self.name} (mask_regularizer)")
         constraint = keras.constraints.NonNeg() if self.positive else None
-        self.features = add_replica_weight(self, "features", (channels, self.units), self.kernel_initializer,
-                                           self._seeds, self.replicas, constraint=constraint)
-        self.mask = add_replica_weight(self, "mask", (height * width, self.units), self.kernel_initializer,
-                                       self._seeds, self.replicas, constraint=constraint)
+        self.features = self.add_replica_weight("features", (channels, self.units), self.kernel_initializer,
+                                                constraint=constraint)
+        self.mask = self.add_replica_weight("mask", (height * width, self.units), self.kernel_initializer,
+                                            constraint=constraint)
         if self.positive:
             self.features.assign(ops.abs(self.features))
             self.mask.assign(ops.abs(self.mask))

@@ -26,7 +26,8 @@ penalties are split as NDN3's SepRegularization does: spatial penalties (d2x, ce
 glocal, max_space) act on the spatial mask, max_filt on the channel weights, and l1 / l2 / norm2 /
 orth on both. DoG layers take no penalty (NDN3 forces it off; ndnx raises instead of ignoring it).
 `dropout` gives per-layer dropout **rates** on the layer's output (NDN3's reg_list 'dropout' is a
-keep probability: rate = 1 − keep_prob; ndnx refuses that key so it cannot be misread).
+keep probability: rate = 1 − keep_prob; ndnx refuses that key so it cannot be misread); it is
+`ndnx.layers.Dropout`, whose replica r drops what the model built alone with seed + r drops.
 
 Initialisation follows NDN3: weights 'normal' N(0, 0.1²); biases 'zeros' or 'normal' /
 'trunc_normal' N(0, 0.1²) (NDN3 does not truncate bias draws). Layer l of a model with seed s is
@@ -39,10 +40,10 @@ Reference: NDN3 (Butts lab), ffnetwork.py and NDNutils.ffnetwork_params.
 import keras
 
 from ndnx import activations
-from ndnx.layers import (Conv2D, ConvDifferenceOfGaussians, Dense, DifferenceOfGaussians, GaussianReadout,
+from ndnx.layers import (Conv2D, ConvDifferenceOfGaussians, Dense, DifferenceOfGaussians, Dropout, GaussianReadout,
                          LinScale, SeparableReadout)
+from ndnx.layers.replicas import layer_seeds
 from ndnx.regularizers import from_reg_vals
-from ndnx.seeding import derive_seed
 
 __all__ = ["ffnetwork", "LAYER_TYPES", "layer_seeds", "ndn3_normal", "bias_initializer"]
 
@@ -63,16 +64,6 @@ def bias_initializer(name):
     if name in ("normal", "trunc_normal"):
         return ndn3_normal()
     return keras.initializers.get(name)
-
-
-def layer_seeds(seed, replicas, layer):
-    """Seeds for one layer of a model with seed `seed` (an int: replicas seed, seed+1, …).
-
-    Replica r of an ensemble built with `seed=s` is the model built alone with `seed=s + r`.
-    """
-    if replicas is None:
-        return derive_seed(seed, layer)
-    return [derive_seed(seed + r, layer) for r in range(replicas)]
 
 
 def _per_layer(name, values, n, default):
@@ -200,5 +191,7 @@ def ffnetwork(input_shape, layer_types, layer_sizes, act_funcs=None, reg_list=No
             rate = float(rates[i])
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"ffnetwork: dropout[{i}] must be a rate in [0, 1), got {rate}")
-            x = keras.layers.Dropout(rate, seed=derive_seed(seed, f"{lname}_dropout"), name=f"{lname}_dropout")(x)
+            # One mask per replica, replica r's drawn as in the model built alone with seed + r.
+            x = Dropout(rate, replicas=replicas, seed=layer_seeds(seed, replicas, f"{lname}_dropout"),
+                        name=f"{lname}_dropout")(x)
     return keras.Model(inputs, x, name=name)

@@ -19,7 +19,8 @@ References: Antolík et al. (2016) PLoS Comput Biol 12(6): e1004927; Klindt et a
 NeurIPS; Lurz et al. (2021) ICLR.
 """
 
-from ndnx.models.ffnetwork import ffnetwork, layer_seeds, ndn3_normal
+from ndnx.layers.replicas import layer_seeds, num_replicas
+from ndnx.models.ffnetwork import ffnetwork, ndn3_normal
 
 __all__ = ["hsm", "ln", "lnln", "conv_readout", "conv_dog", "what_where", "conv_gaussian", "ndn3_normal",
            "layer_seeds", "hidden_units", "from_config", "compile_recipe", "CONFIG_DEFAULTS", "MODELS"]
@@ -377,6 +378,8 @@ def compile_recipe(model, y_train, lr=1e-3, noise="poisson", jit_compile="auto")
     original's sum over rows divided by T, the same minimiser).
     jit_compile: "auto" — XLA where it helps on the devices present (`ndnx.training.xla.xla_helps`),
     or a bool.
+    A replicated model gets the loss with `replica_axis=1` (its predictions are (batch, R, neurons)
+    against shared targets), the sum of its seeds' losses.
     """
     import keras
 
@@ -390,12 +393,13 @@ def compile_recipe(model, y_train, lr=1e-3, noise="poisson", jit_compile="auto")
 
     from ndnx.losses import GaussianLoss, PoissonLoss, poisson_unit_norm
 
+    axis = None if num_replicas(model) is None else 1
     if noise == "poisson":
-        loss = PoissonLoss(unit_norm=poisson_unit_norm(y_train))
+        loss = PoissonLoss(unit_norm=poisson_unit_norm(y_train), replica_axis=axis)
     elif noise == "gaussian":
-        loss = GaussianLoss()
+        loss = GaussianLoss(replica_axis=axis)
     elif noise == "poisson_sum":
-        loss = PoissonLoss(epsilon=1e-19)
+        loss = PoissonLoss(epsilon=1e-19, replica_axis=axis)
     else:
         raise ValueError(f"compile_recipe: noise must be 'poisson', 'poisson_sum' or 'gaussian', got {noise!r}")
     model.compile(optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8), loss=loss,

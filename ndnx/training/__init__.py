@@ -3,7 +3,7 @@
 from ndnx.training.callbacks import EpochCheckpoint, ProgressBar, ReplicaLogger
 from ndnx.training.compiled_epochs import CompiledEpochs, epoch_permutation
 from ndnx.training.early_stopping import ReplicaEarlyStopping
-from ndnx.training.ensemble import extract_replica, num_replicas
+from ndnx.training.ensemble import all_layers, check_replica_optimizer, extract_replica, num_replicas
 from ndnx.training.evaluation import loss_evaluation
 from ndnx.training.lbfgs import box_bounds, fit_lbfgs
 from ndnx.training.trainer import save_model_atomic, save_replicas, train
@@ -11,6 +11,6 @@ from ndnx.training.xla import xla_helps
 
 __all__ = [
     "CompiledEpochs", "EpochCheckpoint", "ProgressBar", "ReplicaEarlyStopping", "ReplicaLogger",
-    "box_bounds", "epoch_permutation", "extract_replica", "fit_lbfgs", "num_replicas", "save_model_atomic", "save_replicas",
-    "loss_evaluation", "train", "xla_helps",
+    "all_layers", "check_replica_optimizer", "box_bounds", "epoch_permutation", "extract_replica", "fit_lbfgs",
+    "num_replicas", "save_model_atomic", "save_replicas", "loss_evaluation", "train", "xla_helps",
 ]

@@ -16,7 +16,7 @@ import contextlib
 
 import keras
 
-from ndnx.training.ensemble import all_layers
+from ndnx.layers.replicas import all_layers
 
 __all__ = ["carried_state_variables", "reset_carried_state", "preserved_carried_state"]
 

@@ -13,6 +13,8 @@ from a checkpoint sees exactly the batches an uninterrupted run would have seen.
 import numpy as np
 import tensorflow as tf
 
+from ndnx.training.ensemble import check_replica_optimizer
+
 __all__ = ["CompiledEpochs", "epoch_permutation"]
 
 
@@ -31,7 +33,8 @@ class CompiledEpochs:
     (upstream NDN3; with shuffling, other rows each epoch). `shuffle=False` keeps the data order.
 
     Args:
-        model: a compiled Keras model (its optimizer is built here, before the first step).
+        model: a compiled Keras model (its optimizer is built here, before the first step); a
+            replicated one needs an elementwise optimizer (`check_replica_optimizer`).
         x, y: arrays or nested structures of arrays with a common first axis; y=None passes the
             batches of x alone to `train_step` (x-only data: a model with its own `train_step`).
         batch_size: rows per step.
@@ -41,6 +44,7 @@ class CompiledEpochs:
 
     def __init__(self, model, x, y, batch_size, shuffle=True, shuffle_seed=0, jit_compile=True,
                  drop_remainder=False):
+        check_replica_optimizer(model)
         data = x if y is None else (x, y)
         leaves = tf.nest.flatten(data)
         sizes = {int(np.shape(a)[0]) for a in leaves}

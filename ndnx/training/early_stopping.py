@@ -17,7 +17,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from ndnx.training.ensemble import all_layers, num_replicas
+from ndnx.layers.replicas import num_replicas, replicated_variable_ids
 from ndnx.training.evaluation import split_arguments
 
 __all__ = ["ReplicaEarlyStopping"]
@@ -71,15 +71,13 @@ class ReplicaEarlyStopping(keras.callbacks.Callback):
         self.replicas = 1 if replicas is None else replicas
         self._replicated = replicas is not None
         self._tracked = []  # (model weight, its shadow)
-        for layer in all_layers(model):
-            if isinstance(layer, keras.Model) or not layer.weights:
-                continue
-            if self._replicated and getattr(layer, "replicas", None) is None:
+        replicated = replicated_variable_ids(model)
+        for w in model.weights:
+            if self._replicated and id(w) not in replicated:
                 raise ValueError(
-                    f"ReplicaEarlyStopping: layer {layer.name} has weights shared by all replicas, so no "
-                    "replica's best weights can be restored on their own")
-            for w in layer.weights:
-                self._tracked.append((w, tf.Variable(w.numpy(), trainable=False, name=f"best_{w.name}")))
+                    f"ReplicaEarlyStopping: weight {w.path} is shared by all replicas (it has no replica axis), so "
+                    "no replica's best weights can be restored on their own")
+            self._tracked.append((w, tf.Variable(w.numpy(), trainable=False, name=f"best_{w.name}")))
         worst = np.inf if mode == "min" else -np.inf
         self.best = tf.Variable(np.full(self.replicas, worst), trainable=False, dtype=tf.float64)
         self.best_epoch = tf.Variable(np.full(self.replicas, -1), trainable=False, dtype=tf.int64)

@@ -10,7 +10,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from ndnx.training.ensemble import num_replicas
+from ndnx.layers.replicas import num_replicas
 
 __all__ = ["split_arguments", "is_supervised", "loss_evaluation", "replica_predictions", "replica_losses"]
 

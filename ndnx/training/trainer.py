@@ -16,7 +16,7 @@ from ndnx.training.compiled_epochs import CompiledEpochs
 from ndnx.training.dataset_epochs import DatasetEpochs, is_pipeline
 from ndnx.training.distributed import DistributedEpochs, local_evaluation
 from ndnx.training.early_stopping import ReplicaEarlyStopping
-from ndnx.training.ensemble import extract_replica, num_replicas
+from ndnx.training.ensemble import check_replica_optimizer, extract_replica, num_replicas
 from ndnx.training.evaluation import is_supervised, loss_evaluation, split_arguments
 from ndnx.training.lbfgs import fit_lbfgs
 from ndnx.training.strategy import is_chief, is_default_strategy
@@ -127,6 +127,7 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
     """
     if isinstance(epochs, bool) or int(epochs) < 0:
         raise ValueError(f"train: epochs must be a number ≥ 0, got {epochs!r}")
+    check_replica_optimizer(model)  # a replicated model's seeds stay apart only under an elementwise optimizer
     distributed = strategy is not None and not is_default_strategy(strategy)
     if distributed and lbfgs is not None:
         raise ValueError("train: the L-BFGS fit runs on one device; train without a distribution strategy "

@@ -14,7 +14,7 @@ LAYER_CASES = {
                                     kernel_regularizer=ndnx.regularizers.D2X(0.1)),
          IMAGES, (4, 5, 5, 3), 3 * 3 * 2 * 3 + 3),
         (lambda: ndnx.layers.Conv2D(3, 3, replicas=2, seed=[1, 2], kernel_constraint=ndnx.constraints.SignMask(1)),
-         PER_REPLICA, (4, 2, 9, 9, 3), 2 * (3 * 3 * 2 * 3 + 3)),
+         PER_REPLICA, (4, 2, 9, 9, 3), 2 * (3 * 3 * 2 * 3 + 3), 1),
     ],
     "ConvDifferenceOfGaussians": [
         (lambda: ndnx.layers.ConvDifferenceOfGaussians(3, 5, seed=1), IMAGES, (4, 9, 9, 3), 6 * 3 + 3),

@@ -23,7 +23,7 @@ LAYER_CASES = {
             mask_regularizer=ndnx.regularizers.D2X(0.1), feature_regularizer=ndnx.regularizers.L2(0.1),
             seed=1), MAPS, (4, 5), 3 * 5 + 36 * 5 + 5),
         (lambda: ndnx.layers.SeparableReadout(5, positive=True, mask_feature_l1=0.01, replicas=2, seed=[1, 2]),
-         MAPS_R2, (4, 2, 5), 2 * (3 * 5 + 36 * 5 + 5)),
+         MAPS_R2, (4, 2, 5), 2 * (3 * 5 + 36 * 5 + 5), 1),
     ],
     "GaussianReadout": [
         (lambda: ndnx.layers.GaussianReadout(5, init_sigma=0.3, activation="softplus",
@@ -43,6 +43,6 @@ LAYER_CASES = {
                                           feature_regularizer=ndnx.regularizers.L2(0.1), seed=1),
          MAPS, (4, 5), 3 * 5 + 5),
         (lambda: ndnx.layers.PointReadout(5, POSITIONS, replicas=2, seed=[1, 2]), MAPS_R2, (4, 2, 5),
-         2 * (3 * 5 + 5)),
+         2 * (3 * 5 + 5), 1),
     ],
 }

@@ -42,7 +42,9 @@ def run(case, epochs, strategy=None, log_dir=None, checkpoint_dir=None, local_ev
 
     def build():
         model = hsm(12, seed=0, replicas=case.get("replicas"), l2_output=case.get("l2_output", 0.0))
-        model.compile(keras.optimizers.Adam(1e-3), PoissonLoss(unit_norm=unit_norm), jit_compile=False)
+        axis = None if case.get("replicas") is None else 1
+        model.compile(keras.optimizers.Adam(1e-3), PoissonLoss(unit_norm=unit_norm, replica_axis=axis),
+                      jit_compile=False)
         return model
 
     class Losses(keras.callbacks.Callback):

@@ -21,7 +21,7 @@ def data(seed=0, rows=32):
 def model(replicas=2, seed=0):
     inputs = keras.Input((6,))
     m = keras.Model(inputs, ndnx.layers.Dense(3, replicas=replicas, seed=seed)(inputs))
-    m.compile(optimizer=keras.optimizers.SGD(0.01), loss=GaussianLoss())
+    m.compile(optimizer=keras.optimizers.SGD(0.01), loss=GaussianLoss(replica_axis=None if replicas is None else 1))
     return m
 
 
@@ -89,7 +89,7 @@ def test_real_overfitting_returns_the_validation_minimum():
     xv = rng.normal(size=(200, 6)).astype("float32")
     yv = (xv @ truth).astype("float32")
     m = model(replicas=3, seed=4)
-    m.compile(optimizer=keras.optimizers.Adam(0.05), loss=GaussianLoss())
+    m.compile(optimizer=keras.optimizers.Adam(0.05), loss=GaussianLoss(replica_axis=1))
     seen = []
 
     class Scores(keras.callbacks.Callback):
@@ -115,3 +115,24 @@ def test_on_the_training_split_and_bad_splits():
         train(model(), (x, y), None, epochs=5, batch_size=16, early_stop=10, progress=False)
     with pytest.raises(ValueError, match="patience must be"):
         ReplicaEarlyStopping(model(), (x, y), scripted, patience=0)
+
+
+def test_a_cell_inside_rnn_is_tracked_and_shared_weights_are_refused():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(8, 5, 3)).astype("float32")
+    inputs = keras.Input((5, 3))
+    m = keras.Model(inputs, keras.layers.RNN(ndnx.cells.LeakyRateCell(4, replicas=2, seed=0))(inputs))
+    stopper = ReplicaEarlyStopping(m, (x, None), lambda *_: {"loss": np.array([0.5, 0.5])}, patience=3)
+    cell = m.layers[1].cell
+    assert [w.path for w, _ in stopper._tracked] == [w.path for w in cell.weights]
+    cell.kernel.assign(cell.kernel.numpy() + 1.0)  # replica 1 improves, replica 0 does not
+    stopper.best.assign([-1.0, np.inf])
+    stopper.best_epoch.assign([0, 0])
+    before = [shadow.numpy().copy() for _, shadow in stopper._tracked]
+    stopper.on_epoch_end(0)
+    kernel_shadow = stopper._tracked[0][1].numpy()
+    np.testing.assert_array_equal(kernel_shadow[0], before[0][0])
+    np.testing.assert_array_equal(kernel_shadow[1], cell.kernel.numpy()[1])
+    shared = keras.Model(inputs, keras.layers.Dense(2)(m(inputs)))
+    with pytest.raises(ValueError, match="is shared by all replicas"):
+        ReplicaEarlyStopping(shared, (x, None), scripted, patience=3)

@@ -26,7 +26,7 @@ def least_squares(x, y):
 def dense_model(features, units, replicas=None, seed=0, **kwargs):
     inputs = keras.Input((features,))
     model = keras.Model(inputs, ndnx.layers.Dense(units, replicas=replicas, seed=seed, **kwargs)(inputs))
-    model.compile(optimizer="adam", loss=GaussianLoss())
+    model.compile(optimizer="adam", loss=GaussianLoss(replica_axis=None if replicas is None else 1))
     return model
 
 

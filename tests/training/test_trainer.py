@@ -27,7 +27,8 @@ def region(seed=0, t=90, n=10):
 
 
 def compiled(model, y, lr=1e-3):
-    model.compile(keras.optimizers.Adam(lr), PoissonLoss(poisson_unit_norm(y)), jit_compile=True)
+    axis = None if num_replicas(model) is None else 1
+    model.compile(keras.optimizers.Adam(lr), PoissonLoss(poisson_unit_norm(y), replica_axis=axis), jit_compile=True)
     return model
 
 
@@ -46,6 +47,34 @@ def test_replica_k_equals_model_trained_alone_with_seed_k():
     # the replicas really differ (independent seeds)
     w = ensemble.get_layer("output").kernel.numpy()
     assert np.abs(w[0] - w[1]).max() > 0.05
+
+
+def test_replica_k_with_hidden_dropout_equals_model_trained_alone_with_seed_k():
+    # Dropout draws one mask per replica, replica k's as the lone model with seed k draws it.
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 15, 15, 1)).astype("float32")
+    y = rng.poisson(np.asarray(hsm(8, input_shape=(15, 15, 1), seed=77)(x))).astype("float32")
+
+    def fitted(**kw):
+        model = compiled(hsm(8, input_shape=(15, 15, 1), hidden_dropout=0.3, **kw), y, lr=1e-2)
+        runner = CompiledEpochs(model, x, y, batch_size=16, shuffle_seed=4, jit_compile=False)
+        for epoch in range(2):
+            runner.run_epoch(epoch)
+        return model
+
+    ensemble = fitted(seed=5, replicas=2)
+    for k in range(2):
+        alone = fitted(seed=5 + k)
+        replica = extract_replica(ensemble, k)
+        for a, b in zip(replica.get_weights(), alone.get_weights()):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+    # the masks mattered: without dropout seed 5 ends elsewhere
+    plain = compiled(hsm(8, input_shape=(15, 15, 1), seed=5), y, lr=1e-2)
+    runner = CompiledEpochs(plain, x, y, batch_size=16, shuffle_seed=4, jit_compile=False)
+    for epoch in range(2):
+        runner.run_epoch(epoch)
+    moved = np.abs(plain.get_layer("hidden").kernel.numpy() - ensemble.get_layer("hidden").kernel.numpy()[0]).max()
+    assert moved > 1e-3
 
 
 def test_epoch_steps_keep_the_last_partial_batch():

@@ -50,7 +50,8 @@ TINY = textwrap.dedent('''
     def build_model(config, lr, l2, seed, replicas):
         x, y = experiment.load_data(config)["train"]
         model = hsm(8, input_shape=(11, 11, 1), l2_output=l2, seed=seed, replicas=replicas)
-        model.compile(keras.optimizers.Adam(lr), PoissonLoss(poisson_unit_norm(y)),
+        model.compile(keras.optimizers.Adam(lr),
+                      PoissonLoss(poisson_unit_norm(y), replica_axis=None if replicas is None else 1),
                       jit_compile=config["jit_compile"])
         return model
 

@@ -1,0 +1,11 @@
+"""Recurrent ndnx cells (one time step of a dynamical system), run by `keras.layers.RNN`.
+
+Each cell is registered with Keras under package "ndnx" and takes `replicas` and `seed` as every
+ndnx layer does (`ndnx.layers.replicas`); `RNN` is `keras.layers.RNN` reporting the replica axis
+of a replicated cell in its output shapes.
+"""
+
+from ndnx.cells.leaky_rate import LeakyRateCell
+from ndnx.cells.rnn import RNN
+
+__all__ = ["LeakyRateCell", "RNN"]
