@@ -125,7 +125,7 @@ per_neuron, rows = {}, []
 for label, model in models.items():
     pred = model.predict(region.x_val, verbose=0)                 # (images, seeds, neurons)
     per_neuron[label] = pearson_per_neuron(pred, region.y_val)    # (seeds, neurons)
-    corr = per_neuron[label].mean(axis=1)                         # (seeds,): as ndnx.training.supervised_evaluation
+    corr = per_neuron[label].mean(axis=1)                         # (seeds,): as ndnx.experiment.fits.v1.supervised_evaluation
     row = [label, *np.percentile(corr, [50, 90, 10])]
     if truth is not None:
         row += list(np.percentile(pearson_per_neuron(pred, truth["rates_val"]).mean(axis=1), [50, 90, 10]))

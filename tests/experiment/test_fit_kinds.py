@@ -131,8 +131,17 @@ def test_chain_search_space_tuning_scores_each_trial_as_a_whole_run(tmp_path):
 def test_tuning_scores_trials_by_each_kinds_own_objective(tmp_path):
     from ndnx.training.tuning import run_search
 
-    # Own train_step (energy, objective: validation mu_error) and truncated BPTT (validation loss).
+    # Own train_step (energy, objective: validation mu_error), truncated BPTT (validation loss) and a
+    # simulation (its logged rate_error: the distance of the mean rate to the target, here 0).
+    def simulated_rate_error(config):
+        exp = load_experiment(fixture("simulation"))
+        drive = exp.load_data({})["drive"].astype("float64")
+        means = [euler_rates(exp.build(config, seed, None).get_layer("rnn").cell.get_weights(), drive,
+                             config["dt"] / config["tau"])[:, -1].mean() for seed in range(config["seeds"])]
+        return float(np.mean(np.abs(means)))  # the objective: the mean over the seeds of each one's error
+
     for name, lr_of, expected in [
+        ("simulation", lambda values: values["coupling"], lambda config: simulated_rate_error(config)),
         ("energy", lambda values: values["lr"],
          lambda config: np.linalg.norm(module_of("energy").reference(config) - module_of("energy").load(config)[
              "validation"].mean(axis=0))),
@@ -146,5 +155,68 @@ def test_tuning_scores_trials_by_each_kinds_own_objective(tmp_path):
                   for p in (tmp_path / "tuning" / "tests" / name / "random").glob("trial_*/trial.json")]
         assert len(states) == 2 and all(s["status"] == "COMPLETED" for s in states)
         for state in states:
-            config = {**base, "lr": lr_of(state["hyperparameters"]["values"])}
+            key = "coupling" if name == "simulation" else "lr"
+            config = {**base, key: lr_of(state["hyperparameters"]["values"])}
             assert state["score"] == pytest.approx(expected(config), abs=1e-5), name
+
+
+def euler_rates(cell_weights, drive, alpha):
+    """A linear leaky rate network integrated in NumPy (float64) from h = 0: (batch, time, units)."""
+    w_in, w_rec = (np.asarray(w, "float64") for w in cell_weights)
+    h = np.zeros((drive.shape[0], w_rec.shape[0]))
+    out = []
+    for t in range(drive.shape[1]):
+        h = (1 - alpha) * h + alpha * (drive[:, t] @ w_in + h @ w_rec)
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+def test_simulation_sweep_records_each_seed_and_is_not_run_twice(tmp_path, monkeypatch):
+    import h5py
+    import keras
+
+    root = tmp_path / "td"
+    script = fixture("simulation")
+    out = cli("run", script, "--jobs", "2", "--root", str(root))  # two runs (couplings), two seeds each
+    assert out.returncode == 0, out.stderr[-3000:]
+    exp = load_experiment(script)
+    drive = exp.load_data({})["drive"].astype("float64")
+    records = root / "records" / "tests" / "simulation"
+    finals = {}
+    for run in exp.runs():
+        alpha = run.config["dt"] / run.config["tau"]
+        for seed in (0, 1):
+            model = keras.saving.load_model(str(root / "models" / "tests" / "simulation" / run.name / f"seed{seed}.keras"))
+            weights = model.get_layer("rnn").cell.get_weights()
+            with h5py.File(records / run.name / f"seed{seed}.h5") as f:
+                rates = f["rates"][()]
+                assert f.attrs["seed"] == seed and f"coupling: {run.config['coupling']}" in f.attrs["config"]
+            np.testing.assert_allclose(rates, euler_rates(weights, drive, alpha), atol=1e-5)
+            # The end is the fixed point h* = x W_in (I − W_rec)⁻¹ of the continuous-time network.
+            w_in, w_rec = (np.asarray(w, "float64") for w in weights)
+            fixed = drive[:, -1] @ w_in @ np.linalg.inv(np.eye(len(w_rec)) - w_rec)
+            np.testing.assert_allclose(rates[:, -1], fixed, atol=1e-4)
+            finals.setdefault(run.name, []).append(rates[:, -1].mean())
+    rows = {(r["run"], r["tag"]): r for r in summarize(str(root), "tests/simulation", split="simulation")}
+    for name, values in finals.items():
+        assert rows[(name, "mean_rate")]["p50"] == pytest.approx(np.percentile(values, 50), abs=1e-5)
+        assert rows[(name, "mean_rate")]["p90"] == pytest.approx(np.percentile(values, 90), abs=1e-5)
+    assert sorted((root / "experiments.txt").read_text().split("\n")[:-1]) == [
+        "tests/simulation/run0  # coupling=0.3", "tests/simulation/run1  # coupling=0.6"]
+
+    # Seed 1 simulated alone is replica 1 of the ensemble.
+    run = exp.runs()[1]
+    exp.run_job(run, [1], root=str(tmp_path / "alone"), progress=False)
+    with h5py.File(tmp_path / "alone" / "records" / "tests" / "simulation" / run.name / "seed1.h5") as f, \
+            h5py.File(records / run.name / "seed1.h5") as g:
+        np.testing.assert_allclose(f["rates"][()], g["rates"][()], atol=1e-6)
+
+    # Finished repetitions are not simulated again; an interrupted one leaves no file behind.
+    stamp = (records / "run0" / "seed0.h5").stat().st_mtime_ns
+    assert exp.run_job(exp.runs()[0], [0, 1], root=str(root), progress=False)["seed0-1"]["skipped"]
+    assert (records / "run0" / "seed0.h5").stat().st_mtime_ns == stamp
+    monkeypatch.setenv("NDNX_TEST_INTERRUPT_SIMULATION", "1")
+    with pytest.raises(KeyboardInterrupt):
+        exp.run_job(exp.runs()[0], [0, 1], root=str(tmp_path / "killed"), progress=False)
+    killed = tmp_path / "killed" / "records" / "tests" / "simulation" / "run0"
+    assert sorted(os.listdir(killed)) == []

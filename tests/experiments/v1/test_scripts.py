@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import pytest
 
+import ndnx
 import ndnx.data.v1_splits
 from ndnx.experiment import load_experiment
 from ndnx.models.v1 import from_config
@@ -199,7 +200,7 @@ def check_model(model, config, x, y, y_train):
         assert hidden.units == int(config["hidden_fraction"] * NEURONS), label
         rate = config["hidden_dropout"] if config["model"] == "hsm" else 0.0
         after = model.layers[model.layers.index(hidden) + 1:]
-        dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+        dropouts = [layer for layer in model.layers if isinstance(layer, (ndnx.layers.Dropout, keras.layers.Dropout))]
         assert [d.rate for d in dropouts] == ([rate] if rate else []), label
         assert not dropouts or after[0] is dropouts[0], label             # on the hidden layer's output
 
