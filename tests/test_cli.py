@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "fixtures", "tiny_experiment.py")
 
@@ -16,6 +18,7 @@ def cli(*args, env_extra=None):
                           env=env, timeout=600)
 
 
+@pytest.mark.slow  # minutes on a 2-core machine: `make test-all`
 def test_run_grid_with_parallel_jobs_then_summarize(tmp_path):
     root = tmp_path / "td"
     out = cli("run", TINY, "--jobs", "2", "--set", "lr=[0.01, 0.001]", "--set", "epochs=3",

@@ -54,18 +54,24 @@ def test_a_script_runs_its_body_once_and_takes_the_run_options(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert body_log.read_text().splitlines() == ["__main__"]
     assert (tmp_path / "td" / "models" / "tests" / "script" / "run0" / "seed0.keras").exists()
-    # Two jobs go to two processes, each importing the script as a module (not as __main__).
-    body_log.unlink()
-    out = run(str(script), "--seeds", "2", "--seeds-per-job", "1", "--jobs", "2", "--root", str(tmp_path / "td2"),
-              "--no-summary", cwd=tmp_path, env_extra={"BODY_LOG": str(body_log)})
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert sorted(body_log.read_text().splitlines()) == ["__main__", "ndnx_experiment_script", "ndnx_experiment_script"]
     # Bad input: one line, exit 2, as `ndnx run` does.
     out = run(str(script), "--set", "epoch=3", cwd=tmp_path, env_extra={"BODY_LOG": str(body_log)})
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "ndnx: error: tests/script: unknown --set key 'epoch'; known keys: batch_size, ensemble, epochs, log_every, "
         "seeds, shuffle_seed"]
+
+
+@pytest.mark.slow  # three processes: `make test-all`
+def test_a_script_with_several_jobs_imports_itself_once_per_job(tmp_path):
+    # Two jobs go to two processes, each importing the script as a module (not as __main__).
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    body_log = tmp_path / "body.log"
+    out = run(str(script), "--seeds", "2", "--seeds-per-job", "1", "--jobs", "2", "--root", str(tmp_path / "td"),
+              "--no-summary", cwd=tmp_path, env_extra={"BODY_LOG": str(body_log)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert sorted(body_log.read_text().splitlines()) == ["__main__", "ndnx_experiment_script", "ndnx_experiment_script"]
 
 
 def test_data_commands_come_from_the_families(capsys):

@@ -122,14 +122,16 @@ def cli(*args, cwd=None):
                           env=env, cwd=cwd, timeout=600)
 
 
-def test_cli_bad_input_gives_one_line(tmp_path):
-    out = cli("run", TINY, "--set", "nonsense=1", "--root", str(tmp_path))
-    assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [
+def test_cli_bad_input_gives_one_line(tmp_path, capsys, monkeypatch):
+    from ndnx.cli import main
+
+    monkeypatch.delenv("NDNX_TRAINING_DATA", raising=False)  # --root exports it
+    assert main(["run", TINY, "--set", "nonsense=1", "--root", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         "ndnx: error: tests/tiny: unknown --set key 'nonsense'; known keys: batch_size, drop_last_batch, early_stop, early_stop_on, ensemble, epochs, "
         "l2_output, lbfgs_maxiter, lbfgs_rounds, log_every, lr, samples, seeds, shuffle_seed, sleep"]
-    out = cli("run", str(tmp_path / "missing.py"))
-    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+    assert main(["run", str(tmp_path / "missing.py")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         f"ndnx: error: experiment script not found: {tmp_path / 'missing.py'}"]
     assert not os.path.exists(tmp_path / "logs")
 

@@ -234,6 +234,7 @@ def test_build_in_scope_builds_the_optimizer_and_checks_the_model():
 
 # --- the whole pipeline: `ndnx run` as two workers ------------------------------------------------
 
+@pytest.mark.slow  # minutes on a 2-core machine: `make test-all`
 def test_ndnx_run_as_two_workers_equals_one_process(tmp_path):
     from ndnx.analysis.summary import collect
 

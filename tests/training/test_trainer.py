@@ -144,6 +144,7 @@ def _weights(root, seed):
     return model.get_weights()
 
 
+@pytest.mark.slow  # minutes on a 2-core machine: `make test-all`
 def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(tmp_path):
     settings = ["--set", "epochs=24", "--set", "log_every=2"]
     killed, clean = tmp_path / "killed", tmp_path / "clean"

@@ -238,6 +238,7 @@ def test_resume_survives_lost_tuner_file_and_unqueued_running_trial(searched, tm
     assert "trial 1 completed" in out and "trial 0 completed" not in out
 
 
+@pytest.mark.slow  # minutes on a 2-core machine: `make test-all`
 def test_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     script = write_experiment(tmp_path)
     root = tmp_path / "training_data"
@@ -285,6 +286,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # minutes on a 2-core machine: `make test-all`
 def test_distributed_search_with_a_chief_and_two_workers(tmp_path):
     script = write_experiment(tmp_path)
     root = tmp_path / "training_data"
@@ -347,6 +349,7 @@ def test_fit_trains_the_epochs_the_tuner_asks_for(tmp_path):
     assert int(model.optimizer.iterations.numpy()) == 2 * steps
 
 
+@pytest.mark.slow  # minutes on a 2-core machine: `make test-all`
 def test_hyperband_continues_the_best_trial(tmp_path, capsys):
     script = write_experiment(tmp_path)
     root = tmp_path / "training_data"
@@ -368,6 +371,7 @@ def test_hyperband_continues_the_best_trial(tmp_path, capsys):
     assert int(model.optimizer.iterations.numpy()) == 3 * 4  # 64 samples / batch 16 = 4 steps per epoch
 
 
+@pytest.mark.slow  # minutes on a 2-core machine: `make test-all`
 def test_bayesian_search_runs(tmp_path, capsys):
     script = write_experiment(tmp_path)
     root = tmp_path / "training_data"
