@@ -72,11 +72,14 @@ def brute_force_correlation(pred, target):
     return float(np.where(np.isfinite(r), r, 0.0).mean())
 
 
-def test_missing_data_directory_is_one_clear_line(tmp_path):
+def test_missing_data_directory_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    from ndnx.cli import main
+
+    monkeypatch.delenv("NDNX_DATA", raising=False)
+    monkeypatch.delenv("NDNX_TRAINING_DATA", raising=False)  # --root exports it
     td = tmp_path / "td"
-    out = cli("run", BASELINE4, "--set", f"data_dir={tmp_path / 'nowhere'}", "--root", str(td))
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
+    assert main(["run", BASELINE4, "--set", f"data_dir={tmp_path / 'nowhere'}", "--root", str(td)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ndnx: error: ")
     assert "nowhere" in lines[0] and "e1004927" in lines[0] and "synth-v1" in lines[0]
     assert not (td / "logs").exists() and not (td / "models").exists()

@@ -219,7 +219,8 @@ def check_model(model, config, x, y, y_train):
             (label, name)
         penalty += value
     assert not [layer.name for layer in model.layers if layer.name not in expected and layer.losses], label
-    model.jit_compile = False  # one step: XLA compilation would cost more than it saves
+    model.jit_compile = False  # one step: compiling it (XLA or a graph) would cost more than it saves
+    model.run_eagerly = True
     logs = model.train_on_batch(x, y, return_dict=True)
     data = ndn3_data_loss(config["noise"], y, pred, y_train)
     assert logs["loss"] == pytest.approx(data + penalty, rel=1e-5, abs=1e-5), (label, data, penalty)
