@@ -198,3 +198,28 @@ def test_plot_learning_curves(root, tmp_path):
     assert os.listdir(tmp_path) == ["curves.png"]
     with pytest.raises(ValueError, match="no run logs a scalar 'accuracy'"):
         plot_learning_curves(collect(root, "v1/exp"), tmp_path / "x.png", tag="accuracy")
+
+
+def test_the_experiment_names_the_summary_tags_and_the_plotted_metric(root, tmp_path, capsys):
+    import json
+    import shutil
+
+    from ndnx.analysis.summary import default_plot_tag, logged_splits, print_summary
+
+    copy = tmp_path / "td"
+    shutil.copytree(root, copy)
+    data = collect(copy, "v1/exp")
+    # No run_info.json: every tag, and the plot shows the correlation (then the loss) if logged.
+    rows = print_summary(copy, "v1/exp")
+    assert {r["tag"] for r in rows} == {"correlation", "loss"}
+    assert default_plot_tag(copy, "v1/exp", data) == "correlation"
+    # What the experiment recorded (ndnx.experiment.records.write_run_info) decides.
+    info = {"objective": {"split": "validation", "metric": "loss", "direction": "min", "name": "val_loss"},
+            "summary_tags": ["loss", "not_logged"]}
+    (copy / "logs" / "v1" / "exp" / "run0" / "run_info.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    rows = print_summary(copy, "v1/exp")
+    assert {r["tag"] for r in rows} == {"loss"} and len(rows) == 2
+    assert "final validation metrics" in capsys.readouterr().out
+    assert default_plot_tag(copy, "v1/exp", data) == "loss"
+    assert logged_splits(copy, "v1/exp") == ["validation"]

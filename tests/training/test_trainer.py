@@ -174,3 +174,41 @@ def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(tmp_path):
 
     steps, _ = read_scalars(str(killed / "logs" / "tests" / "tiny" / "run0" / "seed1" / "validation"))["correlation"]
     assert steps[-1] == 23 and len(set(steps.tolist())) == len(steps)
+
+
+def test_a_tf_data_pipeline_and_x_only_arrays_train_as_the_same_batches():
+    # A model with its own train_step on x alone: a Dataset of batches (iterated whole every epoch)
+    # and the same rows as an x-only array in order give the same weights; a function of the epoch
+    # giving that Dataset does too.
+    import tensorflow as tf
+
+    class Mean(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.mu = self.add_weight(shape=(3,), initializer="zeros", name="mu")
+
+        def call(self, x):
+            return x - self.mu
+
+        def train_step(self, x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.reduce_sum(tf.square(self(x)), axis=-1))
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, [self.mu]), [self.mu]))
+            return {}
+
+    x = np.random.default_rng(3).normal(size=(40, 3)).astype("float32")
+    results = []
+    for data in (tf.data.Dataset.from_tensor_slices(x).batch(16), x,
+                 lambda epoch: tf.data.Dataset.from_tensor_slices(x).batch(16)):
+        model = Mean()
+        model.compile(keras.optimizers.SGD(0.1), jit_compile=False)
+        train(model, data, epochs=3, batch_size=16, shuffle=False, progress=False,
+              evaluate=lambda m, *split: {"mu0": np.asarray([float(m.mu[0])])})
+        results.append(model.mu.numpy())
+    # NumPy: SGD on the batch mean of ‖x − μ‖², gradient 2(μ − mean(batch)).
+    mu = np.zeros(3)
+    for _ in range(3):
+        for start in range(0, 40, 16):
+            mu -= 0.1 * 2 * (mu - x[start:start + 16].astype("float64").mean(axis=0))
+    for got in results:
+        np.testing.assert_allclose(got, mu, atol=1e-6)
