@@ -21,10 +21,16 @@ types:
 | gaussian_readout         | `GaussianReadout` (NDNT's readout) | units                         |
 
 `reg_list` is NDN3's {penalty: [λ per layer]} (None = no penalty on that layer), in the named
-`convention` ("ndn3" sums or "ndnt" means, see `ndnx.regularizers`). On a separable layer the
-penalties are split as NDN3's SepRegularization does: spatial penalties (d2x, center, local,
-glocal, max_space) act on the spatial mask, max_filt on the channel weights, and l1 / l2 / norm2 /
-orth on both. DoG layers take no penalty (NDN3 forces it off; ndnx raises instead of ignoring it).
+`convention` ("ndn3" sums or "ndnt" means, see `ndnx.regularizers`). A separable layer is NDN3's
+SepLayer: its weight is the two factors stacked, [kt; ks] of shape (C + H·W, units), and the
+penalties act as NDN3's SepRegularization applies them: spatial penalties (d2x, center, local,
+glocal, max_space) on the spatial mask ks, max_filt on the channel factor kt (NDN3's 'max'
+coupling of the C channel weights, Σ_{c≠c'} kt²_c kt²_c'; a one-channel input raises), norm2 on
+the stacked weight, λ(Σ kt² + Σ ks² − units)², and l1 / l2 (sums over the stack, so one term per
+factor) and orth on each factor. `normalization` of a 'sep' layer is NDN3's: 0 L2-normalises kt,
+1 the mask ks, 2 both (tf.nn.l2_normalize, w / sqrt(max(Σw², 1e-12)); the mask in
+`SeparableReadout(normalize_mask="ndn3")` form), −1 neither; the penalties act on the normalised
+factors. DoG layers take no penalty (NDN3 forces it off; ndnx raises instead of ignoring it).
 `dropout` gives per-layer dropout **rates** on the layer's output (NDN3's reg_list 'dropout' is a
 keep probability: rate = 1 − keep_prob; ndnx refuses that key so it cannot be misread); it is
 `ndnx.layers.Dropout`, whose replica r drops what the model built alone with seed + r drops.
@@ -51,7 +57,8 @@ LAYER_TYPES = ("normal", "diff_of_gaussians", "conv", "conv_diff_of_gaussians", 
                "gaussian_readout")
 _SPATIAL_KEYS = ("d2x", "center", "local", "glocal", "max_space")
 _CHANNEL_KEYS = ("max_filt",)
-_SHARED_KEYS = ("l1", "l2", "norm2", "orth")
+_SHARED_KEYS = ("l1", "l2", "orth")
+_STACKED_KEYS = ("norm2",)
 
 
 def ndn3_normal():
@@ -92,17 +99,22 @@ def _layer_regs(reg_list, n):
 
 
 def _split_separable(regs, name):
+    """NDN3 SepRegularization keys → (mask, features, stacked) key dicts of a SeparableReadout."""
     mask = {k: v for k, v in regs.items() if k in _SPATIAL_KEYS or k in _SHARED_KEYS}
     features = {k: v for k, v in regs.items() if k in _CHANNEL_KEYS or k in _SHARED_KEYS}
-    unknown = set(regs) - set(mask) - set(features)
+    stacked = {k: v for k, v in regs.items() if k in _STACKED_KEYS}
+    unknown = set(regs) - set(mask) - set(features) - set(stacked)
     if unknown:
         raise ValueError(f"{name}: reg keys {sorted(unknown)} do not apply to a separable layer "
-                         f"(spatial: {_SPATIAL_KEYS}, channel: {_CHANNEL_KEYS}, both: {_SHARED_KEYS})")
-    return mask, features
+                         f"(spatial: {_SPATIAL_KEYS}, channel: {_CHANNEL_KEYS}, each factor: {_SHARED_KEYS}, "
+                         f"stacked factors: {_STACKED_KEYS})")
+    return mask, features, stacked
 
 
 # NDN3 normalize_weights of a 'normal' layer → Dense(normalize=...)
 DENSE_NORMALIZATION = {0: None, 1: "l2", -1: "max_norm"}
+# NDN3 normalize_weights of a 'sep' layer → SeparableReadout(normalize_features=, normalize_mask=)
+SEP_NORMALIZATION = {0: (True, False), 1: (False, "ndn3"), 2: (True, "ndn3"), -1: (False, False)}
 
 
 def ffnetwork(input_shape, layer_types, layer_sizes, act_funcs=None, reg_list=None, conv_filter_widths=None,
@@ -117,9 +129,10 @@ def ffnetwork(input_shape, layer_types, layer_sizes, act_funcs=None, reg_list=No
         reg_list: {penalty: [λ per layer]}.
         conv_filter_widths, shift_spacing: per layer, for conv layers (stride default 1).
         dropout: per-layer dropout rates (0 or None: none).
-        normalization: per layer; on 'sep' layers 0 (NDN3's default) L2-normalises the channel
-            weights of each unit, anything else leaves them free; on 'normal' layers NDN3's
-            normalize_weights: 0 none, 1 unit L2 norm per unit, −1 max-norm ≤ 1 (`Dense(normalize=)`).
+        normalization: per layer, NDN3's normalize_weights. On 'sep' layers 0 (NDN3's default)
+            L2-normalises the channel weights kt of each unit, 1 its spatial mask ks, 2 both, −1
+            neither (NDN3 has no max-norm there); on 'normal' layers 0 none, 1 unit L2 norm per
+            unit, −1 max-norm ≤ 1 (`Dense(normalize=)`).
         biases_initializers: per layer, 'zeros' (default), 'normal' or 'trunc_normal'.
         layer_names: per-layer names (default layer0, …, output); they also derive the seeds.
         convention, boundary: of the penalties (`ndnx.regularizers`).
@@ -176,12 +189,21 @@ def ffnetwork(input_shape, layer_types, layer_sizes, act_funcs=None, reg_list=No
             else:
                 layer = ConvDifferenceOfGaussians(int(size), sigma_bounds=sigma_bounds, **conv, **common)
         elif kind == "sep":
-            mask_regs, feature_regs = _split_separable(regs[i], lname)
+            if norms[i] not in SEP_NORMALIZATION:
+                raise ValueError(f"ffnetwork: normalization[{i}] of the 'sep' layer {lname} must be one of "
+                                 f"{sorted(SEP_NORMALIZATION)} (NDN3 normalize_weights), got {norms[i]!r}")
+            normalize_features, normalize_mask = SEP_NORMALIZATION[norms[i]]
+            mask_regs, feature_regs, stacked_regs = _split_separable(regs[i], lname)
+            channels = int(x.shape[-1])
             layer = SeparableReadout(
-                int(size), normalize_features=norms[i] == 0, bias_initializer=bias_init,
+                int(size), normalize_features=normalize_features, normalize_mask=normalize_mask,
+                bias_initializer=bias_init,
                 mask_regularizer=from_reg_vals(mask_regs, convention=convention, boundary=boundary, layer_name=lname),
+                # the channel factor is one pixel of C channels, so max_filt couples its entries
                 feature_regularizer=from_reg_vals(feature_regs, convention=convention, boundary=boundary,
-                                                  layer_name=lname), **common)
+                                                  filter_shape=(1, 1, channels), layer_name=lname),
+                stacked_regularizer=from_reg_vals(stacked_regs, convention=convention, layer_name=lname),
+                **common)
         elif kind == "gaussian_readout":
             layer = GaussianReadout(int(size), bias_initializer=bias_init, feature_regularizer=reg, **common)
         else:  # lin_scale

@@ -24,6 +24,11 @@ LAYER_CASES = {
             seed=1), MAPS, (4, 5), 3 * 5 + 36 * 5 + 5),
         (lambda: ndnx.layers.SeparableReadout(5, positive=True, mask_feature_l1=0.01, replicas=2, seed=[1, 2]),
          MAPS_R2, (4, 2, 5), 2 * (3 * 5 + 36 * 5 + 5), 1),
+        # NDN3's SepLayer as ffnetwork builds it: both factors l2_normalize'd, norm2 on the stacked factors
+        (lambda: ndnx.layers.SeparableReadout(
+            5, normalize_features=True, normalize_mask="ndn3", stacked_regularizer=ndnx.regularizers.Norm2(0.1),
+            feature_regularizer=ndnx.regularizers.MaxFilt(0.1, filter_shape=(1, 1, 3)), replicas=2, seed=[1, 2]),
+         MAPS, (4, 2, 5), 2 * (3 * 5 + 36 * 5 + 5)),
     ],
     "GaussianReadout": [
         (lambda: ndnx.layers.GaussianReadout(5, init_sigma=0.3, activation="softplus",

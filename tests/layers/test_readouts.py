@@ -119,6 +119,61 @@ def test_separable_spatial_penalty_on_features_raises():
         SeparableReadout(N, feature_regularizer=D2X(0.1), name="sep")(MAPS)
 
 
+def test_separable_ndn3_mask_normalisation_puts_epsilon_under_the_root():
+    # NDN3 (tf.nn.l2_normalize): S / sqrt(max(ΣS², 1e-12)); neuralpredictors: S / (‖S‖ + 1e-6).
+    ks = RNG.normal(size=(H * W, N))
+    for n, norm in enumerate([0.5, 1e-4, 1e-8]):
+        ks[:, n] *= norm / np.linalg.norm(ks[:, n])
+    ks[:, 3] = 0.0
+    ndn3 = ks / np.sqrt(np.maximum((ks ** 2).sum(axis=0), 1e-12))
+    neuralpredictors = ks / (np.linalg.norm(ks, axis=0) + 1e-6)
+    np.testing.assert_allclose(np.linalg.norm(ndn3, axis=0)[:4], [1.0, 1.0, 0.01, 0.0], rtol=1e-12)
+    layers = {}
+    for form in ("ndn3", True, "neuralpredictors"):
+        layers[form] = SeparableReadout(N, normalize_mask=form, seed=0)
+        layers[form](MAPS)
+        layers[form].mask.assign(ks.astype("float32"))
+    np.testing.assert_allclose(layers["ndn3"].effective_mask(), ndn3, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(layers[True].effective_mask(), neuralpredictors, rtol=1e-5, atol=1e-12)
+    np.testing.assert_array_equal(layers["neuralpredictors"].effective_mask(), layers[True].effective_mask())
+    assert abs(np.linalg.norm(neuralpredictors[:, 1]) - 1.0) > 5e-3          # the two forms differ
+    kt = layers["ndn3"].features.numpy()
+    np.testing.assert_allclose(layers["ndn3"](MAPS), MAPS.reshape(7, -1) @ _sep_dense_weight(kt, ndn3),
+                               rtol=1e-4, atol=1e-5)
+    # the default neuralpredictors form is still stored as True; "ndn3" as itself
+    assert layers["neuralpredictors"].get_config()["normalize_mask"] is True
+    assert layers["ndn3"].get_config()["normalize_mask"] == "ndn3"
+    assert SeparableReadout.from_config(layers["ndn3"].get_config()).normalize_mask == "ndn3"
+    with pytest.raises(ValueError, match="sep: normalize_mask must be one of"):
+        SeparableReadout(N, normalize_mask="l2", name="sep")
+
+
+def test_separable_stacked_regularizer_acts_on_the_stacked_factors():
+    # NDN3 SepLayer's weight is [kt; ks] (C + H·W, units); norm2 there is λ(Σkt² + Σks² − units)².
+    layer = SeparableReadout(N, normalize_features=True, normalize_mask="ndn3",
+                             stacked_regularizer=ndnx.regularizers.Combined([ndnx.regularizers.Norm2(0.3), L1(0.01)]),
+                             seed=4)
+    layer(MAPS)
+    kt, ks = layer.features.numpy().astype(float), layer.mask.numpy().astype(float)
+    ktn, ksn = kt / np.linalg.norm(kt, axis=0), ks / np.linalg.norm(ks, axis=0)
+    w = np.concatenate([ktn, ksn])
+    expected = 0.3 * ((w ** 2).sum() - N) ** 2 + 0.01 * np.abs(w).sum()
+    assert float(layer.regularizer()) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert float(layer.losses[0]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    raw = SeparableReadout(N, stacked_regularizer=ndnx.regularizers.Norm2(0.3), seed=4)
+    raw(MAPS)
+    assert float(raw.regularizer()) == pytest.approx(0.3 * ((kt ** 2).sum() + (ks ** 2).sum() - N) ** 2, rel=1e-5)
+    with pytest.raises(ValueError, match=r"sep \(stacked_regularizer\): D2X needs a spatial input"):
+        SeparableReadout(N, stacked_regularizer=D2X(0.1), name="sep")(MAPS)
+    rep = _check_replicas(lambda **k: SeparableReadout(N, normalize_mask="ndn3",
+                                                       stacked_regularizer=ndnx.regularizers.Norm2(0.3), **k), MAPS)
+    lone = [SeparableReadout(N, normalize_mask="ndn3", stacked_regularizer=ndnx.regularizers.Norm2(0.3), seed=s)
+            for s in (11, 12, 13)]
+    for one in lone:
+        one(MAPS)
+    assert float(rep.regularizer()) == pytest.approx(sum(float(one.regularizer()) for one in lone), rel=1e-5)
+
+
 def _check_replicas(make, maps, train=False, **kwargs):
     seeds = [11, 12, 13]
     rep = make(replicas=3, seed=seeds, **kwargs)
@@ -365,6 +420,34 @@ def test_readouts_in_a_saved_model(tmp_path):
     model.compile("adam", loss="mse", jit_compile=True)
     model.fit(MAPS, np.ones((7, N), "float32"), epochs=2, batch_size=4, verbose=0)
     assert np.all(np.isfinite(model.predict(MAPS, verbose=0)))
+
+
+def test_separable_saved_before_the_ndn3_options_loads_unchanged(tmp_path):
+    # A file written before normalize_mask="ndn3" and stacked_regularizer existed: normalize_mask is a
+    # bool and there is no stacked_regularizer entry; it loads with the numbers it was saved with.
+    import json
+    import zipfile
+
+    inputs = keras.Input((H, W, C))
+    model = keras.Model(inputs, SeparableReadout(N, normalize_mask=True, normalize_features=True,
+                                                 mask_regularizer=D2X(0.1), seed=0, name="sep")(inputs))
+    expected, penalty = model.predict(MAPS, verbose=0), float(model.get_layer("sep").regularizer())
+    saved, legacy = tmp_path / "new.keras", tmp_path / "legacy.keras"
+    model.save(saved)
+    with zipfile.ZipFile(saved) as src, zipfile.ZipFile(legacy, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                (layer,) = [lay for lay in config["config"]["layers"] if lay["config"]["name"] == "sep"]
+                assert layer["config"].pop("stacked_regularizer") is None
+                assert layer["config"]["normalize_mask"] is True
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    reloaded = keras.saving.load_model(legacy)
+    np.testing.assert_array_equal(reloaded.predict(MAPS, verbose=0), expected)
+    assert float(reloaded.get_layer("sep").regularizer()) == pytest.approx(penalty, rel=1e-7)
+    assert reloaded.get_layer("sep").normalize_mask is True
 
 
 @pytest.mark.parametrize("align_corners", [True, False])
