@@ -196,11 +196,14 @@ class GaussianLoss(keras.losses.Loss):
 def poisson_log_likelihood_per_spike(pred, responses, null_adjusted=True, epsilon=1e-6):
     """Per-neuron Poisson log-likelihood per spike (NDN3 `eval_models`), NumPy.
 
-        LLₙ = Σ_t (y log(ŷ + ε) − ŷ) / Σ_t y
+        LLₙ = Σ_t (y log(ŷ + ε) − ŷ) / max(Σ_t y, 1)
 
-    With `null_adjusted`, minus the same for the constant-rate model ŷ = r̄ₙ, which is
-    log r̄ₙ − 1: positive when the model beats the neuron's mean rate (bits would divide by
-    log 2). NaN targets (data filters) are skipped; a neuron without spikes gets NaN.
+    (NDN3 divides by max(spikes, 1), so a neuron without spikes scores −Σ_t ŷ). With
+    `null_adjusted`, minus the same for the constant-rate model ŷ = r̄ₙ, (Sₙ log r̄ₙ − Sₙ)/max(Sₙ, 1)
+    with Sₙ = Σ_t y: log r̄ₙ − 1 for a neuron with spikes, positive when the model beats the
+    neuron's mean rate (bits would divide by log 2); 0 for a silent neuron, whose best constant
+    rate is 0 (NDN3's log r̄ − 1 is −∞ there and its null-adjusted score +∞). NaN targets (data
+    filters) are skipped; a neuron with no recorded row gets NaN.
     pred: (T, N) or (T, R, N); responses: (T, N). Returns (N,) or (R, N).
     """
     pred = np.asarray(pred, dtype="float64")
@@ -214,9 +217,14 @@ def poisson_log_likelihood_per_spike(pred, responses, null_adjusted=True, epsilo
     y0 = np.where(recorded, y, 0.0)
     p0 = np.where(recorded, pred, 0.0)
     spikes = y0.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ll = (y0 * np.log(p0 + epsilon) - p0).sum(axis=0) / spikes
-        if null_adjusted:
-            rate = spikes / recorded.sum(axis=0)
-            ll = ll - (np.log(rate) - 1.0)
-    return np.where(spikes > 0, ll, np.nan)
+    rows = recorded.sum(axis=0)
+    per_spike = np.maximum(spikes, 1.0)
+    with np.errstate(divide="ignore"):   # 0·log 0 = 0 (unrecorded or silent entries with ε = 0)
+        spike_term = np.where(y0 != 0, y0 * np.log(np.where(y0 != 0, p0 + epsilon, 1.0)), 0.0)
+    ll = (spike_term - p0).sum(axis=0) / per_spike
+    if null_adjusted:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = spikes / np.maximum(rows, 1)
+            null = np.where(spikes > 0, (spikes * np.log(np.where(spikes > 0, rate, 1.0)) - spikes) / per_spike, 0.0)
+        ll = ll - null
+    return np.where(rows > 0, ll, np.nan)

@@ -137,5 +137,28 @@ def test_null_adjusted_log_likelihood_per_spike():
     np.testing.assert_allclose(raw, (y * np.log(rates + 1e-6) - rates).sum(0) / y.sum(0))
     np.testing.assert_allclose(ll, raw - (np.log(mean_rate) - 1), rtol=1e-12)
     assert np.all(ll > 0.05)  # the true rates beat the mean rate
-    silent = poisson_log_likelihood_per_spike(rates, np.zeros_like(y))
-    assert np.all(np.isnan(silent))
+
+
+
+def test_log_likelihood_per_spike_of_a_silent_neuron_divides_by_one():
+    # NDN3 eval_models divides by max(Σ_t y, 1): a neuron without spikes scores −Σ_t ŷ, not NaN.
+    rng = np.random.default_rng(1)
+    rates = rng.uniform(0.5, 3.0, size=(50, 3))
+    y = rng.poisson(rates).astype("float64")
+    y[:, 1] = 0.0
+    raw = poisson_log_likelihood_per_spike(rates, y, null_adjusted=False)
+    by_hand = [(y[:, n] * np.log(rates[:, n] + 1e-6) - rates[:, n]).sum() / max(y[:, n].sum(), 1.0) for n in range(3)]
+    np.testing.assert_allclose(raw, by_hand, rtol=1e-12)
+    assert raw[1] == pytest.approx(-rates[:, 1].sum(), rel=1e-12)
+    # Null adjustment subtracts the constant-rate model's LL per spike, (S log r̄ − S)/max(S, 1): log r̄ − 1
+    # with spikes, 0 for a silent neuron (its best constant rate is 0), where log r̄ − 1 would give +∞.
+    ll = poisson_log_likelihood_per_spike(rates, y)
+    np.testing.assert_allclose(ll[[0, 2]], raw[[0, 2]] - (np.log(y[:, [0, 2]].mean(axis=0)) - 1), rtol=1e-12)
+    assert ll[1] == pytest.approx(-rates[:, 1].sum(), rel=1e-12)
+    # replicas: the same per replica
+    stacked = np.stack([rates, 2 * rates], axis=1)
+    np.testing.assert_allclose(poisson_log_likelihood_per_spike(stacked, y)[1],
+                               poisson_log_likelihood_per_spike(2 * rates, y), rtol=1e-12)
+    # a neuron with no recorded row at all (data filter) has no likelihood: NaN
+    y[:, 2] = np.nan
+    assert np.isnan(poisson_log_likelihood_per_spike(rates, y)[2])
