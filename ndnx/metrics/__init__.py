@@ -5,7 +5,8 @@
   `PearsonCorrelation`).
 - `ndnx.metrics.v1` — V1 system identification on repeated trials: repeats layout, variance
   components, FEV, FEVE, single-trial correlation, correlation to average, oracle correlation
-  (`SingleTrialCorrelation`, `CorrelationToAverage`, `FEVE`, `OracleCorrelation` stream them).
+  (jackknife, conservative, extrapolated), signal-to-noise ratio (`SingleTrialCorrelation`,
+  `CorrelationToAverage`, `FEVE`, `OracleCorrelation` stream them).
 
 Every public name of both is importable from here (`ndnx.metrics.feve`, ...). The Keras metric
 classes are registered as "ndnx>ClassName" whichever module defines them, so `.keras` files saved
@@ -17,6 +18,7 @@ from ndnx.metrics import correlation, v1
 from ndnx.metrics.correlation import NAN_MODES, PearsonCorrelation, mean_pearson, pearson_per_neuron
 from ndnx.metrics.v1 import (
     FEVE,
+    ORACLE_METHODS,
     CorrelationToAverage,
     OracleCorrelation,
     SingleTrialCorrelation,
@@ -29,6 +31,7 @@ from ndnx.metrics.v1 import (
     oracle_correlation,
     repeats_from_trials_first,
     single_trial_correlation,
+    snr,
     stack_repeats,
     standardize_responses,
     total_variance,
@@ -39,6 +42,6 @@ __all__ = [
     "pearson_per_neuron", "mean_pearson", "NAN_MODES", "PearsonCorrelation",
     "stack_repeats", "repeats_from_trials_first", "trial_average", "standardize_responses",
     "total_variance", "noise_variance", "explainable_variance", "fev", "feve", "mean_feve",
-    "single_trial_correlation", "correlation_to_average", "oracle_correlation",
+    "single_trial_correlation", "correlation_to_average", "oracle_correlation", "snr", "ORACLE_METHODS",
     "SingleTrialCorrelation", "CorrelationToAverage", "FEVE", "OracleCorrelation",
 ]

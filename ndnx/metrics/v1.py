@@ -4,9 +4,10 @@ Responses of recorded neurons to repeated presentations of the same stimuli (the
 validation set, Sensorium, Cadena et al. 2019) are scored against a model's predictions
 (specs/ecosystem_and_peers.md §1.1, §1.4, §8 item 5; specs/v1_system_identification.md §10 Metrics):
 single-trial correlation, correlation to average, noise / total / explainable variance, FEV, FEVE
-(clipped or not) and oracle correlation (conservative and jackknife), as NumPy reference functions
-and as streaming Keras metrics (`SingleTrialCorrelation`, `CorrelationToAverage`, `FEVE`,
-`OracleCorrelation`) whose results equal the NumPy functions on the whole data whatever the batching.
+(clipped or not), oracle correlation (jackknife, conservative, extrapolated) and the signal-to-noise
+ratio, as NumPy reference functions and as streaming Keras metrics (`SingleTrialCorrelation`,
+`CorrelationToAverage`, `FEVE`, `OracleCorrelation`) whose results equal the NumPy functions on the
+whole data whatever the batching.
 The per-neuron Pearson correlation on (rows, neurons) and the moment helpers shared with it live in
 `ndnx.metrics.correlation`; everything is importable from `ndnx.metrics`.
 
@@ -53,38 +54,61 @@ Correlations
 ------------
 * single-trial correlation: Pearson r over all trials of (p_i, y_ij), the prediction repeated for
   every trial of its image (Sensorium 2022, Willeke et al. 2022);
-* correlation to average: Pearson r over images of (p_i, ȳ_i) (images with at least one trial);
-* conservative oracle correlation (neuralpredictors' "oracle"): every trial against the mean of the
-  other trials of its image, m_ij = (Σ_l y_il − y_ij)/(n_i − 1); Pearson r of (y_ij, m_ij) pooled over
-  all trials of the images with n_i ≥ 2;
-* jackknife oracle correlation: the conservative oracle is attenuated because m_ij averages only
-  k = n_i − 1 trials. Under y_ij = s_i + ε_ij (signal variance σ²_s, noise σ²_n, c = σ²_n/σ²_s) the
-  correlation with a k-trial average is r(k) = ρ_∞ (1 + c/k)^(−1/2), where ρ_∞ = σ_s/√(σ²_s + σ²_n) =
-  √FEV is the correlation of a single trial with the noise-free response — the best single-trial
-  correlation any model can reach. ndnx removes the O(1/k) term by the generalized jackknife
-  (Quenouille 1956; Gray & Schucany 1972; Efron & Tibshirani 1993, ch. 11) in the reference size: on
-  the images with n_i ≥ 3, r₁ = conservative oracle (references of n_i − 1 trials), r₂ = the same
-  pooled correlation with references of n_i − 2 trials (every trial j against the mean of the trials
-  other than j and l, for each l ≠ j, each pair weighted 1/(n_i − 1) so that every trial weighs 1),
-  h_k = mean over those trials of 1/(n_i − k), and
+* correlation to average: Pearson r over images of (p_i, ȳ_i) (images with at least one trial).
 
-      ρ_J = (h₂ r₁ − h₁ r₂) / (h₂ − h₁)    (= (n − 1)·r₁ − (n − 2)·r₂ for equal repeats n).
+Oracle correlations (`oracle_correlation`, `OracleCorrelation`), named as neuralpredictors
+(``oracle_corr_jackknife``, ``oracle_corr_conservative``) and openretina (``oracle_corr_jackknife``)
+name them:
+
+* method="jackknife" (default; the peers' leave-one-out oracle): every trial against the mean of the
+  other trials of its image, m_ij = (Σ_l y_il − y_ij)/(n_i − 1); Pearson r of (y_ij, m_ij) pooled over
+  all trials of the images with n_i ≥ 2. It underestimates ρ_∞ (below).
+* method="conservative" (neuralpredictors' ``oracle_corr_conservative``, which, its documentation says,
+  overestimates): from the variance of the image means and the within-image variance, both with
+  ddof 0 — v_mean = variance over images of ȳ_i, v_noise = mean over images of
+  (1/n_i) Σ_j (y_ij − ȳ_i)² (images with at least one trial, as neuralpredictors averages every image it
+  is given) —
+
+      ρ_C = v_mean / √(v_mean (v_mean + v_noise)) = √(v_mean / (v_mean + v_noise)).
+
+* method="extrapolated" (ndnx's own; called "jackknife" in ndnx before it took the peers' names): the
+  leave-one-out oracle is attenuated because m_ij averages only k = n_i − 1 trials. Under
+  y_ij = s_i + ε_ij (signal variance σ²_s, noise σ²_n, c = σ²_n/σ²_s) the correlation with a k-trial
+  average is r(k) = ρ_∞ (1 + c/k)^(−1/2), where ρ_∞ = σ_s/√(σ²_s + σ²_n) = √FEV is the correlation of a
+  single trial with the noise-free response — the best single-trial correlation any model can reach.
+  ndnx removes the O(1/k) term by the generalized jackknife (Quenouille 1956; Gray & Schucany 1972;
+  Efron & Tibshirani 1993, ch. 11) in the reference size: on the images with n_i ≥ 3, r₁ = the
+  leave-one-out oracle (references of n_i − 1 trials), r₂ = the same pooled correlation with references
+  of n_i − 2 trials (every trial j against the mean of the trials other than j and l, for each l ≠ j,
+  each pair weighted 1/(n_i − 1) so that every trial weighs 1), h_k = mean over those trials of
+  1/(n_i − k), and
+
+      ρ_E = (h₂ r₁ − h₁ r₂) / (h₂ − h₁)    (= (n − 1)·r₁ − (n − 2)·r₂ for equal repeats n).
 
   Its remaining bias under the model above is ≈ −ρ_∞·3c²/(8(n − 1)(n − 2)); it is not clipped to
-  [−1, 1]. For the record, the same model gives: conservative ≈ ρ_∞ (1 + c/(n − 1))^(−1/2); single-trial
-  correlation of the true signal s_i = ρ_∞; its correlation to the n-trial average
-  = σ_s/√(σ²_s + σ²_n/n).
+  [−1, 1].
+
+For the record, the same model gives: jackknife ≈ ρ_∞ (1 + c/(n − 1))^(−1/2); conservative ≈
+√((σ²_s + σ²_n/n)/(σ²_s + σ²_n)) for equal repeats n (above ρ_∞: the image means still hold σ²_n/n of
+noise); single-trial correlation of the true signal s_i = ρ_∞; its correlation to the n-trial average
+= σ_s/√(σ²_s + σ²_n/n).
+
+Signal-to-noise ratio (`snr`, neuralpredictors' ``snr``): on Anscombe-transformed responses
+z = 2√(y + 3/8) (the variance-stabilising transform of Poisson counts; ``anscombe=False`` skips it),
+SNR = (variance over images of the image means z̄_i, ddof 0) / (mean over images of the within-image
+variance of z, ddof 1) — the image means over the images with at least one trial, the within-image
+variance over those with at least two. It describes the data, not a model: a NumPy function only.
 
 Degenerate neurons — one policy
 -------------------------------
-**Every score (correlation, FEV, FEVE, oracle) that is undefined for a neuron is 0, and that 0 enters
+**Every score (correlation, FEV, FEVE, oracle, SNR) that is undefined for a neuron is 0, and that 0 enters
 the mean over neurons** — the 'zero-NaNs' convention NDN3 experiments used (spec §3.4). Undefined means:
 a constant prediction or a constant response (standard deviation ≤ 1e-9·|mean|, i.e. constant up to
 float64 rounding, which includes 0/0), no trial at all, zero total variance (FEV and FEVE), a noise
-variance that cannot be estimated because no image has two trials (FEV, FEVE, oracles), and a
+variance that cannot be estimated because no image has two trials (FEV, FEVE, oracles, SNR), and a
 non-positive explainable variance σ²_exp ≤ 0 (FEVE, clipped or not). A *zero noise variance* that was
-estimated is not degenerate: it means noise-free data (FEV = 1, FEVE = 1 − MSE/σ²_tot, oracle 1). A
-negative FEV (σ²_noise > σ²_tot by sampling error) is reported as it is. Only the raw variance
+estimated is not degenerate: it means noise-free data (FEV = 1, FEVE = 1 − MSE/σ²_tot, oracles 1,
+SNR +∞ when the image means differ). A negative FEV (σ²_noise > σ²_tot by sampling error) is reported as it is. Only the raw variance
 components (`total_variance`, `noise_variance`, `explainable_variance`) return NaN where they cannot
 be estimated, since 0 would be a false estimate there. A ``fev_threshold`` is a selection, not part
 of this policy: neurons with FEV ≤ threshold are left out of the mean (an empty mean is 0).
@@ -107,8 +131,9 @@ per batch with the pairwise (Chan et al.) update of means and co-moments.
 References: Willeke et al. 2022, "The Sensorium competition on predicting large-scale mouse primary
 visual cortex activity", arXiv:2206.08666; Cadena et al. 2019, "Deep convolutional models improve
 predictions of macaque V1 responses to natural images", PLoS Comput Biol 15(4): e1006897 (FEVE);
-sinzlab/neuralpredictors ``measures/np_functions.py`` (corr, oracle_corr_conservative, fev);
-openretina ``eval/metrics.py`` (clipped FEVE); Efron & Tibshirani 1993, "An Introduction to the
+sinzlab/neuralpredictors ``measures/np_functions.py`` (corr, oracle_corr_jackknife,
+oracle_corr_conservative, fev, snr); openretina ``eval/metrics.py`` (clipped FEVE) and
+``eval/oracles.py`` (oracle_corr_jackknife); Efron & Tibshirani 1993, "An Introduction to the
 Bootstrap" (jackknife).
 """
 
@@ -123,12 +148,14 @@ from ndnx.registry import register
 __all__ = [
     "stack_repeats", "repeats_from_trials_first", "trial_average", "standardize_responses",
     "total_variance", "noise_variance", "explainable_variance", "fev", "feve", "mean_feve",
-    "single_trial_correlation", "correlation_to_average", "oracle_correlation",
-    "SingleTrialCorrelation", "CorrelationToAverage", "FEVE", "OracleCorrelation",
+    "single_trial_correlation", "correlation_to_average", "oracle_correlation", "snr",
+    "SingleTrialCorrelation", "CorrelationToAverage", "FEVE", "OracleCorrelation", "ORACLE_METHODS",
 ]
 
 _NOISE_WEIGHTINGS = ("dof", "images")
-_ORACLE_METHODS = ("conservative", "jackknife")
+ORACLE_METHODS = ("jackknife", "conservative", "extrapolated")
+# What the method names meant before ndnx took the peers' names (OracleCorrelation configs of version 1).
+_LEGACY_ORACLE_METHODS = {"conservative": "jackknife", "jackknife": "extrapolated"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,20 +388,50 @@ def _oracle_terms(y0, w, n):
     return m, extra
 
 
-def oracle_correlation(repeats, method="conservative"):
+def _image_means(y0, n):
+    """Per image and neuron: the trial mean ȳ_i (0 without trials) and whether the image has a trial."""
+    has = (n >= 1).astype("float64")
+    return np.where(n > 0, y0.sum(axis=1) / np.maximum(n, 1), 0.0), has
+
+
+def _conservative_from(count, mean, var_mean, var_noise, multi):
+    """√(v_mean/(v_mean + v_noise)); 0 without a noise estimate or for a constant response."""
+    total = var_mean + var_noise
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = (multi > 0) & (count > 0) & (total > _CONSTANT_TOL**2 * mean**2)
+        value = np.sqrt(np.maximum(var_mean, 0.0) / np.where(ok, total, 1.0))
+    return np.where(ok & np.isfinite(value), value, 0.0)
+
+
+def oracle_correlation(repeats, method="jackknife"):
     """Oracle correlation per neuron: how well the other trials of an image predict a held-out trial.
 
-    method="conservative": Pearson r of every trial y_ij with the mean of the other trials of its image,
-    pooled over all trials (images with ≥ 2 trials) — neuralpredictors' oracle, biased below ρ_∞.
-    method="jackknife": ρ_J = (h₂ r₁ − h₁ r₂)/(h₂ − h₁) on the images with ≥ 3 trials
-    ((n − 1) r₁ − (n − 2) r₂ for equal repeats), the generalized-jackknife extrapolation of the oracle to
-    infinitely many averaged repeats, an estimate of ρ_∞ = √FEV (see the module docstring). 0 where
-    undefined (degenerate policy).
+    Methods (module docstring; names as neuralpredictors and openretina use them):
+
+    * "jackknife" (default): Pearson r of every trial y_ij with the mean of the other trials of its
+      image, pooled over all trials of the images with ≥ 2 trials — the peers' leave-one-out
+      ``oracle_corr_jackknife``; below ρ_∞.
+    * "conservative": neuralpredictors' ``oracle_corr_conservative``, √(v_mean/(v_mean + v_noise))
+      from the variance (ddof 0) of the image means and the mean within-image variance (ddof 0);
+      above ρ_∞.
+    * "extrapolated": ρ_E = (h₂ r₁ − h₁ r₂)/(h₂ − h₁) on the images with ≥ 3 trials ((n − 1) r₁ −
+      (n − 2) r₂ for equal repeats), the generalized-jackknife extrapolation of the leave-one-out
+      oracle to infinitely many averaged repeats, an estimate of ρ_∞ = √FEV (ndnx's; named
+      "jackknife" in ndnx before it took the peers' names).
+
+    0 where undefined (degenerate policy). Returns (neurons,).
     """
-    _check_option("oracle_correlation", "method", method, _ORACLE_METHODS)
+    _check_option("oracle_correlation", "method", method, ORACLE_METHODS)
     y0, w, n = _parts(repeats)
-    m, extra = _oracle_terms(y0, w, n)
     if method == "conservative":
+        ybar, has = _image_means(y0, n)
+        within = (w * (y0 - ybar[:, None, :]) ** 2).sum(axis=1) / np.maximum(n, 1)      # ddof 0
+        count, mean, _, m2, _, _ = _np_moments(ybar, ybar, has, (0,))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var_mean, var_noise = m2 / count, within.sum(axis=0) / count
+        return _conservative_from(count, mean, var_mean, var_noise, (n >= 2).sum(axis=0))
+    m, extra = _oracle_terms(y0, w, n)
+    if method == "jackknife":
         return _np_corr(*_np_moments(y0, m, w * (n >= 2)[:, None], (0, 1)))
     keep = w * (n >= 3)[:, None]
     count, my, mm, cyy, cmm, cym = _np_moments(y0, m, keep, (0, 1))
@@ -386,6 +443,36 @@ def oracle_correlation(repeats, method="conservative"):
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = (h2 * r1 - h1 * r2) / (h2 - h1)
     return np.where(np.isfinite(rho), rho, 0.0)
+
+
+def snr(repeats, anscombe=True):
+    """Signal-to-noise ratio per neuron (neuralpredictors' ``snr``).
+
+    SNR = (variance over images of the image means, ddof 0) / (mean over images of the within-image
+    variance, ddof 1), on Anscombe-transformed responses 2√(y + 3/8) (`anscombe=True`, as
+    neuralpredictors computes it; `False` uses the responses as they are). The image means run over
+    the images with at least one trial, the within-image variances over those with at least two.
+    0 where undefined (constant response, no image with two trials); +∞ for noise-free repeats
+    with a signal. Returns (neurons,).
+    """
+    y = stack_repeats(repeats)
+    if anscombe:
+        finite = np.isfinite(y)
+        if np.any(y[finite] < -3.0 / 8.0):
+            raise ValueError("snr: the Anscombe transform 2√(y + 3/8) needs responses ≥ −3/8, got a minimum of "
+                             f"{y[finite].min()!r}; pass anscombe=False for responses that are not counts")
+        y = np.where(finite, 2.0 * np.sqrt(np.where(finite, y, 0.0) + 3.0 / 8.0), np.nan)
+    y0, w, n = _parts(y)
+    ybar, has = _image_means(y0, n)
+    count, mean, _, m2, _, _ = _np_moments(ybar, ybar, has, (0,))
+    multi = n >= 2
+    within = np.where(multi, (w * (y0 - ybar[:, None, :]) ** 2).sum(axis=1) / np.maximum(n - 1, 1), 0.0)
+    images = multi.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        signal, noise = m2 / count, within.sum(axis=0) / images
+        ok = (images > 0) & (count > 0) & (signal + noise > _CONSTANT_TOL**2 * mean**2)
+        value = signal / np.where(ok, noise, 1.0)
+    return np.where(ok & ~np.isnan(value), value, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -618,36 +705,62 @@ class FEVE(_RepeatsMetric):
 class OracleCorrelation(_RepeatsMetric):
     """Streaming oracle correlation of the recorded data (the predictions are ignored), mean over neurons.
 
-    Logs the data's ceiling next to a model's correlation. method="conservative": every trial against
-    the mean of the other trials of its image, pooled (neuralpredictors' oracle); "jackknife": the
-    generalized-jackknife extrapolation to infinitely many repeats, ρ_J = (h₂ r₁ − h₁ r₂)/(h₂ − h₁)
-    (module docstring). Equals `oracle_correlation` whatever the batching, provided each row holds all
-    repeats of its image. y_pred is accepted (and shape-checked) only to fit `model.compile`.
+    Logs the data's ceiling next to a model's correlation. Methods as `oracle_correlation` (names as
+    neuralpredictors and openretina use them): "jackknife" (default) every trial against the mean of
+    the other trials of its image, pooled (the peers' leave-one-out oracle); "conservative"
+    neuralpredictors' √(v_mean/(v_mean + v_noise)); "extrapolated" ndnx's generalized-jackknife
+    extrapolation to infinitely many repeats, ρ_E = (h₂ r₁ − h₁ r₂)/(h₂ − h₁) (module docstring).
+    Equals `oracle_correlation` whatever the batching, provided each row holds all repeats of its
+    image. y_pred is accepted (and shape-checked) only to fit `model.compile`.
+
+    Configs: `get_config` writes "version": 2. A config without a version was saved before ndnx took
+    the peers' names, when "conservative" meant the leave-one-out oracle and "jackknife" the
+    extrapolation; `from_config` reads it with the method it was saved with ("conservative" →
+    "jackknife", "jackknife" → "extrapolated"), so a model saved then logs the same numbers after
+    loading. In code, method="conservative" is now neuralpredictors' conservative oracle.
 
     Args:
         units: number of neurons.
-        method: "conservative" or "jackknife".
+        method: "jackknife", "conservative" or "extrapolated".
         replicas: None, or the size of the predictions' replica axis (result has no replica axis).
     """
 
-    def __init__(self, units, method="conservative", replicas=None, name="oracle_correlation",
+    CONFIG_VERSION = 2
+
+    def __init__(self, units, method="jackknife", replicas=None, name="oracle_correlation",
                  dtype="float64", **kwargs):
         super().__init__(units, replicas, name=name, dtype=dtype, **kwargs)
-        _check_option(self.name, "method", method, _ORACLE_METHODS)
+        _check_option(self.name, "method", method, ORACLE_METHODS)
         self.method = method
         shape = (self.units,)
-        self._conservative = self._vars("c", _MOMENTS, shape)
-        self._jackknife = self._vars("j", _MOMENTS, shape)
-        self._extra = self._vars("j", ("extra", "h1", "h2"), shape)
+        if method == "conservative":
+            # moments of the image means (x = y = ȳ_i), Σ within-image variance (ddof 0), images with ≥ 2 trials
+            self._means = self._vars("c", _MOMENTS, shape)
+            self._within = self._vars("c", ("within", "multi"), shape)
+        else:
+            self._pairs = self._vars("j", _MOMENTS, shape)
+            if method == "extrapolated":
+                self._extra = self._vars("e", ("extra", "h1", "h2"), shape)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y0, w, n, _ = self._prepare(y_true, y_pred, sample_weight)
+        if self.method == "conservative":
+            ybar = ops.sum(y0, axis=1) / ops.maximum(n, 1.0)
+            has = ops.cast(n >= 1.0, self.dtype)
+            _merge_moments(self._means, ybar, ybar, has, (0,))
+            within = ops.sum(w * ops.square(y0 - ops.expand_dims(ybar, 1)), axis=1) / ops.maximum(n, 1.0)
+            total, multi = self._within
+            total.assign_add(ops.sum(within, axis=0))
+            multi.assign_add(ops.sum(ops.cast(n >= 2.0, self.dtype), axis=0))
+            return
         nk = ops.expand_dims(n, 1)
         s = ops.sum(y0, axis=1, keepdims=True)
         m = (s - y0) / ops.maximum(nk - 1.0, 1.0)
-        _merge_moments(self._conservative, y0, m, w * ops.cast(nk >= 2, self.dtype), (0, 1))
+        if self.method == "jackknife":
+            _merge_moments(self._pairs, y0, m, w * ops.cast(nk >= 2, self.dtype), (0, 1))
+            return
         keep = w * ops.cast(nk >= 3, self.dtype)
-        _merge_moments(self._jackknife, y0, m, keep, (0, 1))
+        _merge_moments(self._pairs, y0, m, keep, (0, 1))
         ybar = s / ops.maximum(nk, 1.0)
         ss = ops.sum(w * ops.square(y0 - ybar), axis=1, keepdims=True)
         ss_minus = ops.maximum(ss - nk / ops.maximum(nk - 1.0, 1.0) * ops.square(y0 - ybar), 0.0)
@@ -660,8 +773,19 @@ class OracleCorrelation(_RepeatsMetric):
     def per_neuron(self):
         """Per-neuron oracle correlation, (units,)."""
         if self.method == "conservative":
-            return _corr(*self._conservative)
-        count, my, mm, cyy, cmm, cym = self._jackknife
+            count, mean, _, m2, _, _ = self._means
+            total, multi = self._within
+            safe = ops.maximum(count, 1.0)
+            var_mean, var_noise = m2 / safe, total / safe
+            var_sum = var_mean + var_noise
+            ok = ops.logical_and(multi > 0, count > 0)
+            ok = ops.logical_and(ok, var_sum > _CONSTANT_TOL**2 * mean * mean)
+            value = ops.sqrt(ops.maximum(var_mean, 0.0) / ops.where(ok, var_sum, ops.ones_like(var_sum)))
+            ok = ops.logical_and(ok, ops.isfinite(value))
+            return ops.where(ok, value, ops.zeros_like(value))
+        if self.method == "jackknife":
+            return _corr(*self._pairs)
+        count, my, mm, cyy, cmm, cym = self._pairs
         extra, h1, h2 = self._extra
         r1 = _corr(count, my, mm, cyy, cmm, cym)
         r2 = _corr(count, my, mm, cyy, cmm + extra, cym)
@@ -670,5 +794,20 @@ class OracleCorrelation(_RepeatsMetric):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"method": self.method})
+        config.update({"method": self.method, "version": self.CONFIG_VERSION})
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        version = config.pop("version", 1)
+        if version == 1:
+            old = config.get("method", "conservative")
+            if old not in _LEGACY_ORACLE_METHODS:
+                raise ValueError(f"OracleCorrelation: a config without a version names the method as ndnx did "
+                                 f"before version 2, one of {sorted(_LEGACY_ORACLE_METHODS)}; got {old!r}")
+            config["method"] = _LEGACY_ORACLE_METHODS[old]
+        elif version != cls.CONFIG_VERSION:
+            raise ValueError(f"OracleCorrelation: unknown config version {version!r}; expected 1 or "
+                             f"{cls.CONFIG_VERSION}")
+        return cls(**config)

@@ -1,6 +1,7 @@
 """V1 repeat-trial metrics (ndnx.metrics.v1) — single-trial correlation, correlation to average, FEV,
-FEVE, oracle correlation (ecosystem spec §1.4, §8 item 5) — against scipy, explicit loops and closed
-forms on synthetic repeats; streaming metrics against NumPy."""
+FEVE, oracle correlation, SNR (ecosystem spec §1.1, §1.4, §8 item 5) — against scipy, explicit loops,
+neuralpredictors' formulas written out per image, and closed forms on synthetic repeats; streaming
+metrics against NumPy."""
 
 import keras
 import numpy as np
@@ -141,9 +142,11 @@ def test_feve_matches_explicit_formula():
     np.testing.assert_allclose(M.feve(pred, trials, clip=True), np.clip(expected, 0, 1), rtol=1e-12)
 
 
-def test_conservative_oracle_matches_scipy_on_leave_one_out_pairs():
+def test_jackknife_oracle_matches_scipy_on_leave_one_out_pairs():
+    # neuralpredictors' and openretina's oracle_corr_jackknife: each trial against the mean of the others
     trials, _ = ragged_sample(6)
-    r = M.oracle_correlation(trials)
+    r = M.oracle_correlation(trials, method="jackknife")
+    np.testing.assert_array_equal(M.oracle_correlation(trials), r)           # the default
     for k in range(trials[0].shape[1]):
         held, others = [], []
         for t in trials:
@@ -153,9 +156,9 @@ def test_conservative_oracle_matches_scipy_on_leave_one_out_pairs():
         assert r[k] == pytest.approx(pearsonr(held, others)[0], rel=1e-10)
 
 
-def test_jackknife_oracle_matches_explicit_leave_two_out_pairs():
+def test_extrapolated_oracle_matches_explicit_leave_two_out_pairs():
     trials, _ = ragged_sample(7, images=40)
-    rho = M.oracle_correlation(trials, method="jackknife")
+    rho = M.oracle_correlation(trials, method="extrapolated")
     for k in range(trials[0].shape[1]):
         x1, y1, x2, y2, w2, h1, h2 = [], [], [], [], [], [], []
         for t in (t for t in trials if len(t) >= 3):
@@ -182,7 +185,9 @@ def test_ragged_list_equals_array_when_repeats_are_equal():
     as_list = [y[i] for i in range(len(y))]
     for fn in (M.total_variance, M.noise_variance, M.fev, M.oracle_correlation):
         np.testing.assert_array_equal(fn(as_list), fn(y))
-    np.testing.assert_array_equal(M.oracle_correlation(as_list, "jackknife"), M.oracle_correlation(y, "jackknife"))
+    np.testing.assert_array_equal(M.oracle_correlation(as_list, "conservative"), M.oracle_correlation(y, "conservative"))
+    np.testing.assert_array_equal(M.snr(as_list, anscombe=False), M.snr(y, anscombe=False))
+    np.testing.assert_array_equal(M.oracle_correlation(as_list, "extrapolated"), M.oracle_correlation(y, "extrapolated"))
     for fn in (M.feve, M.single_trial_correlation, M.correlation_to_average):
         np.testing.assert_array_equal(fn(pred, as_list), fn(pred, y))
     # with equal repeats both noise weightings are the plain mean over images
@@ -194,8 +199,9 @@ def test_nan_padding_is_the_same_as_a_ragged_list():
     trials, pred = ragged_sample(9)
     padded = M.stack_repeats(trials)
     np.testing.assert_array_equal(M.feve(pred, padded), M.feve(pred, trials))
-    np.testing.assert_array_equal(M.oracle_correlation(padded, "jackknife"),
-                                  M.oracle_correlation(trials, "jackknife"))
+    for method in M.ORACLE_METHODS:
+        np.testing.assert_array_equal(M.oracle_correlation(padded, method), M.oracle_correlation(trials, method))
+    np.testing.assert_array_equal(M.snr(padded), M.snr(trials))
 
 
 # --- synthetic repeats with known signal and noise ---------------------------------------------
@@ -265,15 +271,24 @@ def test_oracles_and_the_noiseless_truth_follow_the_closed_forms(signal_sd, repe
     np.testing.assert_allclose(M.single_trial_correlation(s, y), rho, atol=tol)
     np.testing.assert_allclose(M.correlation_to_average(s, y),
                                signal_sd / np.sqrt(signal_sd**2 + noise_sd**2 / repeats), atol=tol)
-    np.testing.assert_allclose(M.oracle_correlation(y), rho / np.sqrt(1 + c / (repeats - 1)), atol=tol)
+    # leave-one-out (jackknife): the reference averages n − 1 trials, so it is attenuated below ρ_∞
+    jackknife = M.oracle_correlation(y, "jackknife")
+    np.testing.assert_allclose(jackknife, rho / np.sqrt(1 + c / (repeats - 1)), atol=tol)
     expected = jackknife_closed_form(rho, c, 1 / (repeats - 1), 1 / (repeats - 2))
-    np.testing.assert_allclose(M.oracle_correlation(y, "jackknife"), expected, atol=tol)
-    # the jackknife removes the attenuation up to ≈ ρ·3c²/(8(n − 1)(n − 2))
+    np.testing.assert_allclose(M.oracle_correlation(y, "extrapolated"), expected, atol=tol)
+    # the extrapolation removes the attenuation up to ≈ ρ·3c²/(8(n − 1)(n − 2))
     assert abs(expected - rho) <= rho * 3 * c**2 / (8 * (repeats - 1) * (repeats - 2)) * 1.2
-    assert np.all(M.oracle_correlation(y, "jackknife") > M.oracle_correlation(y))
+    assert np.all(M.oracle_correlation(y, "extrapolated") > jackknife)
+    # conservative (neuralpredictors): the image means keep σn²/n of noise, so it lies above ρ_∞
+    conservative = np.sqrt((signal_sd**2 + noise_sd**2 / repeats) / (signal_sd**2 + noise_sd**2))
+    np.testing.assert_allclose(M.oracle_correlation(y, "conservative"), conservative, atol=tol)
+    assert np.all(M.oracle_correlation(y, "conservative") > rho) and np.all(jackknife < rho)
+    # SNR on the responses as they are: (σs² + σn²/n)/σn²
+    np.testing.assert_allclose(M.snr(y, anscombe=False), (signal_sd**2 + noise_sd**2 / repeats) / noise_sd**2,
+                               rtol=6 * np.sqrt(2 / images))
 
 
-def test_jackknife_oracle_closed_form_on_ragged_repeats():
+def test_extrapolated_oracle_closed_form_on_ragged_repeats():
     rng = np.random.default_rng(15)
     images, rho, c = 8000, np.sqrt(0.5), 1.0
     counts = rng.integers(5, 13, size=images)
@@ -282,9 +297,51 @@ def test_jackknife_oracle_closed_form_on_ragged_repeats():
     per_trial = np.repeat(counts, counts)
     expected = jackknife_closed_form(rho, c, np.mean(1 / (per_trial - 1)), np.mean(1 / (per_trial - 2)))
     tol = 5 * (1 - rho**2) / np.sqrt(images)
-    np.testing.assert_allclose(M.oracle_correlation(trials, "jackknife"), expected, atol=tol)
+    np.testing.assert_allclose(M.oracle_correlation(trials, "extrapolated"), expected, atol=tol)
     # close to ρ_∞ up to the remaining bias of the extrapolation (≈ 0.005 here)
-    np.testing.assert_allclose(M.oracle_correlation(trials, "jackknife"), rho, atol=abs(expected - rho) + tol)
+    np.testing.assert_allclose(M.oracle_correlation(trials, "extrapolated"), rho, atol=abs(expected - rho) + tol)
+
+
+def _neuralpredictors_conservative(per_image):
+    """oracle_corr_conservative as neuralpredictors defines it, image by image: var_mean/√(var_mean·(var_mean +
+    var_noise)), var_noise the mean of the per-image variances, var_mean the variance of the image means (ddof 0)."""
+    var_noise = np.mean([t.var(axis=0) for t in per_image], axis=0)
+    var_mean = np.var([t.mean(axis=0) for t in per_image], axis=0)
+    return var_mean / np.sqrt(var_mean * (var_mean + var_noise))
+
+
+def _neuralpredictors_snr(per_image):
+    """snr as neuralpredictors defines it: Anscombe transform, then (1/M) Σ_i (μ_i − μ̄)² / mean_i σ²_i (ddof 1)."""
+    z = [2 * np.sqrt(t + 3 / 8) for t in per_image]
+    mu = np.array([a.mean(axis=0) for a in z])
+    return (np.sum((mu - mu.mean(axis=0)) ** 2, axis=0) / len(mu)) / np.mean([a.var(axis=0, ddof=1) for a in z],
+                                                                             axis=0)
+
+
+def test_conservative_oracle_is_neuralpredictors_formula():
+    trials, _ = ragged_sample(24)                       # ragged; image 3 has one trial, image 11 none
+    present = [t for t in trials if len(t)]
+    expected = _neuralpredictors_conservative(present)
+    assert np.all((expected > 0) & (expected < 1))
+    np.testing.assert_allclose(M.oracle_correlation(trials, "conservative"), expected, rtol=1e-12)
+    np.testing.assert_allclose(M.oracle_correlation(present, "conservative"), expected, rtol=1e-12)
+    # it is not the leave-one-out oracle ndnx called "conservative" before taking the peers' names
+    assert np.all(np.abs(M.oracle_correlation(trials, "conservative") - M.oracle_correlation(trials)) > 1e-3)
+
+
+def test_snr_is_neuralpredictors_formula():
+    trials, _ = ragged_sample(25)
+    multi = [t for t in trials if len(t) >= 2]          # neuralpredictors' ddof-1 variances need two trials
+    np.testing.assert_allclose(M.snr(multi), _neuralpredictors_snr(multi), rtol=1e-12)
+    np.testing.assert_allclose(M.snr([2 * np.sqrt(t + 3 / 8) for t in multi], anscombe=False),
+                               _neuralpredictors_snr(multi), rtol=1e-12)
+    # ragged: the image means over images with a trial, the within-image variance over those with two
+    a = [2 * np.sqrt(t + 3 / 8) for t in trials if len(t)]
+    mu = np.array([t.mean(axis=0) for t in a])
+    noise = np.mean([t.var(axis=0, ddof=1) for t in a if len(t) >= 2], axis=0)
+    np.testing.assert_allclose(M.snr(trials), mu.var(axis=0) / noise, rtol=1e-12)
+    with pytest.raises(ValueError, match="snr: the Anscombe transform .* needs responses ≥ −3/8"):
+        M.snr([t - 1.0 for t in multi])
 
 
 # --- degenerate policy: undefined scores are 0 and count in the mean ----------------------------
@@ -313,20 +370,26 @@ def test_degenerate_neurons_follow_the_zero_policy():
         r = fn(s, y)
         assert r[1] == 0.0 and np.all(np.isfinite(r))
         assert fn(np.full_like(s, 0.1), y).tolist() == [0.0] * 4          # constant prediction
-    for method in ("conservative", "jackknife"):
+    for method in M.ORACLE_METHODS:
         r = M.oracle_correlation(y, method)
         assert r[1] == 0.0 and r[3] == pytest.approx(1.0) and np.all(np.isfinite(r))
+    # identical image means (up to rounding): no signal
+    assert M.oracle_correlation(y, "conservative")[2] == pytest.approx(0.0, abs=1e-12)
+    ratio = M.snr(y, anscombe=False)
+    assert ratio[1] == 0.0 and ratio[2] == pytest.approx(0.0, abs=1e-12) and ratio[3] == np.inf
+    assert 0 < ratio[0] < np.inf
 
 
 def test_no_noise_estimate_without_repeats():
     s, y = gaussian_repeats(18, 30, 1, 3)
     assert np.all(np.isnan(M.noise_variance(y))) and np.all(np.isnan(M.explainable_variance(y)))
     assert M.fev(y).tolist() == [0.0] * 3 and M.feve(s, y).tolist() == [0.0] * 3
-    assert M.oracle_correlation(y).tolist() == [0.0] * 3
-    assert M.oracle_correlation(y[:, :1], "jackknife").tolist() == [0.0] * 3
-    _, two = gaussian_repeats(18, 30, 2, 3)     # the jackknife needs images with three trials
-    assert M.oracle_correlation(two, "jackknife").tolist() == [0.0] * 3
-    assert np.all(M.oracle_correlation(two) != 0)
+    for method in M.ORACLE_METHODS:
+        assert M.oracle_correlation(y, method).tolist() == [0.0] * 3
+    assert M.snr(y, anscombe=False).tolist() == [0.0] * 3
+    _, two = gaussian_repeats(18, 30, 2, 3)     # the extrapolation needs images with three trials
+    assert M.oracle_correlation(two, "extrapolated").tolist() == [0.0] * 3
+    assert np.all(M.oracle_correlation(two) != 0) and np.all(M.oracle_correlation(two, "conservative") != 0)
 
 
 def test_fev_threshold_selects_neurons_for_the_mean():
@@ -342,8 +405,8 @@ def test_standardisation_leaves_scale_free_scores_unchanged():
     z, std = M.standardize_responses(trials)
     np.testing.assert_allclose(M.total_variance(z), 1.0, rtol=1e-12)
     np.testing.assert_allclose(M.fev(z), M.fev(trials), rtol=1e-12)
-    np.testing.assert_allclose(M.oracle_correlation(z, "jackknife"), M.oracle_correlation(trials, "jackknife"),
-                               rtol=1e-10)
+    for method in M.ORACLE_METHODS:
+        np.testing.assert_allclose(M.oracle_correlation(z, method), M.oracle_correlation(trials, method), rtol=1e-10)
     np.testing.assert_allclose(M.single_trial_correlation(pred, z), M.single_trial_correlation(pred, trials),
                                rtol=1e-10)
     np.testing.assert_allclose(M.feve(pred / std, z), M.feve(pred, trials), rtol=1e-10)
@@ -374,8 +437,10 @@ STREAMING = [
     (lambda r: M.FEVE(4, replicas=r, clip=True, noise_weighting="images"),
      lambda p, y: M.feve(p, y, clip=True, noise_weighting="images")),
     (lambda r: M.OracleCorrelation(4, replicas=r), lambda p, y: M.oracle_correlation(y)),
-    (lambda r: M.OracleCorrelation(4, method="jackknife", replicas=r),
-     lambda p, y: M.oracle_correlation(y, "jackknife")),
+    (lambda r: M.OracleCorrelation(4, method="conservative", replicas=r),
+     lambda p, y: M.oracle_correlation(y, "conservative")),
+    (lambda r: M.OracleCorrelation(4, method="extrapolated", replicas=r),
+     lambda p, y: M.oracle_correlation(y, "extrapolated")),
 ]
 
 
@@ -442,9 +507,10 @@ def test_streaming_metric_config_and_errors():
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(metric))
     assert type(clone) is M.FEVE and clone.get_config() == metric.get_config()
     assert clone.get_config()["fev_threshold"] == 0.15 and clone.clip and clone.replicas == 2
-    oracle = M.OracleCorrelation(3, method="jackknife")
-    assert keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(oracle)).get_config()["method"] == "jackknife"
+    for method in M.ORACLE_METHODS:
+        oracle = M.OracleCorrelation(3, method=method)
+        assert keras.saving.deserialize_keras_object(
+            keras.saving.serialize_keras_object(oracle)).get_config()["method"] == method
     with pytest.raises(ValueError, match="noise_weighting"):
         M.FEVE(3, noise_weighting="trials")
     with pytest.raises(ValueError, match="method"):
@@ -479,3 +545,59 @@ def test_repeat_metrics_in_model_evaluate():
     model.compile(loss=lambda t, p: keras.ops.mean(p) * 0.0, weighted_metrics=[M.FEVE(4, clip=True)])
     got = model.evaluate(x, y, sample_weight=keep.astype("float32"), batch_size=16, return_dict=True, verbose=0)
     assert got["feve"] == pytest.approx(M.mean_feve(p[keep], y[keep], clip=True), rel=1e-9)
+
+
+# --- configs saved before ndnx took the peers' names --------------------------------------------
+
+def test_oracle_configs_without_a_version_keep_the_method_they_were_saved_with():
+    # Before version 2, ndnx called the leave-one-out oracle "conservative" and the extrapolation "jackknife".
+    base = {"name": "oracle_correlation", "dtype": "float64", "units": 4, "replicas": None}
+    for old, new in (("conservative", "jackknife"), ("jackknife", "extrapolated")):
+        assert M.OracleCorrelation.from_config(dict(base, method=old)).method == new
+    for method in M.ORACLE_METHODS:
+        assert M.OracleCorrelation.from_config(dict(base, method=method, version=2)).method == method
+    assert M.OracleCorrelation(4).get_config()["version"] == 2
+    with pytest.raises(ValueError, match="a config without a version names the method as ndnx did"):
+        M.OracleCorrelation.from_config(dict(base, method="extrapolated"))
+    with pytest.raises(ValueError, match="unknown config version 3"):
+        M.OracleCorrelation.from_config(dict(base, method="jackknife", version=3))
+
+
+@keras.saving.register_keras_serializable(package="ndnx_tests")
+def zero_loss(y_true, y_pred):
+    return keras.ops.mean(y_pred) * 0.0
+
+
+def test_model_saved_with_the_former_oracle_names_logs_the_same_numbers(tmp_path):
+    import json
+    import zipfile
+
+    rng = np.random.default_rng(26)
+    s = rng.normal(size=(40, 4))
+    y = (s[:, None, :] + rng.normal(size=(40, 5, 4))).astype("float32").astype("float64")
+    x = s.astype("float32")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Identity()(inputs))
+    model.compile(loss=zero_loss,
+                  metrics=[M.OracleCorrelation(4, method="jackknife", name="loo"),
+                           M.OracleCorrelation(4, method="extrapolated", name="ext")])
+    expected = model.evaluate(x, y, batch_size=8, return_dict=True, verbose=0)
+    assert expected["loo"] == pytest.approx(M.oracle_correlation(y, "jackknife").mean(), rel=1e-9)
+    assert expected["ext"] == pytest.approx(M.oracle_correlation(y, "extrapolated").mean(), rel=1e-9)
+    saved, legacy = tmp_path / "new.keras", tmp_path / "legacy.keras"
+    model.save(saved)
+    former = {"jackknife": "conservative", "extrapolated": "jackknife"}
+    with zipfile.ZipFile(saved) as src, zipfile.ZipFile(legacy, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                for metric in config["compile_config"]["metrics"]:
+                    assert metric["config"].pop("version") == 2
+                    metric["config"]["method"] = former[metric["config"]["method"]]
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    loaded = keras.saving.load_model(legacy)
+    got = loaded.evaluate(x, y, batch_size=8, return_dict=True, verbose=0)
+    assert got["loo"] == pytest.approx(expected["loo"], rel=1e-12)
+    assert got["ext"] == pytest.approx(expected["ext"], rel=1e-12)
