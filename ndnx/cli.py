@@ -130,6 +130,9 @@ def cmd_summarize(args):
         if path:
             _check_output(path, option)
     rows = print_summary(root, args.experiment, args.split)
+    if not rows:
+        raise ValueError(f"{args.experiment}: no run under {os.path.join(root, 'logs', args.experiment)} has "
+                         f"{args.split} metrics logged yet")
     if args.csv:
         write_csv(rows, args.csv)
         print(f"wrote {args.csv}")

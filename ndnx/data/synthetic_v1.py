@@ -354,6 +354,8 @@ def _synth_v1_command(parser):
     parser.add_argument("--region", type=int, default=1, help="the N of region{N}/")
 
     def run(args):
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise ValueError(f"--out {args.out} is a file; expected the directory region{args.region}/ is written under")
         path = write_synthetic_region(args.out, neurons=args.neurons, train=args.train, val=args.val,
                                       repeats=args.repeats, seed=args.seed, region=args.region)
         print(f"wrote a synthetic region (ground-truth HSM, Poisson responses) to {path}")

@@ -116,5 +116,16 @@ def test_broken_scripts_and_paths_are_one_line(tmp_path, ndnx_main, capsys):
         f"--csv {a_file / 's.csv'} is under the file {a_file}; expected a path in a directory")
     assert refused(ndnx_main, capsys, ["summarize", "tests/linear", "--root", str(tmp_path),
                                        "--plot", str(tmp_path)]) == f"--plot {tmp_path} is a directory; expected a file name"
+    assert refused(ndnx_main, capsys, ["data", "synth-v1", "--out", str(a_file)]) == (
+        f"--out {a_file} is a file; expected the directory region1/ is written under")
     assert sorted(os.listdir(tmp_path)) == ["a_file", "raising.py", "syntax.py"]
+
+
+def test_summarize_without_data_is_an_error(tmp_path, ndnx_main, capsys):
+    # A run folder with its records but no logged metrics (killed before its first evaluation).
+    run = tmp_path / "logs" / "tests" / "linear" / "defaults-0123abcd"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("lr: 0.05\n")
+    assert refused(ndnx_main, capsys, ["summarize", "tests/linear", "--root", str(tmp_path)]) == (
+        f"tests/linear: no run under {tmp_path}/logs/tests/linear has validation metrics logged yet")
 
