@@ -130,7 +130,8 @@ def run_experiment(exp, overrides=None, runner="local", jobs=1, seeds_per_job=No
         exp.check_config(run.config)
         records.check_stored_config(exp.name, layout, run)
     planned = plan_jobs(exp, overrides, seeds_per_job)
-    if not dry_run and not wait:
+    # The workers of a multi-worker run are not refused: the chief alone claims the seeds.
+    if not dry_run and not wait and strategy in (None, "default", "mirrored"):
         for run, seeds in planned:
             for seed, path, holder in ownership.busy(layout, run.name, seeds)[:1]:
                 raise RuntimeError(ownership.busy_message(exp.name, run.name, seed, path, holder))
