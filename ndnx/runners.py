@@ -212,14 +212,19 @@ class _ArrayRunner:
     def parse_job_id(self, output):
         raise NotImplementedError
 
-    @staticmethod
-    def _default_dir(jobs):
+    #: Characters the scheduler reads specially in its log paths (SGE: "," separates a list of paths,
+    #: ":" a host); the scheduler logs go to the nearest directory up whose path has none of them.
+    path_separators = ""
+
+    def _default_dir(self, jobs):
         # The common directory of all job outputs keeps one array's script and scheduler logs
         # together (e.g. job_logs/<group>/<experiment>/); unrelated outputs fall back to the first.
         dirs = [os.path.dirname(os.path.abspath(j.out)) for j in jobs]
         common = os.path.commonpath(dirs)
         if common == os.path.dirname(common):  # the filesystem root
             common = dirs[0]
+        while any(c in common for c in self.path_separators) and common != os.path.dirname(common):
+            common = os.path.dirname(common)  # e.g. a run folder named lr=0.001,region=2-3f9a1c2b
         return pathlib.Path(common)
 
     def _check(self, jobs):
@@ -360,6 +365,7 @@ class SGERunner(_ArrayRunner):
         pe, slots: parallel environment, `-pe <pe> <slots>` (e.g. "smp", 4); `pe` alone is used as is.
         mem: `-l` resource request; "8G" means `mem_free=8G`, a string with "=" is passed verbatim
             (e.g. "mem_free=8G,act_mem_free=8G,h_data=20G" as msc-neuro used).
+        time: wall-clock limit per task, `-l h_rt=<time>` (e.g. "02:00:00").
         extra: further `#$` options, e.g. ("-l gpu=1",).
         name: the array's job name.
 
@@ -372,8 +378,9 @@ class SGERunner(_ArrayRunner):
     task_var = "SGE_TASK_ID"
     first_task = 1
     scheduler = "SGE"
+    path_separators = ",:"
 
-    def __init__(self, queue=None, pe=None, slots=None, mem=None, extra=(), name="ndnx"):
+    def __init__(self, queue=None, pe=None, slots=None, mem=None, extra=(), name="ndnx", time=None):
         super().__init__(name=name, extra=extra)
         if slots is not None and pe is None:
             raise ValueError(f"SGERunner: slots={slots!r} needs a parallel environment (pe=...), got pe=None")
@@ -381,6 +388,7 @@ class SGERunner(_ArrayRunner):
         self.pe = pe
         self.slots = slots
         self.mem = mem
+        self.time = time
 
     def directives(self, n, log_dir):
         lines = [
@@ -400,6 +408,8 @@ class SGERunner(_ArrayRunner):
         if self.mem is not None:
             mem = str(self.mem)
             lines.append(f"#$ -l {mem if '=' in mem else 'mem_free=' + mem}")
+        if self.time is not None:
+            lines.append(f"#$ -l h_rt={self.time}")
         lines += [f"#$ {e}" for e in self.extra]
         return lines
 
@@ -414,8 +424,9 @@ class SGERunner(_ArrayRunner):
 RUNNERS = {"local": LocalRunner, "slurm": SlurmRunner, "sge": SGERunner}
 
 
-def get_runner(name, **options):
-    """The runner called `name` ("local", "slurm" or "sge"), constructed with `options`."""
+def get_runner(name, /, **options):
+    """The runner called `name` ("local", "slurm" or "sge"), constructed with `options` (which may
+    include the scheduler array's own `name=`)."""
     if name not in RUNNERS:
         raise ValueError(f"unknown runner {name!r}; expected one of: {', '.join(RUNNERS)}")
     return RUNNERS[name](**options)

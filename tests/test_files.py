@@ -9,7 +9,8 @@ import stat
 import numpy as np
 import pytest
 
-from ndnx.files import atomic_open, atomic_path, atomic_write_bytes, atomic_write_text, make_temporary_dir
+from ndnx.files import (FileLock, LockHeld, atomic_open, atomic_path, atomic_write_bytes, atomic_write_text,
+                        make_temporary_dir, remove_temporaries, temporaries)
 
 
 @pytest.fixture
@@ -80,7 +81,8 @@ def test_suffix_gives_a_path_with_that_extension_in_a_hidden_directory(tmp_path)
         assert tmp.endswith(".keras") and not os.path.exists(tmp)
         holder = os.path.dirname(tmp)
         assert os.path.dirname(holder) == str(tmp_path)
-        assert os.path.basename(holder).startswith(".tmp-") and os.path.basename(holder).endswith(".partial")
+        # the hidden directory is named after the target, so the temporaries of one file can be found
+        assert os.path.basename(holder).startswith(".tmp-seed0.keras.") and os.path.basename(holder).endswith(".partial")
         pathlib.Path(tmp).write_bytes(b"model")
         assert list(tmp_path.glob("*.keras")) == []
     assert everything_under(tmp_path) == ["seed0.keras"]
@@ -184,3 +186,64 @@ def test_csv_and_figures_follow_the_umask(tmp_path, umask_022):
     assert mode_of(tmp_path / "k.png") == 0o644
     assert (tmp_path / "k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert everything_under(tmp_path) == ["k.png", "s.csv"]
+
+
+def test_temporaries_of_given_targets_are_found_and_removed(tmp_path):
+    names = [".tmp-seed0.keras.0123456789ab.partial", ".tmp-seed1.keras.0123456789ab.partial",
+             ".tmp-seed10.keras.0123456789ab.partial", ".tmp-seed1.keras.bak.0123456789ab.partial",
+             ".tmp-config.yaml.abcdefabcdef.partial", "seed1.keras", ".hidden"]
+    for name in names:
+        (tmp_path / name).mkdir() if "keras" in name and name.startswith(".tmp") else (tmp_path / name).touch()
+    assert [os.path.basename(p) for p in temporaries(tmp_path, ["seed1.keras"])] == [names[1]]
+    assert len(temporaries(tmp_path)) == 5 and temporaries(tmp_path / "missing") == []
+    assert [os.path.basename(p) for p in remove_temporaries(tmp_path, ["seed0.keras", "config.yaml"])] == [
+        names[4], names[0]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:4] + names[5:])
+
+
+HOLD = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+import importlib.util
+spec = importlib.util.spec_from_file_location("files", sys.argv[2] + "/ndnx/files.py")
+files = importlib.util.module_from_spec(spec); spec.loader.exec_module(files)
+lock = files.FileLock(sys.argv[1]).acquire()
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_file_lock_one_holder_named_and_freed_by_death(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = tmp_path / "run" / ".seed0.lock"
+    # ndnx.files alone (standard library): the holder starts in a fraction of a second
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path), root], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        lock = FileLock(path)
+        assert lock.holder() == f"pid {holder.pid} on {os.uname().nodename}"
+        with pytest.raises(LockHeld) as info:
+            lock.acquire()
+        assert info.value.path == str(path) and str(holder.pid) in str(info.value)
+        assert not lock.held
+        # waiting: the holder dies (SIGKILL) and the lock is free, the file taken over
+        seen = []
+        threading.Timer(0.5, holder.send_signal, [signal.SIGKILL]).start()
+        lock.acquire(wait=True, on_wait=seen.append)
+        assert seen == [f"pid {holder.pid} on {os.uname().nodename}"] and lock.held
+        assert path.read_text().split()[0] == str(os.getpid())
+        with pytest.raises(LockHeld):  # two FileLocks exclude each other in one process as well
+            FileLock(path).acquire()
+        lock.release()
+        assert not path.exists() and lock.holder() is None
+        with FileLock(path) as again:
+            assert again.held
+        assert not path.exists()
+    finally:
+        holder.kill()
+        holder.wait()

@@ -33,6 +33,7 @@ import os
 import keras_tuner
 
 from ndnx.experiment import Experiment, NDN3Fit
+from ndnx.experiment.config import integer
 from ndnx.models.v1 import compile_recipe, from_config
 
 
@@ -87,6 +88,7 @@ experiment = Experiment(
     fit=NDN3Fit(),
     seeds=3,
     hypermodel=HSMSearch,
+    checks={**baseline4.experiment.checks, "tuner_seed": integer()},
     description="keras-tuner search over the HSM's lr, hidden fraction and output l2 (baseline 4 recipe)",
 )
 

@@ -105,7 +105,13 @@ def _read(directory, stem, required=True):
         if not required:
             return None
         raise FileNotFoundError(f"missing {path}; {DOWNLOAD_HINT}")
-    array = np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+    try:
+        array = np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+    except (ValueError, EOFError, OSError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(f"{path}: cannot be read as a NumPy .npy array ({reason}); the file is truncated or "
+                         f"damaged: replace it (a synthetic region: remove its directory and it is written "
+                         f"anew)") from None
     bad = int(array.size - np.count_nonzero(np.isfinite(array)))
     if bad:
         raise ValueError(f"{path}: expected finite values, got {bad} non-finite (NaN or Inf) of {array.size}")

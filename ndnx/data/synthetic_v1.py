@@ -29,6 +29,7 @@ over images is about as large as the mean (never below ≈ 0.3 of it: every neur
 Rates are sparse and skewed like the calcium-derived rates of the real data: 99.9 % of them lie in 0–10.
 """
 
+import glob
 import os
 import shutil
 
@@ -37,7 +38,7 @@ import numpy as np
 from ndnx.data.antolik import FILES, IMAGE_SHAPE, PIXEL_SCALE, REGION_SIZES, VALIDATION_REPEATS
 from ndnx.data.commands import data_command
 from ndnx.data.images import natural_image_patches
-from ndnx.files import make_temporary_dir
+from ndnx.files import FileLock, make_temporary_dir, remove_temporaries
 
 DOG_FIELDS = ("alpha1", "sigma1", "mu_x", "mu_y", "alpha2", "sigma2")
 NUM_DOGS = 9
@@ -252,6 +253,10 @@ def write_synthetic_region(out_dir, neurons=103, train=1800, val=50, repeats=10,
     The region is built in a hidden temporary sibling directory and renamed into place, so an interrupted
     run never leaves a half-written region. With overwrite=False an existing complete region is kept.
     The output depends only on (neurons, train, val, repeats, seed).
+
+    One process at a time writes a region: the writer holds `<out_dir>/.region{region}.lock` (others
+    wait, then find the region written), and first removes the temporaries that writers killed
+    before it left behind.
     """
     neurons, train, val, repeats = int(neurons), int(train), int(val), int(repeats)
     if min(neurons, train, val, repeats) < 1:
@@ -261,8 +266,27 @@ def write_synthetic_region(out_dir, neurons=103, train=1800, val=50, repeats=10,
     os.makedirs(out_dir, exist_ok=True)
     name = f"region{int(region)}"
     target = os.path.join(out_dir, name)
-    image_seed, model_seed, noise_seed = np.random.SeedSequence(seed).spawn(3)
+    lock = FileLock(os.path.join(out_dir, f".{name}.lock")).acquire(wait=True)
+    try:
+        remove_stale_temporaries(out_dir, name)
+        if not overwrite and is_complete(target):
+            return target  # another process wrote it while this one waited
+        return _write_region(out_dir, name, target, neurons, train, val, repeats, seed, region, overwrite)
+    finally:
+        lock.release()
 
+
+def remove_stale_temporaries(out_dir, name):
+    """Remove what writers of `<out_dir>/<name>` killed mid-write left (only while holding its lock)."""
+    removed = remove_temporaries(out_dir, [name, f"{name}.old"])
+    for path in glob.glob(os.path.join(glob.escape(out_dir), f".{name}.partial-*")):  # older ndnx versions
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _write_region(out_dir, name, target, neurons, train, val, repeats, seed, region, overwrite):
+    image_seed, model_seed, noise_seed = np.random.SeedSequence(seed).spawn(3)
     tmp = make_temporary_dir(out_dir, name)  # hidden, mode 0o777 less the umask (mkdtemp: 0o700)
     try:
         # 256 grey levels like the original stimuli, stored divided by 10⁶ as published.
@@ -330,6 +354,8 @@ def _synth_v1_command(parser):
     parser.add_argument("--region", type=int, default=1, help="the N of region{N}/")
 
     def run(args):
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise ValueError(f"--out {args.out} is a file; expected the directory region{args.region}/ is written under")
         path = write_synthetic_region(args.out, neurons=args.neurons, train=args.train, val=args.val,
                                       repeats=args.repeats, seed=args.seed, region=args.region)
         print(f"wrote a synthetic region (ground-truth HSM, Poisson responses) to {path}")

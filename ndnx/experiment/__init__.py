@@ -6,15 +6,23 @@ experiment says how its runs are fitted (`fit=`: `Epochs`, `NDN3Fit`, `Simulatio
 they are evaluated (`evaluate=`) and what a tuner optimises (`objective=`); `ndnx run`, the
 runners, resume, `ndnx summarize` and `ndnx tune` work the same for every kind.
 
-Modules: `experiment` (the `Experiment` class), `config` (overrides, grids, runs), `fits` (how a
-job is fitted), `layout` (paths under training_data/), `records` (run records, experiments.txt),
-`planning` (jobs and runners), `commandline` (the options of `ndnx run`).
+A run is its configuration: its folder is named by its values and the hash of the whole resolved
+configuration, and never holds another one. The values are checked against what the experiment
+and its fit declare before anything is written; one process at a time fits a repetition.
+
+Modules: `experiment` (the `Experiment` class), `config` (overrides, value checks, grids, runs and
+their names), `fits` (how a job is fitted), `layout` (paths under training_data/), `records` (run
+records, experiments.txt), `ownership` (one process per repetition, leftovers of killed writers,
+starting over), `planning` (jobs and runners), `commandline` (the options of `ndnx run`).
 """
 
-from ndnx.experiment.config import Run, parse_overrides
+from ndnx.experiment.config import (Check, Run, boolean, each, finite, integer, non_negative, number, one_of,
+                                    optional, parse_overrides, positive, text)
 from ndnx.experiment.experiment import Experiment, load_experiment
 from ndnx.experiment.fits import Chain, Epochs, Fit, Job, NDN3Fit, Objective, Records, Simulation, Step
 from ndnx.experiment.layout import Layout, default_root, seed_label
 
 __all__ = ["Experiment", "Run", "Layout", "load_experiment", "parse_overrides", "seed_label", "default_root",
-           "Fit", "Job", "Objective", "Epochs", "NDN3Fit", "Simulation", "Records", "Chain", "Step"]
+           "Fit", "Job", "Objective", "Epochs", "NDN3Fit", "Simulation", "Records", "Chain", "Step",
+           "Check", "positive", "non_negative", "finite", "number", "integer", "one_of", "boolean", "text", "each",
+           "optional"]

@@ -8,20 +8,22 @@ Seeds of a run are fitted together as one replicated model when the configuratio
 (`ndnx.experiment.fits`).
 """
 
+import contextlib
 import importlib.util
 import json
 import os
 import sys
 
-from ndnx.experiment.config import check_grid, expand_grid
+from ndnx.experiment.config import as_check, boolean, check_grid, check_values, expand_grid, integer
 from ndnx.experiment.fits.fit import Fit, Job, Objective
 from ndnx.experiment.layout import Layout, default_root, seed_label
-from ndnx.experiment import records
+from ndnx.experiment import ownership, records
 
 __all__ = ["Experiment", "load_experiment"]
 
 #: Keys every experiment has: repetitions per run, and whether they train as one ensemble.
 PLANNING_KEYS = {"seeds": 10, "ensemble": True}
+PLANNING_CHECKS = {"seeds": integer(1), "ensemble": boolean}
 
 
 def _caller_file(depth=2):
@@ -59,6 +61,12 @@ class Experiment:
             `ndnx.experiment.Objective`, (split, metric, "min"|"max") or "split/metric:max";
             default the fit's (validation loss; validation correlation for `NDN3Fit`).
         summary_tags: the metrics the end-of-run table shows (default all that were logged).
+        checks: {key: check} — the values each key accepts, e.g. {"lr": positive, "noise":
+            one_of("poisson", "gaussian")} (`ndnx.experiment.config`: positive, non_negative,
+            finite, number(...), integer(...), one_of(...), boolean, text, each(...),
+            optional(...), or any `Check`). The fit checks its own keys (epochs, batch_size, ...)
+            and `seeds` must be an integer >= 1; every run's configuration is checked before
+            anything of it is written, and the defaults when the experiment is made.
         callbacks: optional config → list of extra Keras callbacks for each job.
         hypermodel: optional config → keras_tuner.HyperModel (or build(hp) function) whose
             build(hp) returns the model a trial fits, for `ndnx tune`.
@@ -75,7 +83,7 @@ class Experiment:
 
     def __init__(self, name, defaults, data=None, build=None, *, fit, grid=None, seeds=10, evaluate=None,
                  objective=None, summary_tags=None, callbacks=None, hypermodel=None, search_space=None,
-                 description=""):
+                 description="", checks=None):
         if not isinstance(name, str) or name.count("/") != 1 or not all(name.split("/")):
             raise ValueError(f"Experiment: name must be 'group/experiment', got {name!r}")
         if not isinstance(fit, Fit):
@@ -87,6 +95,12 @@ class Experiment:
         self.fit = fit
         self.defaults = {**PLANNING_KEYS, "seeds": int(seeds), **fit.keys, **dict(defaults)}
         fit.check_config(name, self.defaults)
+        checks = dict(checks or {})
+        unknown = sorted(k for k in checks if k not in self.defaults)
+        if unknown:
+            raise ValueError(f"Experiment {name}: checks for keys {unknown} that have no default")
+        self.checks = {**PLANNING_CHECKS, **{k: as_check(c) for k, c in checks.items()}}
+        self.check_config(self.defaults, skip_none=True)
         self.data = data
         self.build = build
         self.grid = check_grid(name, grid, self.defaults)
@@ -108,8 +122,9 @@ class Experiment:
     def derive(self, name, defaults=None, grid=None, seeds=None, description=None, **changes):
         """A new experiment with this one's data, build, fit and evaluation but other defaults or grid.
 
-        `defaults` updates (and may extend) the defaults; `grid` replaces the grid; any other
-        constructor argument (fit=, objective=, hypermodel=, ...) given replaces this one's.
+        `defaults` updates (and may extend) the defaults; `grid` replaces the grid; `checks` adds to
+        (and may replace) this one's checks; any other constructor argument (fit=, objective=,
+        hypermodel=, ...) given replaces this one's.
 
         Example (experiments/v1/baseline1.py):
             experiment = baseline4.derive("v1/baseline1", defaults=dict(lr=1e-4, l2_output=0.0))
@@ -117,12 +132,13 @@ class Experiment:
         options = dict(fit=self.fit, evaluate=self.evaluate, objective=self._objective,
                        summary_tags=self.summary_tags, callbacks=self.callbacks, hypermodel=self.hypermodel,
                        search_space=self.search_space)
+        checks = {**self.checks, **(changes.pop("checks", None) or {})}
         options.update(changes)
         # Data go through this experiment's cache, which its own `build` reads as well.
         derived = Experiment(
             name, {**self.defaults, **(defaults or {})}, data=self.load_data, build=self.build,
             grid=self.grid if grid is None else grid, seeds=self.defaults["seeds"] if seeds is None else seeds,
-            description=self.description if description is None else description, **options)
+            description=self.description if description is None else description, checks=checks, **options)
         if seeds is not None:
             derived.defaults["seeds"] = int(seeds)
         derived.source = _caller_file() or self.source
@@ -133,6 +149,12 @@ class Experiment:
     def runs(self, overrides=None):
         """The grid's points with `overrides` applied (a list value makes or replaces an axis)."""
         return expand_grid(self.defaults, self.grid, overrides)
+
+    def check_config(self, config, skip_none=False):
+        """Raise a one-line ValueError when a value of `config` fails its check (see `checks`)."""
+        self.fit.check_config(self.name, config)
+        check_values(self.name, config, self.checks, skip_none=skip_none)
+        self.fit.check_values(self.name, config, skip_none=skip_none)
 
     def load_data(self, config):
         if self.data is None:
@@ -170,28 +192,52 @@ class Experiment:
         return Job(self, Run(0, "trial", dict(config), {}), list(seeds), layout=None, progress=progress,
                    callbacks=callbacks, label=label, data_config=data_config)
 
-    def run_job(self, run, seeds, root=None, progress=True, strategy=None, callbacks=()):
+    def run_job(self, run, seeds, root=None, progress=True, strategy=None, callbacks=(), wait=False,
+                restart=False):
         """Fit the repetitions `seeds` of `run` with the experiment's fit; resumes where it stopped.
+
+        Nothing is written for a configuration that fails its checks, that cannot be loaded or
+        built, or whose run folder holds another configuration. The process holds the locks of
+        its seeds while it fits them (`ndnx.experiment.ownership`): another process fitting one
+        of them makes this one fail in one line, or, with `wait`, wait for it. `restart` removes
+        the seeds' checkpoints, models, records and logs first (a fresh start).
 
         Returns {job label: the fit's outcome}.
         """
+        from ndnx.training.callbacks import CheckpointError
         from ndnx.training.strategy import is_chief
 
         layout = self.layout(root)
         seeds = list(seeds)
         chief = strategy is None or is_chief(strategy)
+        self.check_config(run.config)
+        records.check_stored_config(self.name, layout, run)
         self.load_data(run.config)  # data that cannot be loaded fail here, before anything is written
-        if chief:
-            self.write_run_info(layout, run)
         contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
         ensemble = len(seeds) > 1 and run.config.get("ensemble", True) and contiguous
         groups = [seeds] if ensemble else [[s] for s in seeds]
-        results = {}
-        for group in groups:
-            job = Job(self, run, group, layout=layout, progress=progress, strategy=strategy, callbacks=callbacks)
-            results[seed_label(group)] = self.fit.run(job)
-        if chief:
-            self.mark_finished(layout, run)
+        jobs = [Job(self, run, group, layout=layout, progress=progress, strategy=strategy, callbacks=callbacks)
+                for group in groups]
+        steps = [step.name for step in getattr(self.fit, "steps", ())]
+        # Only the chief of a multi-worker job writes, so only it claims the seeds.
+        owner = ownership.claim(self.name, layout, run.name, seeds, wait=wait) if chief else contextlib.nullcontext()
+        with owner:
+            if chief:
+                if restart:
+                    ownership.start_over(self.name, layout, run, groups, steps)
+                ownership.remove_leftovers(layout, run.name, groups, steps)
+                if strategy is None:
+                    self.fit.prebuild(jobs[0])  # a model that cannot be built fails before any record
+                self.write_run_info(layout, run)
+            results = {}
+            for job in jobs:
+                try:
+                    results[seed_label(job.seeds)] = self.fit.run(job)
+                except CheckpointError as exc:
+                    raise ValueError(f"{exc}; run the same command with --restart to start {self.name}/{run.name} "
+                                     f"over (its checkpoints, models and logs of these seeds are removed)") from None
+            if chief:
+                self.mark_finished(layout, run)
         return results
 
     def write_run_info(self, layout, run):
@@ -231,7 +277,15 @@ def load_experiment(path):
     name = "ndnx_experiment_" + os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        where = f"{exc.filename or path}:{exc.lineno}" if exc.lineno else (exc.filename or path)
+        raise ValueError(f"{where}: the experiment script has a syntax error: {exc.msg}") from None
+    except Exception as exc:
+        message = " ".join(str(exc).split()) or "no message"
+        raise ValueError(f"{path}: importing the experiment script failed with {type(exc).__name__}: {message} "
+                         f"(`python {path}` shows the traceback)") from None
     exp = getattr(module, "experiment", None)
     if not isinstance(exp, Experiment):
         raise ValueError(f"{path}: expected a module-level `experiment = ndnx.experiment.Experiment(...)`")

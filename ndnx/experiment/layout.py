@@ -2,6 +2,7 @@
 
     logs/<group>/<experiment>/<run>/seed<k>/<split>/             TensorBoard event files
     logs/<group>/<experiment>/<run>/config.yaml, run_info.json   resolved config, versions, commit
+    logs/<group>/<experiment>/<run>/.seed<k>.lock                held while a process fits seed k
     models/<group>/<experiment>/<run>/seed<k>.keras              final models
     models/<group>/<experiment>/<run>/checkpoints/<job>/         resume checkpoints
     models/<group>/<experiment>/<run>/steps/<step>/<job>.keras   finished steps of a chain
@@ -42,6 +43,14 @@ class Layout:
 
     def logs(self, run):
         return os.path.join(self.root, "logs", self.experiment, run)
+
+    def seed_lock(self, run, seed):
+        """The lock a process holds while it fits repetition `seed` of `run` (ndnx.experiment.ownership)."""
+        return os.path.join(self.logs(run), f".seed{seed}.lock")
+
+    def run_lock(self, run):
+        """The lock held briefly while the run's records (config.yaml, run_info.json) are checked and written."""
+        return os.path.join(self.logs(run), ".run.lock")
 
     def models(self, run):
         return os.path.join(self.root, "models", self.experiment, run)

@@ -4,6 +4,10 @@
 the experiment, the run's varied keys, package versions, the git commit, the command, the fit
 kind, the objective and the summary tags (what `ndnx summarize` shows by default).
 `experiments.txt` gets one line per finished run.
+
+A run folder holds one configuration for ever: `write_run_info` checks, under the run's lock,
+that a config.yaml already there is the same configuration (`check_stored_config`) and refuses
+otherwise, so no run's records are ever overwritten by another's.
 """
 
 import fcntl
@@ -16,9 +20,11 @@ from importlib import metadata
 
 import yaml
 
-from ndnx.files import atomic_write_text
+from ndnx.experiment.config import config_differences
+from ndnx.files import FileLock, atomic_write_text, remove_temporaries
 
-__all__ = ["package_versions", "git_commit", "write_run_info", "read_run_info", "mark_finished"]
+__all__ = ["package_versions", "git_commit", "write_run_info", "read_run_info", "read_config",
+           "check_stored_config", "mark_finished", "unmark_finished"]
 
 
 def package_versions():
@@ -47,15 +53,70 @@ def git_commit(path):
         return None
 
 
+def read_config(layout, run_name):
+    """The configuration stored in the run's config.yaml, or None when there is none yet."""
+    path = os.path.join(layout.logs(run_name), "config.yaml")
+    try:
+        with open(path) as f:
+            config = yaml.safe_load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read {path} ({type(exc).__name__}); the run folder's configuration is "
+                         f"unknown, so it is not reused: move the folder away") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} does not hold a configuration (a mapping of keys); the run folder is not "
+                         f"reused: move it away")
+    return config
+
+
+def _shown(value):
+    return " ".join(repr(value).split())[:40]
+
+
+def check_stored_config(experiment, layout, run):
+    """Refuse (one-line ValueError) when the run folder holds another configuration than `run.config`."""
+    stored = read_config(layout, run.name)
+    if stored is None:
+        return
+    keys = config_differences(stored, run.config)
+    if not keys:
+        return
+    missing = object()
+    details = "; ".join(
+        f"{k}: {'absent' if stored.get(k, missing) is missing else _shown(stored[k])} there, "
+        f"{'absent' if run.config.get(k, missing) is missing else _shown(run.config[k])} asked" for k in keys[:4])
+    more = f"; and {len(keys) - 4} more" if len(keys) > 4 else ""
+    raise ValueError(f"{experiment}: the run folder {layout.logs(run.name)} holds another configuration "
+                     f"({details}{more}); a run folder is never reused for a different configuration: move it "
+                     f"away to run this one")
+
+
 def write_run_info(experiment, layout, run):
-    """Write the run's config.yaml and run_info.json (atomically) under its logs directory."""
+    """Write the run's config.yaml and run_info.json (atomically) under its logs directory.
+
+    Under the run's lock: a config.yaml already there must be the same configuration (else
+    ValueError), and temporaries of earlier writers killed mid-write are removed.
+    """
+    logs = layout.logs(run.name)
+    lock = FileLock(layout.run_lock(run.name)).acquire(wait=True)  # held for a moment by any writer
+    try:
+        check_stored_config(experiment.name, layout, run)
+        remove_temporaries(logs, ["config.yaml", "run_info.json"])
+        _write_run_info(experiment, layout, run)
+    finally:
+        lock.release()
+
+
+def _write_run_info(experiment, layout, run):
     logs = layout.logs(run.name)
     atomic_write_text(os.path.join(logs, "config.yaml"),
-                yaml.safe_dump(run.config, sort_keys=True, default_flow_style=False))
+                      yaml.safe_dump(run.config, sort_keys=True, default_flow_style=False))
     info = {
         "experiment": experiment.name,
         "run": run.name,
         "varied": run.varied,
+        "config_hash": run.hash,
         "fit": type(experiment.fit).__name__,
         "objective": experiment.objective.to_dict() if experiment.objective is not None else None,
         "summary_tags": list(experiment.summary_tags) if experiment.summary_tags else None,
@@ -103,4 +164,20 @@ def mark_finished(experiment, layout, run, products):
             os.write(fd, (line + (f"  # {varied}" if varied else "") + "\n").encode())
         finally:
             os.close(fd)
+    return True
+
+
+def unmark_finished(experiment, layout, run):
+    """Take the run's line out of experiments.txt (a run started over is not finished)."""
+    if not os.path.exists(layout.experiments_txt):
+        return False
+    line = f"{experiment}/{run.name}"
+    with open(layout.experiments_txt + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(layout.experiments_txt) as f:
+            lines = f.readlines()
+        kept = [ln for ln in lines if ln.split("#")[0].strip() != line]
+        if len(kept) == len(lines):
+            return False
+        atomic_write_text(layout.experiments_txt, "".join(kept))
     return True

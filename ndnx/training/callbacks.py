@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from ndnx.files import atomic_open
 
-__all__ = ["ReplicaLogger", "EpochCheckpoint", "ProgressBar", "LBFGSProgress", "write_scalars"]
+__all__ = ["ReplicaLogger", "EpochCheckpoint", "CheckpointError", "ProgressBar", "LBFGSProgress", "write_scalars"]
 
 
 def write_scalars(log_dirs, split, values, step, prefix=""):
@@ -106,19 +106,27 @@ class ReplicaLogger(keras.callbacks.Callback):
         self._writers.clear()
 
 
+class CheckpointError(ValueError):
+    """A resume checkpoint that cannot be restored (damaged, truncated, or of another model)."""
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves model, optimizer and epoch every `every` epochs so a killed run can resume.
 
     Uses `tf.train.Checkpoint`: the data files are written first and the `checkpoint` index file
     is replaced atomically last, so a kill mid-write leaves the previous checkpoint in force.
-    `restore()` returns the number of epochs already done (0 when there is no checkpoint).
-    `extra` names more trackable state saved and restored with the model (early stopping's best
-    weights, whether the L-BFGS polish ran).
+    `restore()` returns the number of epochs already done (0 when there is no checkpoint); a
+    checkpoint that cannot be read (truncated files) or does not fit the model raises
+    `CheckpointError` naming its files. `extra` names more trackable state saved and restored with
+    the model (early stopping's best weights, whether the L-BFGS polish ran). `restore_from` is
+    the directory restored from when it holds a checkpoint (a multi-worker worker writes its own
+    directory but resumes from the chief's, so every process resumes at the same epoch).
     """
 
-    def __init__(self, directory, every=10, max_to_keep=1, extra=None):
+    def __init__(self, directory, every=10, max_to_keep=1, extra=None, restore_from=None):
         super().__init__()
         self.extra = dict(extra or {})
+        self.restore_from = None if restore_from is None else str(restore_from)
         self.directory = str(directory)
         self.every = max(1, int(every))
         self.max_to_keep = max_to_keep
@@ -136,9 +144,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def restore(self, model):
         manager = self._setup(model)
-        if manager.latest_checkpoint is None:
+        latest = tf.train.latest_checkpoint(self.restore_from) if self.restore_from else None
+        latest = latest or manager.latest_checkpoint
+        if latest is None:
             return 0
-        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        try:
+            manager.checkpoint.restore(latest).assert_existing_objects_matched()
+        except AssertionError as exc:
+            raise CheckpointError(f"the checkpoint {latest} (.index, .data-*) does not fit the model "
+                                  f"({' '.join(str(exc).split())[:160]})") from None
+        except (tf.errors.OpError, IndexError, ValueError, OSError) as exc:
+            reason = " ".join(str(getattr(exc, "message", None) or exc).split())[:160] or type(exc).__name__
+            raise CheckpointError(f"the checkpoint {latest} (.index, .data-*) cannot be read, it is damaged or "
+                                  f"truncated ({reason})") from None
         return int(self._epoch.numpy())
 
     def save(self, epochs_done):

@@ -5,6 +5,7 @@ The data may be supervised arrays, x alone, or a tf.data pipeline; the model may
 """
 
 import os
+import shutil
 
 import keras
 import tensorflow as tf
@@ -140,12 +141,15 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
     if reset_state not in ("run", "epoch"):
         raise ValueError(f"train: reset_state must be 'run' or 'epoch', got {reset_state!r}")
     worker = distributed and not is_chief(strategy)
+    restore_from = None
     if worker:
         # Workers train in lockstep with the chief; only the chief writes (TF multi-worker rule)
-        # and evaluates.
+        # and evaluates. A worker saves into its own worker_tmp_<id> but resumes from the chief's
+        # checkpoint when it sees it (a shared file system), so all resume at the same epoch.
         log_dir = None
-        checkpoint_dir = None if checkpoint_dir is None else os.path.join(
-            str(checkpoint_dir), f"worker_tmp_{strategy.cluster_resolver.task_id}")
+        if checkpoint_dir is not None:
+            restore_from = str(checkpoint_dir)
+            checkpoint_dir = os.path.join(restore_from, f"worker_tmp_{strategy.cluster_resolver.task_id}")
         progress = False
     replicas = num_replicas(model)
     n = 1 if replicas is None else replicas
@@ -200,7 +204,7 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
             extra["early_stop"] = stopper.checkpoint_state()
         if carried:
             extra["carried_state"] = carried
-        checkpoint = EpochCheckpoint(checkpoint_dir, every=checkpoint_every, extra=extra)
+        checkpoint = EpochCheckpoint(checkpoint_dir, every=checkpoint_every, extra=extra, restore_from=restore_from)
         initial_epoch = checkpoint.restore(model)
         all_callbacks.append(checkpoint)
     all_callbacks.extend(callbacks)
@@ -250,6 +254,10 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
         # was evaluated yet (a run without logs that trained no epoch here).
         logger.log(done)
     callback_list.on_train_end()
+    if restore_from is not None and tf.train.latest_checkpoint(restore_from) is not None:
+        # The chief's checkpoint is what a restart resumes from: the worker's copy inside the
+        # chief's directory is a temporary, removed when the training ends.
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {"initial_epoch": initial_epoch, "epochs_done": done,
             "best_epoch": None if stopper is None else stopper.best_epoch.numpy().tolist(),
             "lbfgs": lbfgs_result, "final": dict(logger.last)}

@@ -224,8 +224,9 @@ class ExperimentHyperModel(keras_tuner.HyperModel):
         config = self.trial_config(hp)
         [run] = self.experiment.runs({k: v for k, v in config.items() if k in self.experiment.defaults
                                       and not isinstance(v, list)})
-        run = type(run)(run.index, "trial", run.config, {k: v for k, v in hp.values.items()
-                                                         if k not in _TUNER_KEYS})
+        # The trial's run is named by its configuration like any run (its folder is the trial's own).
+        run = type(run)(run.index, run.name, run.config, {k: v for k, v in hp.values.items()
+                                                          if k not in _TUNER_KEYS})
         seeds = list(range(int(config["seeds"])))
         outcomes = self.experiment.run_job(run, seeds, root=os.path.join(trial_dir, "run"),
                                            progress=self.progress, callbacks=callbacks)

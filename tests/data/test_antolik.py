@@ -207,3 +207,16 @@ def test_merge_errors():
         merge_regions([])
     with pytest.raises(ValueError, match=r"region 1: expected responses of shape \(3, neurons\)"):
         merge_regions([([1], [[1.0]]), ([1, 2, 3], np.ones((2, 1)))])
+
+
+def test_a_truncated_npy_names_its_file(tmp_path):
+    region = tmp_path / "region1"
+    region.mkdir()
+    np.save(region / "training_inputs.npy", np.zeros((20, 961)))
+    data = (region / "training_inputs.npy").read_bytes()
+    (region / "training_inputs.npy").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError) as info:
+        load_region(1, str(tmp_path))
+    assert str(info.value).startswith(f"{region / 'training_inputs.npy'}: cannot be read as a NumPy .npy array "
+                                      "(Failed to read all data")
+    assert "truncated or damaged" in str(info.value) and "\n" not in str(info.value)

@@ -159,6 +159,41 @@ def test_failed_overwrite_keeps_the_old_region(tmp_path, monkeypatch):
     assert load(path, "training_set").shape == (20, 6) and os.listdir(tmp_path) == ["region1"]
 
 
+def test_leftovers_of_killed_writers_are_removed_by_the_next_one(tmp_path):
+    # A SIGKILL mid-generation leaves the hidden staging directory (and, mid-replacement, the parked
+    # old region); older ndnx versions left .region1.partial-*. The next writer of region1 holds the
+    # region's lock, so they are all dead writers' and go; region2's are not its to touch.
+    leftovers = [".tmp-region1.0123456789ab.partial", ".tmp-region1.old.0123456789ab.partial",
+                 ".region1.partial-x1y2z3"]
+    for name in leftovers + [".tmp-region2.0123456789ab.partial"]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "training_set.npy").write_bytes(b"half")
+    synthetic_v1.write_synthetic_region(tmp_path, neurons=5, train=20, val=5, repeats=2)  # (the cache's writer too)
+    assert sorted(os.listdir(tmp_path)) == [".tmp-region2.0123456789ab.partial", "region1"]
+
+
+def test_one_writer_at_a_time_and_the_others_keep_its_region(tmp_path):
+    import threading
+
+    from ndnx.files import FileLock
+
+    lock = FileLock(tmp_path / ".region1.lock").acquire()  # another process writing region1
+    written = []
+    waiter = threading.Thread(target=lambda: written.append(synthetic_v1.write_synthetic_region(
+        tmp_path, neurons=5, train=20, val=5, repeats=2, overwrite=False)))
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive() and not (tmp_path / "region1").exists()  # it waits, it does not write alongside
+    # the holder finishes its region and lets go; the waiter finds it complete and keeps it
+    synthetic_v1._write_region(str(tmp_path), "region1", str(tmp_path / "region1"), 5, 20, 5, 2, 7, 1, True)
+    stamp = (tmp_path / "region1" / "training_set.npy").stat().st_mtime_ns
+    lock.release()
+    waiter.join(60)
+    assert written == [str(tmp_path / "region1")]
+    assert (tmp_path / "region1" / "training_set.npy").stat().st_mtime_ns == stamp
+    assert sorted(os.listdir(tmp_path)) == ["region1"]
+
+
 def test_region_is_as_readable_as_the_umask_allows(tmp_path):
     # staged in a temporary directory, which must not keep tempfile.mkdtemp's 0o700 once published
     import stat

@@ -53,7 +53,9 @@ def test_a_script_runs_its_body_once_and_takes_the_run_options(tmp_path):
               env_extra={"BODY_LOG": str(body_log)})
     assert out.returncode == 0, out.stderr[-3000:]
     assert body_log.read_text().splitlines() == ["__main__"]
-    assert (tmp_path / "td" / "models" / "tests" / "script" / "run0" / "seed0.keras").exists()
+    # The run is named by how its configuration differs from the defaults, and its hash.
+    assert [p.parent.name.split("-")[0] for p in (tmp_path / "td" / "models" / "tests" / "script").glob("*/seed0.keras")] \
+        == ["epochs=3"]
     # Bad input: one line, exit 2, as `ndnx run` does.
     out = run(str(script), "--set", "epoch=3", cwd=tmp_path, env_extra={"BODY_LOG": str(body_log)})
     assert out.returncode == 2

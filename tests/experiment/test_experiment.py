@@ -35,7 +35,7 @@ def test_parse_overrides_types_and_errors():
 def test_grid_and_list_overrides_make_runs():
     exp = make(grid={"lr": [1e-3, 1e-4]})
     runs = exp.runs()
-    assert [r.name for r in runs] == ["run0", "run1"] and runs[1].config["lr"] == 1e-4
+    assert [r.name.rsplit("-", 1)[0] for r in runs] == ["lr=0.001", "lr=0.0001"] and runs[1].config["lr"] == 1e-4
     runs = exp.runs(parse_overrides("g/e", ["region=[1, 2, 3]"], exp.defaults))
     assert len(runs) == 6 and {r.varied["region"] for r in runs} == {1, 2, 3}
     runs = exp.runs({"lr": 0.5})  # a fixed value replaces the axis
@@ -87,7 +87,7 @@ def test_experiments_txt_gets_one_line_per_finished_run_even_under_races(tmp_pat
         t.start()
     for t in threads:
         t.join()
-    assert open(layout.experiments_txt).read() == "g/e/run1  # lr=0.0001\n"
+    assert open(layout.experiments_txt).read() == f"g/e/{run.name}  # lr=0.0001\n"
 
 
 def test_run_records_config_versions_and_commit(tmp_path):
@@ -95,12 +95,13 @@ def test_run_records_config_versions_and_commit(tmp_path):
     layout = Layout(str(tmp_path), exp.name)
     run = exp.runs({"lr": 0.02})[0]
     exp.write_run_info(layout, run)
-    config = yaml.safe_load(open(os.path.join(layout.logs("run0"), "config.yaml")))
+    config = yaml.safe_load(open(os.path.join(layout.logs(run.name), "config.yaml")))
     assert config["lr"] == 0.02 and config["epochs"] == 4
-    info = yaml.safe_load(open(os.path.join(layout.logs("run0"), "run_info.json")))
+    info = yaml.safe_load(open(os.path.join(layout.logs(run.name), "run_info.json")))
     assert info["experiment"] == "tests/tiny" and info["versions"]["tensorflow"].startswith("2.21")
     assert info["git_commit"] is None or len(info["git_commit"]) >= 40
-    assert not [p for p in os.listdir(layout.logs("run0")) if p.startswith(".tmp")]
+    assert info["run"] == run.name and info["config_hash"] == run.hash and run.name.endswith("-" + run.hash)
+    assert sorted(os.listdir(layout.logs(run.name))) == ["config.yaml", "run_info.json"]  # no temporary, no lock
 
 
 def test_load_experiment_errors(tmp_path):
@@ -129,7 +130,7 @@ def test_cli_bad_input_gives_one_line(tmp_path, capsys, monkeypatch):
     assert main(["run", TINY, "--set", "nonsense=1", "--root", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "ndnx: error: tests/tiny: unknown --set key 'nonsense'; known keys: batch_size, drop_last_batch, early_stop, early_stop_on, ensemble, epochs, "
-        "l2_output, lbfgs_maxiter, lbfgs_rounds, log_every, lr, samples, seeds, shuffle_seed, sleep"]
+        "l2_output, lbfgs_maxiter, lbfgs_rounds, log_every, lr, samples, seeds, shuffle_seed"]
     assert main(["run", str(tmp_path / "missing.py")]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"ndnx: error: experiment script not found: {tmp_path / 'missing.py'}"]
@@ -156,6 +157,6 @@ def test_early_stop_and_lbfgs_keys_reach_training(tmp_path):
     layout = Layout(str(tmp_path / "stop"), exp.name)
     x, y = exp.load_data(run.config)["validation"]
     for seed in (0, 1):
-        saved = keras.saving.load_model(layout.model("run0", seed))
+        saved = keras.saving.load_model(layout.model(run.name, seed))
         loss = supervised_evaluation(saved, x, y)["loss"][0]
         assert loss == pytest.approx(outcome["final"][("validation", "loss")][seed], rel=1e-5)

@@ -88,7 +88,8 @@ def test_chain_resumes_in_its_second_step_and_reads_the_first_by_path(tmp_path):
     script = fixture("chain")
     out = cli("run", script, "--root", str(root), env_extra={"NDNX_TEST_INTERRUPT_AT": "7"})
     assert out.returncode == 130 and "interrupted" in out.stderr
-    models = root / "models" / "tests" / "chain" / "run0"
+    run = load_experiment(script).runs()[0]
+    models = root / "models" / "tests" / "chain" / run.name
     first = models / "steps" / "slope" / "seed0.keras"
     assert first.exists() and not (models / "steps" / "offset" / "seed0.keras").exists()
     stamp = first.stat().st_mtime_ns
@@ -105,7 +106,7 @@ def test_chain_resumes_in_its_second_step_and_reads_the_first_by_path(tmp_path):
     rows = {r["tag"]: r for r in summarize(str(root), "tests/chain")}
     assert rows["offset/loss"]["step"] == 11 and rows["offset/loss"]["p50"] == pytest.approx(val_loss, abs=1e-5)
     assert {"slope/loss", "offset/loss"} <= set(rows)
-    assert (root / "experiments.txt").read_text() == "tests/chain/run0\n"
+    assert (root / "experiments.txt").read_text() == f"tests/chain/{run.name}\n"
 
 
 def test_chain_search_space_tuning_scores_each_trial_as_a_whole_run(tmp_path, capsys):
@@ -203,8 +204,9 @@ def test_simulation_sweep_records_each_seed_and_is_not_run_twice(tmp_path, monke
     for name, values in finals.items():
         assert rows[(name, "mean_rate")]["p50"] == pytest.approx(np.percentile(values, 50), abs=1e-5)
         assert rows[(name, "mean_rate")]["p90"] == pytest.approx(np.percentile(values, 90), abs=1e-5)
-    assert sorted((root / "experiments.txt").read_text().split("\n")[:-1]) == [
-        "tests/simulation/run0  # coupling=0.3", "tests/simulation/run1  # coupling=0.6"]
+    names = [r.name for r in exp.runs()]
+    assert sorted((root / "experiments.txt").read_text().split("\n")[:-1]) == sorted([
+        f"tests/simulation/{names[0]}  # coupling=0.3", f"tests/simulation/{names[1]}  # coupling=0.6"])
 
     # Seed 1 simulated alone is replica 1 of the ensemble.
     run = exp.runs()[1]
@@ -214,11 +216,11 @@ def test_simulation_sweep_records_each_seed_and_is_not_run_twice(tmp_path, monke
         np.testing.assert_allclose(f["rates"][()], g["rates"][()], atol=1e-6)
 
     # Finished repetitions are not simulated again; an interrupted one leaves no file behind.
-    stamp = (records / "run0" / "seed0.h5").stat().st_mtime_ns
+    stamp = (records / names[0] / "seed0.h5").stat().st_mtime_ns
     assert exp.run_job(exp.runs()[0], [0, 1], root=str(root), progress=False)["seed0-1"]["skipped"]
-    assert (records / "run0" / "seed0.h5").stat().st_mtime_ns == stamp
+    assert (records / names[0] / "seed0.h5").stat().st_mtime_ns == stamp
     monkeypatch.setenv("NDNX_TEST_INTERRUPT_SIMULATION", "1")
     with pytest.raises(KeyboardInterrupt):
         exp.run_job(exp.runs()[0], [0, 1], root=str(tmp_path / "killed"), progress=False)
-    killed = tmp_path / "killed" / "records" / "tests" / "simulation" / "run0"
+    killed = tmp_path / "killed" / "records" / "tests" / "simulation" / names[0]
     assert sorted(os.listdir(killed)) == []

@@ -150,9 +150,11 @@ def test_multi_worker_equals_one_device_and_only_the_chief_writes(tmp_path):
     assert events and all(".tfevents." in f for f in events)
     assert all(f".{chief['pid']}." in os.path.basename(f) for f in events), events
     assert os.path.isdir(log_dir / "seed0" / "train")
-    # Checkpoint: the chief's in checkpoint_dir (the other worker's goes to a worker_tmp_* subdirectory).
+    # Checkpoint: the chief's in checkpoint_dir; the other worker's went to a worker_tmp_* subdirectory,
+    # a temporary removed when the training ended (a restart resumes from the chief's).
     assert (checkpoint_dir / "checkpoint").is_file()
     assert sorted(p.name for p in checkpoint_dir.glob("ckpt-*.index")) == [f"ckpt-{EPOCHS}.index"]
+    assert not list(checkpoint_dir.glob("worker_tmp_*"))
 
 
 # --- strategy selection and helpers (in process) ------------------------------------------------

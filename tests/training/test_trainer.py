@@ -128,8 +128,18 @@ def test_same_seed_same_numbers():
         np.testing.assert_array_equal(a, b)
 
 
+#: The run the SIGKILL test resumes, named by its configuration (`ndnx run` prints it; jobs are given it).
+RUN = {"epochs": 24, "log_every": 2}
+
+
+def _run_name():
+    from ndnx.experiment import load_experiment
+
+    return load_experiment(TINY).runs(RUN)[0].name
+
+
 def _job(root, *extra):
-    return [sys.executable, "-m", "ndnx.cli", "job", TINY, "--run", "run0", "--only-seeds", "0,1",
+    return [sys.executable, "-m", "ndnx.cli", "job", TINY, "--run", _run_name(), "--only-seeds", "0,1",
             "--root", str(root), "--no-progress", *extra]
 
 
@@ -140,7 +150,7 @@ def _env():
 
 
 def _weights(root, seed):
-    model = keras.saving.load_model(os.path.join(root, "models", "tests", "tiny", "run0", f"seed{seed}.keras"))
+    model = keras.saving.load_model(os.path.join(root, "models", "tests", "tiny", _run_name(), f"seed{seed}.keras"))
     return model.get_weights()
 
 
@@ -148,8 +158,9 @@ def _weights(root, seed):
 def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(tmp_path):
     settings = ["--set", "epochs=24", "--set", "log_every=2"]
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    ckpt = killed / "models" / "tests" / "tiny" / "run0" / "checkpoints" / "seed0-1"
-    proc = subprocess.Popen(_job(killed, *settings, "--set", "sleep=0.25"), env=_env(),
+    ckpt = killed / "models" / "tests" / "tiny" / _run_name() / "checkpoints" / "seed0-1"
+    # The slow-down comes from the environment: a configuration key would make it another run.
+    proc = subprocess.Popen(_job(killed, *settings), env={**_env(), "NDNX_TEST_SLEEP": "0.25"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and not list(ckpt.glob("ckpt-4.index")):
@@ -157,7 +168,7 @@ def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(tmp_path):
     assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (killed / "models" / "tests" / "tiny" / "run0" / "seed0.keras").exists()
+    assert not (killed / "models" / "tests" / "tiny" / _run_name() / "seed0.keras").exists()
     assert not (killed / "experiments.txt").exists()
     # Same command again (without the slow-down): continues from the checkpoint.
     out = subprocess.run(_job(killed, *settings), env=_env(), capture_output=True, text=True, timeout=300)
@@ -169,10 +180,10 @@ def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(tmp_path):
             np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
     latest = [p.name for p in ckpt.iterdir() if p.name.endswith(".index")]
     assert latest == ["ckpt-24.index"]
-    assert (killed / "experiments.txt").read_text().splitlines() == ["tests/tiny/run0"]
+    assert (killed / "experiments.txt").read_text().splitlines() == [f"tests/tiny/{_run_name()}"]
     from ndnx.analysis.summary import read_scalars
 
-    steps, _ = read_scalars(str(killed / "logs" / "tests" / "tiny" / "run0" / "seed1" / "validation"))["correlation"]
+    steps, _ = read_scalars(str(killed / "logs" / "tests" / "tiny" / _run_name() / "seed1" / "validation"))["correlation"]
     assert steps[-1] == 23 and len(set(steps.tolist())) == len(steps)
 
 

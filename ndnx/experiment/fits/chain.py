@@ -27,6 +27,7 @@ Example:
 
 import os
 
+from ndnx.experiment.config import check_values, optional
 from ndnx.experiment.fits.fit import Fit, Objective
 
 __all__ = ["Chain", "Step"]
@@ -71,6 +72,8 @@ class Chain(Fit):
                              f"{missing} have none")
         self.steps = steps
         self.keys = {f"{s.name}.{k}": v for s in steps for k, v in s.fit.keys.items()}
+        # A step key left null falls back to the run-wide key, which its step's checks then apply to.
+        self.checks = {f"{s.name}.{k}": optional(c) for s in steps for k, c in s.fit.checks.items()}
         self.needs_optimizer = any(s.fit.needs_optimizer for s in steps)
         last = steps[-1]
         if objective is not None:
@@ -86,8 +89,22 @@ class Chain(Fit):
                     raise ValueError(f"Experiment {experiment}: step {step.name!r} reads {key!r}; give "
                                      f"{step.name}.{key} (or {key}) a value")
 
+    def check_values(self, experiment, config, skip_none=False):
+        check_values(experiment, config, self.checks, skip_none=skip_none)
+        for step in self.steps:  # run-wide values a step falls back to
+            fallback = {k: config[k] for k in step.fit.checks
+                        if k in config and config.get(f"{step.name}.{k}") is None}
+            step.fit.check_values(experiment, fallback, skip_none=skip_none)
+
     def evaluation(self):
         return self.steps[-1].fit.evaluation()
+
+    def prebuild(self, job):
+        first = self.steps[0]
+        path = job.step_model_path(first.name)
+        if first.build is None and job.experiment.build is not None and not (path and os.path.exists(path)) \
+                and not self.finished(job):
+            job.for_step(first.name).prebuild(fit=first.fit)
 
     def run(self, job):
         import keras

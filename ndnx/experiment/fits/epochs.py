@@ -17,6 +17,7 @@ Example (a model with its own train_step fed by a pipeline function of the epoch
                             build=build, fit=Epochs(), objective=("train", "energy_gap", "min"))
 """
 
+from ndnx.experiment.config import integer, optional
 from ndnx.experiment.fits.fit import Fit, Objective
 
 __all__ = ["Epochs"]
@@ -39,6 +40,9 @@ class Epochs(Fit):
     """
 
     keys = {"epochs": None, "batch_size": None, "log_every": 10, "shuffle_seed": 0}
+    # epochs=0 trains nothing (a model saved as built); a pipeline brings its own batches (batch_size null).
+    checks = {"epochs": integer(0), "batch_size": optional(integer(1)), "log_every": integer(1),
+              "shuffle_seed": integer(0)}
     required = ("epochs",)
     objective = Objective("validation", "loss", "min")
 

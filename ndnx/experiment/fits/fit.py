@@ -8,10 +8,14 @@ call only this protocol, so they carry every kind alike:
 
     class Fit:
         keys       the configuration keys the fit reads, with their defaults
+        checks     {key: Check} the values of its keys must pass (ndnx.experiment.config)
         required   keys the experiment must give a value
         objective  what a tuner maximises or minimises when the experiment names nothing else
         run(job)   fit one job: build, fit, save (the default builds `job.build_model()`,
                    calls `fit` and saves every seed's model)
+        prebuild(job)  build the job's model before anything of the run is written, so a
+                   configuration that cannot be built leaves nothing behind (`run` then gets
+                   the same model from `job.build_model()`)
         fit(model, job) → {"final": {(split, metric): per-replica array}, ...}
                    fit an already built model (what a tuner trial calls)
         product(layout, run, seed)  the file whose existence says the repetition finished
@@ -23,7 +27,19 @@ Everything a fit writes goes to the paths of its job (`job.log_dir`, `job.checkp
 import dataclasses
 import os
 
-__all__ = ["Fit", "Job", "Objective"]
+from ndnx.experiment.config import check_values
+
+__all__ = ["Fit", "Job", "Objective", "step_config"]
+
+
+def step_config(config, step):
+    """The configuration a chain step reads: "<step>.<key>" with a value overrides "<key>"."""
+    config = dict(config)
+    if step:
+        prefix = f"{step}."
+        # A step key left at None (no step-specific value) falls back to the run-wide key.
+        config.update({k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix) and v is not None})
+    return config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +109,9 @@ class Job:
     """
 
     def __init__(self, experiment, run, seeds, layout=None, progress=True, strategy=None, step=None,
-                 callbacks=(), label=None, data_config=None):
+                 callbacks=(), label=None, data_config=None, prebuilt=None):
         self.experiment = experiment
+        self._prebuilt = {} if prebuilt is None else prebuilt  # shared with this job's chain steps
         self._label = label
         self._data_config = data_config
         self.run = run
@@ -109,7 +126,7 @@ class Job:
         """This job as one step of a chain: its own checkpoints, model files, config view and tags."""
         return Job(self.experiment, self.run, self.seeds, layout=self.layout, progress=self.progress,
                    strategy=self.strategy, step=step, callbacks=self.extra_callbacks, label=self._label,
-                   data_config=self._data_config)
+                   data_config=self._data_config, prebuilt=self._prebuilt)
 
     # --- what is fitted ------------------------------------------------------------------------
 
@@ -119,13 +136,7 @@ class Job:
 
     @property
     def config(self):
-        config = dict(self.run.config)
-        if self.step:
-            prefix = f"{self.step}."
-            # A step key left at None (no step-specific value) falls back to the run-wide key.
-            config.update({k[len(prefix):]: v for k, v in self.run.config.items()
-                           if k.startswith(prefix) and v is not None})
-        return config
+        return step_config(self.run.config, self.step)
 
     @property
     def data(self):
@@ -148,6 +159,11 @@ class Job:
         """
         from ndnx.training.strategy import build_in_scope
 
+        if build is None and not kwargs and self._prebuilt.get("fit") is (fit or self.experiment.fit) \
+                and self._prebuilt.get("step") == self.step:
+            model = self._prebuilt.pop("model")
+            self._prebuilt.clear()
+            return model
         build = build or self.experiment.build
         fit = fit or self.experiment.fit
         if build is None:
@@ -166,6 +182,13 @@ class Job:
             raise ValueError(f"{self.experiment.name}: build(config, seed, replicas) must return a compiled "
                              f"keras.Model, got {type(model).__name__} without an optimizer")
         return model
+
+    def prebuild(self, fit=None):
+        """Build the model now; the next `build_model(fit=fit)` of this job returns it."""
+        fit = fit or self.experiment.fit
+        self._prebuilt.clear()
+        model = self.build_model(fit=fit)
+        self._prebuilt.update(model=model, fit=fit, step=self.step)
 
     # --- where it goes -----------------------------------------------------------------------------
 
@@ -218,6 +241,7 @@ class Fit:
     """The protocol every fit kind keeps (see the module docstring); subclasses implement `fit`."""
 
     keys = {}
+    checks = {}
     required = ()
     objective = None
     needs_optimizer = True
@@ -229,6 +253,10 @@ class Fit:
             raise ValueError(f"Experiment {experiment}: its fit ({type(self).__name__}) reads {missing}; "
                              f"defaults must give them values")
 
+    def check_values(self, experiment, config, skip_none=False):
+        """Raise a one-line ValueError when a value of the fit's keys fails its check (`checks`)."""
+        check_values(experiment, config, self.checks, skip_none=skip_none)
+
     def evaluation(self):
         """The evaluation used when the experiment gives none: (model, *split) → {metric: (R,)}."""
         return None
@@ -239,6 +267,12 @@ class Fit:
     def finished(self, job):
         return job.layout is not None and all(
             os.path.exists(self.product(job.layout, job.run.name, s)) for s in job.seeds)
+
+    def prebuild(self, job):
+        """Build the model `run` will build, before the run's records are written (a no-op when the
+        experiment has no build or the job finished); a fit whose `run` builds otherwise overrides it."""
+        if job.experiment.build is not None and not self.finished(job):
+            job.prebuild()
 
     def run(self, job):
         model = job.build_model()

@@ -21,6 +21,7 @@ Example (experiments/v1/baseline4.py):
 
 import numpy as np
 
+from ndnx.experiment.config import boolean, integer, one_of
 from ndnx.experiment.fits.epochs import Epochs
 from ndnx.experiment.fits.fit import Objective
 
@@ -54,6 +55,9 @@ class NDN3Fit(Epochs):
 
     keys = {**Epochs.keys, "early_stop": 0, "early_stop_on": "validation", "lbfgs_maxiter": 0,
             "lbfgs_rounds": 1, "drop_last_batch": False}
+    checks = {**Epochs.checks, "batch_size": integer(1), "early_stop": integer(0),
+              "early_stop_on": one_of("validation", "train"), "lbfgs_maxiter": integer(0),
+              "lbfgs_rounds": integer(1), "drop_last_batch": boolean}
     required = ("epochs", "batch_size")
     objective = Objective("validation", "correlation", "max")
 

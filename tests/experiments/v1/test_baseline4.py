@@ -33,12 +33,14 @@ def test_synth_v1_then_baseline4_on_it(tmp_path):
     out = cli("run", BASELINE4, "--set", f"data_dir={data}", "--set", "epochs=3", "--set", "log_every=1",
               "--seeds", "3", "--root", str(td))
     assert out.returncode == 0, out.stderr[-3000:]
-    table = [line.split() for line in out.stdout.splitlines() if line.startswith("run0")]
+    [run] = os.listdir(td / "models" / "v1" / "baseline4")
+    assert run.startswith("data_dir=data,epochs=3,log_every=1,seeds=3-")  # a path by its last part
+    table = [line.split() for line in out.stdout.splitlines() if line.startswith(run)]
     corr = [row for row in table if row[1] == "correlation"][0]
     assert corr[2] == "3" and corr[3] == "2"  # 3 seeds, final step = epoch index 2
     import keras
 
-    models = [keras.saving.load_model(str(td / "models" / "v1" / "baseline4" / "run0" / f"seed{s}.keras"))
+    models = [keras.saving.load_model(str(td / "models" / "v1" / "baseline4" / run / f"seed{s}.keras"))
               for s in range(3)]
     model = models[2]
     assert model.output_shape == (None, 20)

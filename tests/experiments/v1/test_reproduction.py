@@ -85,7 +85,8 @@ def test_effective_hidden_kernels_and_feve_close_to_the_truth(runs):
     kernels = np.einsum("jh,jyx->hyx", truth["W1"], synthetic_v1.dog_kernels(truth["dog_params"]))
     medians, feves, val_losses = [], [], []
     for seed in range(10):
-        model = keras.saving.load_model(str(runs / "models" / "v1" / "baseline4" / "run0" / f"seed{seed}.keras"))
+        [run] = (runs / "models" / "v1" / "baseline4").iterdir()  # the one run (its name: epochs=...-<hash>)
+        model = keras.saving.load_model(str(run / f"seed{seed}.keras"))
         medians.append(np.median(match_kernels(effective_hidden_kernels(model), kernels)[2]))
         feves.append(feve(model.predict(region.x_val, verbose=0), repeats).mean())
         val_losses.append(supervised_evaluation(model, region.x_val, region.y_val)["loss"][0])
