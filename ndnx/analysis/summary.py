@@ -35,45 +35,55 @@ def _natural_key(text):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def _scalar(value, plugin):
-    """The float in one Summary.Value, or None when it is not a scalar summary."""
-    kind = value.WhichOneof("value")
-    if kind == "simple_value":  # TF1 / tf.compat.v1 summaries
-        return float(value.simple_value)
-    if kind != "tensor" or plugin not in ("scalars", ""):
-        return None  # histograms, images, text, ...
+def _as_scalar(tensor_proto):
+    """The float in a TF2 scalar summary's tensor, or None when it holds more than one number."""
     from tensorboard.util import tensor_util
 
-    array = tensor_util.make_ndarray(value.tensor)
+    array = tensor_util.make_ndarray(tensor_proto)
     if array.size != 1 or not np.issubdtype(array.dtype, np.number):
         return None
     return float(array.reshape(()))
 
 
 def _read_event_file(path):
-    """[(step, tag, value)] of the scalars in one event file, and the wall time it starts at."""
-    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+    """[(step, tag, value)] of the scalars in one event file, and the wall time it starts at.
 
+    Read with TensorBoard's own `EventAccumulator` (what TensorBoard itself and tbparse read
+    event files with), one file at a time and with nothing dropped: every scalar kept (no
+    reservoir sampling) and no "orphaned data" purge, since the order of the files of a resumed
+    run is decided here, by when each file started.
+    """
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    keep_all = {ea.SCALARS: 0, ea.TENSORS: 0, ea.IMAGES: 1, ea.AUDIO: 1, ea.HISTOGRAMS: 1,
+                ea.COMPRESSED_HISTOGRAMS: 1}
+    accumulator = ea.EventAccumulator(path, size_guidance=keep_all, purge_orphaned_data=False).Reload()
+    tags = accumulator.Tags()
     records = []
-    start = first = None
-    plugins = {}  # TF2 writes a tag's plugin metadata only with its first value in each file
-    for event in LegacyEventFileLoader(path).Load():
-        if first is None:
-            first = event.wall_time
-        if not event.HasField("summary"):
-            continue
-        if start is None:
-            # The file_version event's wall time is whole seconds (TF2), too coarse to order a
-            # run resumed within the same second; the first summary's is precise.
-            start = event.wall_time
-        for value in event.summary.value:
-            if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
-                plugins[value.tag] = value.metadata.plugin_data.plugin_name
-            number = _scalar(value, plugins.get(value.tag, ""))
+    for tag in tags.get(ea.SCALARS, ()):  # TF1 / tf.compat.v1 summaries (simple_value)
+        records += [(int(e.step), tag, float(e.value), e.wall_time) for e in accumulator.Scalars(tag)]
+    for tag in tags.get(ea.TENSORS, ()):  # TF2 summaries: scalars are tensors of the "scalars" plugin
+        try:
+            plugin = accumulator.SummaryMetadata(tag).plugin_data.plugin_name
+        except KeyError:
+            plugin = ""
+        if plugin not in ("scalars", ""):
+            continue  # text, hparams, ...
+        for e in accumulator.Tensors(tag):
+            number = _as_scalar(e.tensor_proto)
             if number is not None:
-                records.append((int(event.step), value.tag, number))
-    start = start if start is not None else first
-    return records, (start if start is not None else math.inf)
+                records.append((int(e.step), tag, number, e.wall_time))
+    # The file_version event's wall time is whole seconds (TF2), too coarse to order a run resumed
+    # within the same second; the first summary's is precise.
+    if records:
+        start = min(r[3] for r in records)
+    else:
+        try:
+            start = accumulator.FirstEventTimestamp()
+        except ValueError:  # an empty file
+            start = math.inf
+    records.sort(key=lambda r: r[3])  # in the order they were written (the sort is stable)
+    return [r[:3] for r in records], start
 
 
 def read_scalars(directory):

@@ -223,3 +223,17 @@ def test_the_experiment_names_the_summary_tags_and_the_plotted_metric(root, tmp_
     assert "final validation metrics" in capsys.readouterr().out
     assert default_plot_tag(copy, "v1/exp", data) == "loss"
     assert logged_splits(copy, "v1/exp") == ["validation"]
+
+
+def test_every_scalar_is_read_back(tmp_path):
+    # TensorBoard's reader keeps a sample of 10,000 values per tag unless told to keep them all.
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path))
+    for step in range(10_050):
+        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="loss", simple_value=float(step))])
+        writer.add_event(event_pb2.Event(wall_time=1.0 + step, step=step, summary=summary))
+    writer.close()
+    steps, values = read_scalars(tmp_path)["loss"]
+    assert steps.tolist() == list(range(10_050)) and values.tolist() == [float(s) for s in range(10_050)]
