@@ -94,8 +94,10 @@ def is_chief_task(kind="auto"):
 def task_description(kind="auto"):
     """How messages name this process: "worker 1 of 2 (127.0.0.1:20001)", or "" outside a cluster."""
     config = _multi_worker_config(kind)
-    if config is None:
-        return ""
+    return "" if config is None else _describe(config)
+
+
+def _describe(config):
     task = config["task"]
     tasks = config["cluster"].get(task["type"], ())
     index = int(task["index"])
@@ -103,7 +105,7 @@ def task_description(kind="auto"):
     return (f"{task['type']} {index} of {cluster_size(config)}" + (f" ({address})" if address else ""))
 
 
-def strategy(kind="auto", devices=None):
+def strategy(kind="auto", devices=None, timeout=None):
     """A `tf.distribute` strategy.
 
     Args:
@@ -113,9 +115,14 @@ def strategy(kind="auto", devices=None):
             `devices`, default all GPUs, else the CPU) or "multi_worker" (TF_CONFIG decides the
             cluster; without it a cluster of one).
         devices: device names for "mirrored", e.g. `logical_cpus(2)`.
+        timeout: seconds a task of a multi-worker cluster waits for the other tasks to start
+            (default `ndnx.training.cluster.worker_timeout()`: $NDNX_WORKER_TIMEOUT or 300; 0: no
+            limit). While it waits, and while it trains, SIGTERM and SIGINT end the process with
+            one line (see `ndnx.training.cluster`).
 
     Raises:
         ValueError: an unknown kind, or a TF_CONFIG that is not JSON or names no cluster.
+        RuntimeError: the other tasks of the cluster did not start within `timeout`.
     """
     if kind not in KINDS:
         raise ValueError(f"strategy: unknown kind {kind!r}; expected one of {', '.join(map(repr, KINDS))}")
@@ -136,6 +143,12 @@ def strategy(kind="auto", devices=None):
     if devices is not None:
         raise ValueError("strategy: `devices` applies to kind='mirrored' only; a multi-worker strategy "
                          "uses each worker's local devices")
+    if config is not None and cluster_size(config) > 1:
+        from ndnx.training.cluster import join_cluster
+
+        # Waits for the other tasks with a time limit and stops on SIGTERM / SIGINT, where
+        # TensorFlow alone would wait for ever and ignore both (ndnx.training.cluster).
+        return join_cluster(config, _describe(config), timeout=timeout)
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
