@@ -154,12 +154,31 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class ProgressBar(keras.callbacks.Callback):
-    """One line of progress per run: epochs done, rate, time left and the latest metrics.
+    """One line of progress per run: epochs done, rate, time left, the training loss per seed, and
+    the latest evaluation with the epoch it was measured at, e.g.
 
-    `keys`: the epoch-log entries shown (default the training loss and every validation metric).
+        v1/baseline4/run0/seed0-9 ████████████········ 450/1000 epochs 151.2/s eta 4s loss/seed=0.5123 | validation_correlation=0.8312 validation_loss=0.6102 @ epoch 450
+
+    - The training loss of a replicated model is the sum over its R seeds (`ndnx.layers.replicas`):
+      the bar divides it by R and says "loss/seed" (a plain model: "loss").
+    - Evaluations (the `<split>_<metric>` entries `ReplicaLogger` puts into the epoch logs: means
+      over the seeds) happen every `log_every` epochs; the bar keeps showing the last one, with the
+      number of epochs it was measured after.
+    - On a terminal one line is rewritten in place (at most 5 times a second); otherwise (the log
+      file of a runner's job) a line is written every 10 s and at the end.
+
+    Not `keras.utils.Progbar`: it writes to stdout only, treats every POSIX process as a live
+    terminal (a job's log file would get backspaces, carriage returns and colour codes instead of
+    one line every few seconds) and shows numbers only — no run label, no "@ epoch".
+
+    Args:
+        epochs: the total; initial_epoch: where a resumed run starts.
+        label: what the line starts with (the job: experiment/run/seeds).
+        replicas: the seeds the model holds (None or 1: a plain model).
+        keys: the epoch-log entries shown (default the training loss and every validation metric).
     """
 
-    def __init__(self, epochs, initial_epoch=0, label="", stream=None, width=28, keys=None):
+    def __init__(self, epochs, initial_epoch=0, label="", stream=None, width=28, keys=None, replicas=None):
         super().__init__()
         self.epochs = int(epochs)
         self.initial_epoch = int(initial_epoch)
@@ -167,12 +186,27 @@ class ProgressBar(keras.callbacks.Callback):
         self.stream = stream or sys.stderr
         self.width = width
         self.keys = keys
+        self.replicas = int(replicas) if replicas else 1
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._shown = {}
+        self._loss = None
+        self._measured = {}  # key -> (value, epochs done when it was measured)
         self._last_print = 0.0
 
     def on_train_begin(self, logs=None):
         self._start = None
+
+    def metrics_text(self):
+        """The metrics part of the line."""
+        parts = []
+        if self._loss is not None:
+            name = "loss/seed" if self.replicas > 1 else "loss"
+            parts.append(f"{name}={self._loss / self.replicas:.4f}")
+        by_epoch = {}
+        for key, (value, epoch) in self._measured.items():
+            by_epoch.setdefault(epoch, []).append(f"{key}={value:.4f}")
+        for epoch in sorted(by_epoch, reverse=True):
+            parts.append(" ".join(by_epoch[epoch]) + f" @ epoch {epoch}")
+        return " | ".join(parts)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -180,12 +214,16 @@ class ProgressBar(keras.callbacks.Callback):
             # The first epoch pays for tracing and XLA compilation; rates count from its end.
             self._start = time.time()
             self._first = epoch + 1
+        done = epoch + 1
         # Default: the training loss and whatever the evaluation of the validation split gave.
         keys = self.keys or [k for k in logs if k == "loss" or k.startswith("validation_")]
         for k in keys:
-            if k in logs:
-                self._shown[k] = logs[k]
-        done = epoch + 1
+            if k not in logs:
+                continue
+            if k == "loss":
+                self._loss = float(logs[k])
+            else:
+                self._measured[k] = (float(logs[k]), done)
         now = time.time()
         final = done >= self.epochs
         if not final and now - self._last_print < (0.2 if self._tty else 10.0):
@@ -195,8 +233,7 @@ class ProgressBar(keras.callbacks.Callback):
         rate = (done - self._first) / max(now - self._start, 1e-9)
         eta = f"{(self.epochs - done) / rate:.0f}s" if rate > 0 else "?"
         bar = "█" * int(self.width * frac) + "·" * (self.width - int(self.width * frac))
-        metrics = " ".join(f"{k}={v:.4f}" for k, v in self._shown.items())
-        line = f"{self.label} {bar} {done}/{self.epochs} epochs {rate:.1f}/s eta {eta} {metrics}"
+        line = f"{self.label} {bar} {done}/{self.epochs} epochs {rate:.1f}/s eta {eta} {self.metrics_text()}"
         if self._tty:
             self.stream.write("\r" + line + ("\n" if final else ""))
         else:
@@ -205,13 +242,15 @@ class ProgressBar(keras.callbacks.Callback):
 
 
 class LBFGSProgress:
-    """A progress line for `fit_lbfgs` (its `callback`): iterations, rate and the objective."""
+    """A progress line for `fit_lbfgs` (its `callback`): iterations, rate and the objective (per
+    seed for a replicated model, whose objective is the sum over its `replicas` seeds)."""
 
-    def __init__(self, maxiter, label="", stream=None, every_seconds=10.0):
+    def __init__(self, maxiter, label="", stream=None, every_seconds=10.0, replicas=None):
         self.maxiter = int(maxiter)
         self.label = label
         self.stream = stream or sys.stderr
         self.every_seconds = every_seconds
+        self.replicas = int(replicas) if replicas else 1
         self._start = time.time()
         self._last = 0.0
 
@@ -221,8 +260,9 @@ class LBFGSProgress:
             return
         self._last = now
         rate = iteration / max(now - self._start, 1e-9)
+        name = "objective/seed" if self.replicas > 1 else "objective"
         self.stream.write(f"{self.label} L-BFGS {iteration}/{self.maxiter} iterations {rate:.1f}/s "
-                          f"objective={loss:.6g}\n")
+                          f"{name}={loss / self.replicas:.6g}\n")
         self.stream.flush()
 
 

@@ -205,7 +205,7 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
         all_callbacks.append(checkpoint)
     all_callbacks.extend(callbacks)
     if progress:
-        all_callbacks.append(ProgressBar(epochs, initial_epoch, label=label))
+        all_callbacks.append(ProgressBar(epochs, initial_epoch, label=label, replicas=n))
 
     if jit_compile == "auto":
         jit_compile = getattr(model, "jit_compile", True) is True
@@ -239,7 +239,8 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
     if lbfgs is not None and not bool(polished.numpy()):
         options = dict(lbfgs)
         if progress and "callback" not in options:
-            options["callback"] = LBFGSProgress(options.get("maxiter", 500) * options.get("rounds", 1), label)
+            options["callback"] = LBFGSProgress(options.get("maxiter", 500) * options.get("rounds", 1), label,
+                                                replicas=n)
         lbfgs_result = fit_lbfgs(model, *train_data, **options)
         polished.assign(True)
         if checkpoint is not None:
