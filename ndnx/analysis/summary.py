@@ -25,7 +25,9 @@ import numpy as np
 from ndnx.files import atomic_open
 
 __all__ = ["read_scalars", "collect", "percentiles", "summarize", "format_table", "write_csv",
-           "plot_learning_curves", "logged_splits", "run_info", "print_summary", "default_plot_tag"]
+           "plot_learning_curves", "logged_splits", "run_info", "print_summary", "default_plot_tag",
+           "metric_descriptions", "run_label", "run_labels", "plot_experiment",
+           "learning_curves_figure", "experiment_figure"]
 
 SUMMARY_COLUMNS = ("run", "tag", "seeds", "step")
 
@@ -207,6 +209,7 @@ def summarize(root, experiment, split="validation", tags=None, q=(50, 90, 10)):
     data = collect(root, experiment, split)
     base = os.path.join(os.fspath(root), "logs", experiment)
     configs = {run: _read_config(os.path.join(base, run)) for run in data}
+    labels = run_labels(root, experiment, data)
     differing = _differing_keys(configs)
     present = sorted({t for seeds in data.values() for scalars in seeds.values() for t in scalars})
     if tags is None:
@@ -228,7 +231,7 @@ def summarize(root, experiment, split="validation", tags=None, q=(50, 90, 10)):
                 continue
             steps = sorted({step for step, _ in finals})
             row = {
-                "run": run,
+                "run": labels[run],
                 "tag": tag,
                 "seeds": len(finals),
                 "step": steps[0] if len(steps) == 1 else f"{steps[0]}-{steps[-1]}",
@@ -237,8 +240,53 @@ def summarize(root, experiment, split="validation", tags=None, q=(50, 90, 10)):
             for key in differing:
                 column = f"config.{key}" if key in row else key
                 row[column] = configs[run].get(key)
+            if any(label != name for name, label in labels.items()):
+                row["folder"] = run
             rows.append(row)
     return rows
+
+
+def _value_text(value):
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple, dict)):
+        import json
+
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def run_label(varied, folder):
+    """How tables and plots name a run: its varied values ("lr=0.001 l2_output=0.1"), or its folder
+    name when nothing was varied."""
+    if not varied:
+        return folder
+    return " ".join(f"{key}={_value_text(value)}" for key, value in varied.items())
+
+
+def run_labels(root, experiment, runs):
+    """{run folder: label} of `runs` by the varied values their run_info.json records (`run_label`);
+    a folder without a record keeps its name, and runs that would share a label add their folder."""
+    base = os.path.join(os.fspath(root), "logs", experiment)
+    labels = {}
+    for run in runs:
+        varied = _read_run_info(os.path.join(base, run)).get("varied")
+        labels[run] = run_label(varied if isinstance(varied, dict) else {}, run)
+    counts = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    return {run: label if counts[label] == 1 or label == run else f"{label} ({run})" for run, label in labels.items()}
+
+
+def _read_run_info(run_dir):
+    import json
+
+    try:
+        with open(os.path.join(run_dir, "run_info.json")) as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def _columns(rows):
@@ -303,12 +351,22 @@ def _curve(seeds, tag):
     return steps, bands[:, 0], bands[:, 1], bands[:, 2]
 
 
-def plot_learning_curves(data, path, tag="correlation"):
+def plot_learning_curves(data, path, tag="correlation", title=None, labels=None, ylabel=None):
     """Plot `tag` against step for every run of `data` (from `collect`) and save a PNG atomically.
 
-    One line per run: the median over seeds, with a shaded 10th-90th percentile band. Returns the
-    path.
+    One line per run: the median over seeds, with a shaded 10th-90th percentile band. `labels`
+    ({run: text}) names the runs in the legend (default their folder names); `title` goes over the
+    plot (`plot_experiment` names the experiment and the split). Returns the path.
     """
+    fig = learning_curves_figure(data, tag, title=title, labels=labels, ylabel=ylabel)
+    path = os.path.abspath(os.fspath(path))
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=120)
+    return path
+
+
+def learning_curves_figure(data, tag="correlation", title=None, labels=None, ylabel=None):
+    """The figure `plot_learning_curves` saves (a matplotlib Figure on an Agg canvas)."""
     runs = {run: seeds for run, seeds in data.items()
             if any(tag in scalars for scalars in seeds.values())}
     if not runs:
@@ -316,6 +374,7 @@ def plot_learning_curves(data, path, tag="correlation"):
         raise ValueError(
             f"plot_learning_curves: no run logs a scalar {tag!r}; tags found: {', '.join(present) or 'none'}"
         )
+    labels = labels or {}
     # Figure + Agg canvas without pyplot: no global backend switch, no GUI, no figure registry.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -328,19 +387,40 @@ def plot_learning_curves(data, path, tag="correlation"):
         steps, median, low, high = _curve(seeds, tag)
         n = sum(1 for s in seeds.values() if tag in s)
         (line,) = ax.plot(steps, median, marker="." if len(steps) < 30 else None,
-                          label=f"{run} ({n} seed{'s' if n != 1 else ''})")
+                          label=f"{labels.get(run, run)} ({n} seed{'s' if n != 1 else ''})")
         ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are epochs
     ax.set_xlabel("epoch")
-    ax.set_ylabel(tag)
-    ax.set_title(f"{tag}: median over seeds, band = 10th-90th percentile")
+    ax.set_ylabel(ylabel or tag)
+    subtitle = "median over seeds, band = 10th-90th percentile"
+    ax.set_title(f"{title}\n{subtitle}" if title else f"{tag}: {subtitle}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+    return fig
 
+
+def experiment_figure(root, experiment, split="validation", tag=None):
+    """The learning curves `plot_experiment` draws, as (Figure, tag)."""
+    data = collect(root, experiment, split=split)
+    tag = tag or default_plot_tag(root, experiment, data)
+    text = _description(metric_descriptions(root, experiment), tag)
+    fig = learning_curves_figure(data, tag, title=f"{experiment}, {split} split: {tag}",
+                                 labels=run_labels(root, experiment, data),
+                                 ylabel=f"{tag}\n({text})" if text else tag)
+    return fig, tag
+
+
+def plot_experiment(root, experiment, path, split="validation", tag=None):
+    """`ndnx summarize --plot`: learning curves of every run of `experiment` on `split`, titled with the
+    experiment, the split and the metric, the runs named by their varied values (`run_labels`).
+
+    `tag` defaults to the experiment's objective (`default_plot_tag`). Returns (path, tag).
+    """
+    fig, tag = experiment_figure(root, experiment, split=split, tag=tag)
     path = os.path.abspath(os.fspath(path))
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=120)
-    return path
+    return path, tag
 
 
 def logged_splits(root, experiment):
@@ -357,17 +437,10 @@ def run_info(root, experiment):
     It names the experiment's fit, its objective ({"split", "metric", "direction", "name"}) and the
     tags its summary shows (`summary_tags`, None for all).
     """
-    import json
-
     base = os.path.join(os.fspath(root), "logs", experiment)
     for run in sorted(os.listdir(base), key=_natural_key) if os.path.isdir(base) else ():
-        path = os.path.join(base, run, "run_info.json")
-        try:
-            with open(path) as f:
-                info = json.load(f)
-        except (OSError, ValueError):
-            continue
-        if isinstance(info, dict):
+        info = _read_run_info(os.path.join(base, run))
+        if info:
             return info
     return {}
 
@@ -385,8 +458,24 @@ def print_summary(root, experiment, split="validation", tags=None):
     chosen = None if not tags else [t for t in tags if t in present] or None
     rows = summarize(root, experiment, split=split, tags=chosen)
     print(f"{experiment}: final {split} metrics over seeds (50th / 90th / 10th percentile)")
+    described = metric_descriptions(root, experiment)
+    for tag in dict.fromkeys(row["tag"] for row in rows):
+        text = _description(described, tag)
+        if text:
+            print(f"  {tag} = {text}")
     print(format_table(rows))
     return rows
+
+
+def metric_descriptions(root, experiment):
+    """{metric: what it is} as the experiment recorded it (run_info.json "metrics"; {} if it did not)."""
+    described = run_info(root, experiment).get("metrics")
+    return dict(described) if isinstance(described, dict) else {}
+
+
+def _description(described, tag):
+    """What `tag` is: its own entry, or that of its last part (a chain step's "<step>/<metric>")."""
+    return described.get(tag) or described.get(tag.rsplit("/", 1)[-1])
 
 
 def default_plot_tag(root, experiment, data):

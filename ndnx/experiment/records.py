@@ -2,7 +2,8 @@
 
 `logs/<group>/<experiment>/<run>/config.yaml` holds the resolved configuration and `run_info.json`
 the experiment, the run's varied keys, package versions, the git commit, the command, the fit
-kind, the objective and the summary tags (what `ndnx summarize` shows by default).
+kind, the objective, the summary tags (what `ndnx summarize` shows by default) and what each
+metric is ("metrics", printed over the summary table).
 `experiments.txt` gets one line per finished run.
 """
 
@@ -18,7 +19,8 @@ import yaml
 
 from ndnx.files import atomic_write_text
 
-__all__ = ["package_versions", "git_commit", "write_run_info", "read_run_info", "mark_finished"]
+__all__ = ["package_versions", "git_commit", "write_run_info", "read_run_info", "mark_finished",
+           "metric_descriptions"]
 
 
 def package_versions():
@@ -47,6 +49,13 @@ def git_commit(path):
         return None
 
 
+def metric_descriptions(experiment):
+    """{metric: what it is} of the metrics the experiment's evaluation logs: the `descriptions` of
+    its own `evaluate` function when it gives one, else its fit's."""
+    source = experiment.evaluate if experiment.evaluate is not None else experiment.fit
+    return {str(k): str(v) for k, v in (getattr(source, "descriptions", None) or {}).items()}
+
+
 def write_run_info(experiment, layout, run):
     """Write the run's config.yaml and run_info.json (atomically) under its logs directory."""
     logs = layout.logs(run.name)
@@ -59,6 +68,7 @@ def write_run_info(experiment, layout, run):
         "fit": type(experiment.fit).__name__,
         "objective": experiment.objective.to_dict() if experiment.objective is not None else None,
         "summary_tags": list(experiment.summary_tags) if experiment.summary_tags else None,
+        "metrics": metric_descriptions(experiment),
         "versions": package_versions(),
         "git_commit": git_commit(experiment.source or __file__),
         "command": sys.argv,

@@ -83,6 +83,8 @@ class ReplicaLogger(keras.callbacks.Callback):
         from ndnx.training.evaluation import split_arguments
 
         logs = logs if logs is not None else {}
+        # What each metric is (an evaluation's `descriptions`), shown by TensorBoard beside its chart.
+        described = dict(getattr(self.evaluate, "descriptions", None) or {})
         for split, data in self.splits.items():
             values = self.evaluate(self.model, *split_arguments(data))
             for name, per_replica in values.items():
@@ -94,7 +96,7 @@ class ReplicaLogger(keras.callbacks.Callback):
                     )
                 for r, value in enumerate(per_replica if self.log_dirs is not None else ()):
                     with self._writer(r, split).as_default():
-                        tf.summary.scalar(self.prefix + name, value, step=step)
+                        tf.summary.scalar(self.prefix + name, value, step=step, description=described.get(name))
                 self.last[(split, name)] = per_replica
                 logs[f"{split}_{name}"] = float(np.mean(per_replica))
         for w in self._writers.values():

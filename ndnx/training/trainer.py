@@ -266,6 +266,7 @@ def _keeping_carried_state(evaluate):
             return evaluate(model, *split)
 
     wrapped.__name__ = getattr(evaluate, "__name__", "evaluation")
+    wrapped.descriptions = getattr(evaluate, "descriptions", {})
     return wrapped
 
 

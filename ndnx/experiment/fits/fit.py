@@ -15,6 +15,8 @@ call only this protocol, so they carry every kind alike:
         fit(model, job) → {"final": {(split, metric): per-replica array}, ...}
                    fit an already built model (what a tuner trial calls)
         product(layout, run, seed)  the file whose existence says the repetition finished
+        descriptions  {metric: what it is} of the metrics its evaluation logs (run_info.json
+                   records them; `ndnx summarize` prints them over its table)
 
 Everything a fit writes goes to the paths of its job (`job.log_dir`, `job.checkpoint_dir`,
 `job.model_paths`, ...); a tuner trial's job has no layout and writes nothing.
@@ -221,6 +223,7 @@ class Fit:
     required = ()
     objective = None
     needs_optimizer = True
+    descriptions = {}
 
     def check_config(self, experiment, config):
         """Raise a clear error when `config` lacks a value the fit reads."""

@@ -24,15 +24,24 @@ import numpy as np
 from ndnx.experiment.fits.epochs import Epochs
 from ndnx.experiment.fits.fit import Objective
 
-__all__ = ["NDN3Fit", "supervised_evaluation"]
+__all__ = ["NDN3Fit", "supervised_evaluation", "METRICS"]
+
+#: What the V1 recipe's metrics are (written to run_info.json; `ndnx summarize` prints them).
+#: Papers report the mean or the median over neurons of the per-neuron correlation; they differ.
+METRICS = {
+    "loss": "the compiled loss without penalties, on the whole split",
+    "correlation": "mean over neurons of per-neuron Pearson r",
+    "correlation_median": "median over neurons of per-neuron Pearson r",
+}
 
 
 def supervised_evaluation(model, x, y, batch_size=256):
-    """Per-replica data loss and mean Pearson correlation over neurons on (x, y).
+    """Per-replica data loss and the mean and median over neurons of the per-neuron Pearson r on (x, y).
 
-    Returns {"loss": (R,), "correlation": (R,)} (R = 1 for a plain model). The loss is the
-    model's compiled loss without penalties, evaluated on the whole split at once; NaN targets
-    (unrecorded entries of pooled regions) are left out of both.
+    Returns {"loss": (R,), "correlation": (R,), "correlation_median": (R,)} (R = 1 for a plain
+    model; `METRICS` says what each is). The loss is the model's compiled loss without penalties,
+    evaluated on the whole split at once; NaN targets (unrecorded entries of pooled regions) are
+    left out of all three.
     """
     from ndnx.metrics import pearson_per_neuron
     from ndnx.training.evaluation import replica_losses, replica_predictions
@@ -44,9 +53,13 @@ def supervised_evaluation(model, x, y, batch_size=256):
     target = y.reshape(y.shape[0], -1)
     if mask is not None:
         target = np.where(mask, target, 0.0)
-    corr = pearson_per_neuron(pred.reshape(pred.shape[0], pred.shape[1], -1), target, mask).mean(axis=-1)
+    per_neuron = pearson_per_neuron(pred.reshape(pred.shape[0], pred.shape[1], -1), target, mask)  # (R, N)
     losses = replica_losses(model, y, pred) if model.loss is not None else np.full(pred.shape[1], np.nan)
-    return {"loss": losses, "correlation": np.asarray(corr)}
+    return {"loss": losses, "correlation": per_neuron.mean(axis=-1),
+            "correlation_median": np.median(per_neuron, axis=-1)}
+
+
+supervised_evaluation.descriptions = METRICS
 
 
 class NDN3Fit(Epochs):
@@ -56,6 +69,7 @@ class NDN3Fit(Epochs):
             "lbfgs_rounds": 1, "drop_last_batch": False}
     required = ("epochs", "batch_size")
     objective = Objective("validation", "correlation", "max")
+    descriptions = METRICS
 
     def evaluation(self):
         return supervised_evaluation
