@@ -4,6 +4,7 @@ They are plain `keras.callbacks.Callback`s, so they work under `model.fit` as we
 loops `ndnx.training` owns (compiled epochs, multi-worker), which call the same hooks.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -15,7 +16,8 @@ import tensorflow as tf
 
 from ndnx.files import atomic_open
 
-__all__ = ["ReplicaLogger", "EpochCheckpoint", "ProgressBar", "LBFGSProgress", "write_scalars"]
+__all__ = ["ReplicaLogger", "EpochCheckpoint", "ProgressBar", "LBFGSProgress", "write_scalars", "RunHParams",
+           "write_hparams", "ImageLogger"]
 
 
 def write_scalars(log_dirs, split, values, step, prefix=""):
@@ -26,6 +28,45 @@ def write_scalars(log_dirs, split, values, step, prefix=""):
             for name, per_replica in values.items():
                 tf.summary.scalar(prefix + name, float(np.asarray(per_replica, "float64").reshape(-1)[r]),
                                   step=int(step))
+        writer.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunHParams:
+    """What TensorBoard's HParams dashboard shows of a run: its hyper-parameters (`values`, e.g. the
+    run's whole configuration) and the name of the run (`group`), under which its seeds are one
+    session group (their metrics aggregated)."""
+
+    values: dict
+    group: str
+
+
+def _hparam_value(value):
+    """A value the HParams plugin takes (bool, int, float, str); anything else as its JSON text."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def write_hparams(log_dirs, hparams):
+    """Write `hparams` (a `RunHParams`) as a TensorBoard HParams session in every directory of `log_dirs`.
+
+    Each seed's directory (`<run>/seed<k>/`, holding its `<split>/` logs) is one session, so the
+    dashboard finds the metrics as "<split>/<metric>" (e.g. validation/correlation — the objective
+    of the V1 recipe) and groups the seeds of a run by its name. No experiment summary is written:
+    TensorBoard then takes the hyper-parameters, their types and ranges from every session and the
+    metrics from every logged scalar, so runs of separate commands (other keys varied) compare in
+    one table.
+    """
+    from tensorboard.plugins.hparams import api as hp
+
+    values = {str(k): _hparam_value(v) for k, v in hparams.values.items()}
+    for log_dir in log_dirs:
+        writer = tf.summary.create_file_writer(str(log_dir))
+        with writer.as_default():
+            hp.hparams(values, trial_id=str(hparams.group))
         writer.close()
 
 
@@ -105,6 +146,63 @@ class ReplicaLogger(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         for w in self._writers.values():
             w.close()
+        self._writers.clear()
+
+
+class ImageLogger(keras.callbacks.Callback):
+    """Images of every replica — e.g. its first-layer filters — in TensorBoard's Images dashboard.
+
+    `images(model) -> {name: array}` gives, for each name, k images per replica: an array
+    (R, k, height, width) or (R, k, height, width, channels) (R = 1 for a plain model). They are
+    written into each seed's directory (`log_dirs[r]`, beside its `<split>/` logs) as
+    `<prefix><name>`, at epoch 0, every `every` epochs (give the checkpoint interval: the images
+    show what a resumed run starts from) and at the last epoch. Each image is scaled by its own
+    largest absolute value onto [0, 1] with 0 at mid-grey, so a filter keeps its sign.
+    """
+
+    def __init__(self, log_dirs, images, every=10, epochs=None, prefix="", replicas=None):
+        super().__init__()
+        self.log_dirs = [str(d) for d in log_dirs]
+        self.images = images
+        self.every = max(1, int(every))
+        self.epochs = epochs
+        self.prefix = prefix
+        self.replicas = replicas if replicas is not None else len(self.log_dirs)
+        self._writers = {}
+
+    def due(self, epoch):
+        return epoch == 0 or (epoch + 1) % self.every == 0 or (self.epochs is not None and epoch == self.epochs - 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.due(epoch):
+            self.log(epoch)
+
+    def log(self, step):
+        """Write the images of the model as it is now at `step`."""
+        made = self.images(self.model) or {}
+        stacks = {}
+        for name, array in made.items():
+            array = np.asarray(array, dtype="float64")
+            if array.ndim == 4:
+                array = array[..., None]
+            if array.ndim != 5 or array.shape[0] != self.replicas or array.shape[-1] not in (1, 3, 4):
+                raise ValueError(
+                    f"ImageLogger: images()[{name!r}] must be (replicas={self.replicas}, images, height, width"
+                    f"[, 1|3|4 channels]), got shape {np.shape(made[name])}")
+            peak = np.abs(array).max(axis=(2, 3, 4), keepdims=True)
+            stacks[name] = np.clip(0.5 + array / (2 * np.where(peak > 0, peak, 1.0)), 0.0, 1.0)
+        for r, log_dir in enumerate(self.log_dirs):
+            if r not in self._writers:
+                self._writers[r] = tf.summary.create_file_writer(log_dir)
+            with self._writers[r].as_default():
+                for name, stack in stacks.items():
+                    tf.summary.image(self.prefix + name, stack[r].astype("float32"), step=int(step),
+                                     max_outputs=stack.shape[1])
+            self._writers[r].flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
         self._writers.clear()
 
 
