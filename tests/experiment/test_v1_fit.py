@@ -191,3 +191,36 @@ def test_filter_images_of_every_v1_first_layer(replicas):
     kernel = np.asarray(dense.kernel)[-1] if replicas else np.asarray(dense.kernel)  # (225, 20)
     (images,) = filter_images(models["ln"]).values()
     np.testing.assert_allclose(images[-1], kernel.T.reshape(20, 15, 15)[:16], rtol=1e-6)
+
+
+def test_tensorboard_hparams_dashboard_compares_the_runs_of_a_grid(tmp_path):
+    """What TensorBoard's HParams plugin makes of the logs of a two-run grid (its own backend)."""
+    from tensorboard import context as tb_context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
+
+    exp = repeats_experiment()
+    for run in exp.runs({"lr": [1e-2, 1e-3], "epochs": 1}):
+        exp.run_job(run, [0, 1], root=str(tmp_path), progress=False)
+    logdir = str(tmp_path / "logs" / "tests" / "v1_repeats")
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    backend = backend_context.Context(base_plugin.TBContext(
+        logdir=logdir, multiplexer=multiplexer,
+        data_provider=data_provider.MultiplexerDataProvider(multiplexer, logdir)))
+    request = tb_context.RequestContext()
+    experiment = backend.experiment_from_metadata(request, "", True, backend.hparams_metadata(request, ""),
+                                                  backend.hparams_from_data_provider(request, "", None))
+    hparams = {h.name: h for h in experiment.hparam_infos}
+    assert hparams["lr"].type == api_pb2.DATA_TYPE_FLOAT64 and set(exp.defaults) <= set(hparams)
+    metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
+    assert {("validation", "correlation"), ("validation", "feve"), ("train", "loss")} <= metrics  # the objective, ...
+    groups = list_session_groups.Handler(request, backend, "", api_pb2.ListSessionGroupsRequest(
+        experiment_name="", allowed_statuses=[api_pb2.STATUS_UNKNOWN], start_index=0, slice_size=10,
+        aggregation_type=api_pb2.AGGREGATION_AVG)).run().session_groups
+    assert sorted((g.name, len(g.sessions), round(g.hparams["lr"].number_value, 6)) for g in groups) == [
+        ("run0", 2, 0.01), ("run1", 2, 0.001)]  # one group per run, its seeds the sessions
+    for group in groups:
+        assert any((m.name.group, m.name.tag) == ("validation", "correlation") for m in group.metric_values)
