@@ -12,6 +12,8 @@ import time
 import pytest
 import tensorflow as tf
 
+from tests.fixtures.network import free_ports
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "tests", "fixtures", "tiny_experiment.py")
 CLUSTER = {"worker": ["127.0.0.1:20001", "127.0.0.1:20002"]}
@@ -71,17 +73,6 @@ def test_only_the_chief_prints_the_summary(index, tmp_path, monkeypatch, capsys)
 
 
 # --- joining the cluster ------------------------------------------------------------------------
-
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
 
 def cluster_of(ports):
     return {"worker": [f"127.0.0.1:{p}" for p in ports]}
