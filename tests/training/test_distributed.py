@@ -257,9 +257,12 @@ def test_ndnx_run_as_two_workers_equals_one_process(tmp_path):
     events = [p for p in (tmp_path / "mwms" / "logs").rglob("*.tfevents.*")]
     assert events and len({p.name.split(".")[-3] for p in events}) == 1  # one writing process (pid)
     got, want = collect(str(tmp_path / "mwms"), "tests/tiny"), collect(str(tmp_path / "single"), "tests/tiny")
-    pairs = [(got[run][seed][tag], want[run][seed][tag])
+    pairs = [(tag, got[run][seed][tag], want[run][seed][tag])
              for run in want for seed in want[run] for tag in want[run][seed]]
     assert len(pairs) >= 4 and got.keys() == want.keys()
-    for (steps_g, values_g), (steps_w, values_w) in pairs:
+    for tag, (steps_g, values_g), (steps_w, values_w) in pairs:
         assert list(steps_g) == list(steps_w)
-        np.testing.assert_allclose(values_g, values_w, rtol=1e-4, atol=1e-6)
+        # A median over neurons is one neuron's r (or two): float32 differences of the order of
+        # 1e-6 are not averaged out as in the mean, and after 3 epochs some r are near 0.
+        np.testing.assert_allclose(values_g, values_w, rtol=1e-4, atol=1e-5 if "median" in tag else 1e-6,
+                                   err_msg=tag)
