@@ -191,6 +191,8 @@ class ImageLogger(keras.callbacks.Callback):
                     f"[, 1|3|4 channels]), got shape {np.shape(made[name])}")
             peak = np.abs(array).max(axis=(2, 3, 4), keepdims=True)
             stacks[name] = np.clip(0.5 + array / (2 * np.where(peak > 0, peak, 1.0)), 0.0, 1.0)
+        if not stacks:
+            return
         for r, log_dir in enumerate(self.log_dirs):
             if r not in self._writers:
                 self._writers[r] = tf.summary.create_file_writer(log_dir)
