@@ -120,7 +120,7 @@ def _check_output(path, option):
 
 
 def cmd_summarize(args):
-    from ndnx.analysis.summary import collect, default_plot_tag, plot_learning_curves, print_summary, write_csv
+    from ndnx.analysis.summary import plot_experiment, print_summary, write_csv
     from ndnx.experiment.layout import default_root
     from ndnx.experiment.planning import check_root
 
@@ -137,9 +137,7 @@ def cmd_summarize(args):
         write_csv(rows, args.csv)
         print(f"wrote {args.csv}")
     if args.plot:
-        data = collect(root, args.experiment, split=args.split)
-        tag = args.tag or default_plot_tag(root, args.experiment, data)
-        plot_learning_curves(data, args.plot, tag=tag)
+        plot_experiment(root, args.experiment, args.plot, split=args.split, tag=args.tag)
         print(f"wrote {args.plot}")
     return 0
 

@@ -43,7 +43,8 @@ def test_run_grid_with_parallel_jobs_then_summarize(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     rows = list(csv.DictReader(open(csv_path)))
     corr = [r for r in rows if r["tag"] == "correlation"]
-    assert {r["run"] for r in corr} == set(runs)
+    # Runs are named by their varied values; the folder column says where their files are.
+    assert {(r["run"], r["folder"]) for r in corr} == {("lr=0.01", runs[0]), ("lr=0.001", runs[1])}
     assert all(r["seeds"] == "2" and r["step"] == "2" for r in corr)
     # Against a brute-force oracle: each saved final model (its weights are those of the last logged
     # step, epoch index 2) on the experiment's validation split, scipy's Pearson r per neuron, the
@@ -61,7 +62,7 @@ def test_run_grid_with_parallel_jobs_then_summarize(tmp_path):
     for r in corr:
         per_seed = []
         for seed in (0, 1):
-            model = keras.saving.load_model(str(root / "models" / "tests" / "tiny" / r["run"] / f"seed{seed}.keras"))
+            model = keras.saving.load_model(str(root / "models" / "tests" / "tiny" / r["folder"] / f"seed{seed}.keras"))
             pred = model.predict(x_val, verbose=0)
             per_seed.append(np.mean([pearsonr(pred[:, n], y_val[:, n])[0] for n in range(y_val.shape[1])]))
         np.testing.assert_allclose([float(r[q]) for q in ("p50", "p90", "p10")],

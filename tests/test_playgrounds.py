@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 
 import nbformat
 import pytest
@@ -28,3 +29,10 @@ def test_notebook_runs_small(path, tmp_path, monkeypatch):
         for model in ("HSM", "conv + sep readout", "conv + Gaussian readout"):
             assert any(line.startswith(model) for line in text.splitlines()), model
     assert any("image/png" in o.get("data", {}) for o in outputs)  # figures rendered
+    # The last cell's figure too (a Figure drawn without pyplot shows only as the cell's value).
+    last = [cell for cell in nb.cells if cell.cell_type == "code"][-1]
+    assert any("image/png" in o.get("data", {}) for o in last.outputs), last.source
+    # No TensorFlow C++ log lines (absl's "I0000 00:00:... file.cc:123] ...") among the outputs.
+    chatter = [line for o in outputs if o.output_type == "stream" for line in o.text.splitlines()
+               if re.match(r"^[IWEF]\d{4} \d\d:\d\d:\d\d", line) or "absl::InitializeLog" in line]
+    assert not chatter, chatter

@@ -18,12 +18,18 @@ seeds each, trained as one ensemble; then compares them and looks inside the fit
 
 Without the real recordings (set `NDNX_DATA` to the folder holding `region1/`), a synthetic region in
 the same file format is generated from a ground-truth HSM, so the fit can also be compared with the
-truth. `NDNX_PLAYGROUND_SMALL=1` runs everything at a toy size (the test suite does)."""),
+truth. `NDNX_PLAYGROUND_SMALL=1` runs everything at a toy size (the test suite does).
+
+**Time.** At the default sizes (region 1: 103 neurons, 1800 training images; 5 seeds) the notebook
+runs in about 5 minutes on a 2-core CPU: 400 epochs of the HSM take about 25 s, 100 epochs of the
+conv + separable model and 20 epochs of the conv + Gaussian readout (5 s an epoch at full
+resolution) about 1.5 minutes each. Those two are short of converged; 400 epochs of each, as for
+the HSM (`EPOCHS` below), take about 45 minutes."""),
     new_code_cell("""%matplotlib inline
+import ndnx  # first: TensorFlow then loads without its start-up chatter
 import os, tempfile
 import numpy as np
 import keras
-import ndnx
 from ndnx.data import antolik, synthetic_v1
 from ndnx.losses import PoissonLoss, poisson_unit_norm
 from ndnx.training import train, extract_replica
@@ -32,8 +38,10 @@ from ndnx import plotting
 
 SMALL = os.environ.get("NDNX_PLAYGROUND_SMALL") == "1"
 SEEDS = 2 if SMALL else 5
-EPOCHS = 3 if SMALL else 400
-ndnx.set_seed(0)"""),
+# Epochs of each model: about 5 minutes on 2 cores in all (400 each: about 45 minutes).
+EPOCHS = dict.fromkeys(["HSM", "conv + sep readout", "conv + Gaussian readout"], 3) if SMALL else \
+    {"HSM": 400, "conv + sep readout": 100, "conv + Gaussian readout": 20}
+SEED = ndnx.set_seed(0)"""),
     new_markdown_cell("## Data: a recorded region, or a synthetic one with a known ground truth"),
     new_code_cell("""data_dir = os.environ.get("NDNX_DATA")
 if not data_dir:
@@ -53,7 +61,7 @@ would get alone with seed r."""),
     new_code_cell("""x, y = region.x_train, region.y_train
 hsm = ndnx.models.v1.hsm(region.num_neurons, l2_output=0.1, seed=0, replicas=SEEDS)
 hsm.compile(keras.optimizers.Adam(1e-3), PoissonLoss(poisson_unit_norm(y), replica_axis=1), jit_compile=True)
-train(hsm, (x, y), (region.x_val, region.y_val), epochs=EPOCHS, batch_size=16, progress=not SMALL)
+train(hsm, (x, y), (region.x_val, region.y_val), epochs=EPOCHS["HSM"], batch_size=16, progress=not SMALL)
 hsm_pred = hsm.predict(region.x_val, verbose=0)            # (images, seeds, neurons)
 hsm_r = pearson_per_neuron(hsm_pred, region.y_val)         # (seeds, neurons)
 print("HSM validation correlation per seed:", hsm_r.mean(axis=1).round(3))"""),
@@ -97,7 +105,8 @@ conv_sep = ndnx.models.v1.conv_readout(
     region.num_neurons, input_shape=input_shape, filters=FILTERS, kernel_size=KERNEL, readout="sep",
     d2x_conv=0.1, hidden_reg={"l1": 0.1}, l2_output=0.1, seed=0, replicas=SEEDS)
 ndnx.models.v1.compile_recipe(conv_sep, y, lr=1e-3)
-train(conv_sep, (x, y), (region.x_val, region.y_val), epochs=EPOCHS, batch_size=16, progress=not SMALL)
+train(conv_sep, (x, y), (region.x_val, region.y_val), epochs=EPOCHS["conv + sep readout"], batch_size=16,
+      progress=not SMALL)
 print("conv + separable readout:", conv_sep.get_layer("conv").output.shape, "→",
       conv_sep.get_layer("hidden").output.shape, "→", conv_sep.output.shape)"""),
     new_markdown_cell("""## A convolutional core with a Gaussian readout
@@ -112,7 +121,8 @@ conv_gauss = ndnx.models.v1.conv_gaussian(
     region.num_neurons, input_shape=input_shape, maps=MAPS, kernel_sizes=(13, 3), strides=(1, 1),
     seed=0, replicas=SEEDS)
 ndnx.models.v1.compile_recipe(conv_gauss, y, lr=1e-3)
-train(conv_gauss, (x, y), (region.x_val, region.y_val), epochs=EPOCHS, batch_size=16, progress=not SMALL)
+train(conv_gauss, (x, y), (region.x_val, region.y_val), epochs=EPOCHS["conv + Gaussian readout"],
+      batch_size=16, progress=not SMALL)
 print("conv + Gaussian readout:", conv_gauss.get_layer("conv1").output.shape, "→", conv_gauss.output.shape)"""),
     new_markdown_cell("""## Compare the models
 
@@ -135,7 +145,8 @@ header = ["model", "val r p50", "p90", "p10"] + (["truth r p50", "p90", "p10"] i
 print(f"{header[0]:<26}" + "".join(f"{h:>12}" for h in header[1:]))
 for row in rows:
     print(f"{row[0]:<26}" + "".join(f"{v:>12.3f}" for v in row[1:]))
-print(f"({SEEDS} seeds, {EPOCHS} epochs, {region.num_neurons} neurons)")"""),
+print(f"({SEEDS} seeds, {region.num_neurons} neurons; epochs: "
+      + ", ".join(f"{label} {n}" for label, n in EPOCHS.items()) + ")")"""),
     new_markdown_cell("""Per-neuron correlations of each model's best seed (by mean validation correlation): whether a
 model wins on every neuron or only on a few."""),
     new_code_cell("""best_seed = {label: int(np.argmax(r.mean(axis=1))) for label, r in per_neuron.items()}
@@ -167,7 +178,7 @@ features; x runs along columns, y along rows, (-1, -1) is the top-left pixel cen
 mu = np.asarray(conv_gauss.get_layer("output").positions())[g]                      # (neurons, 2): (x, y)
 core = keras.Model(conv_gauss.inputs, conv_gauss.get_layer("conv1").output)
 activity = np.abs(core.predict(region.x_val, verbose=0)[:, g]).mean(axis=(0, -1))   # (H, W)
-plotting.plot_readout_positions(mu, activity, title=f"Gaussian readout positions, seed {g}");"""),
+plotting.plot_readout_positions(mu, activity, title=f"Gaussian readout positions, seed {g}")"""),
 ]
 
 

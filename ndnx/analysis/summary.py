@@ -25,7 +25,9 @@ import numpy as np
 from ndnx.files import atomic_open
 
 __all__ = ["read_scalars", "collect", "percentiles", "summarize", "format_table", "write_csv",
-           "plot_learning_curves", "logged_splits", "run_info", "print_summary", "default_plot_tag"]
+           "plot_learning_curves", "logged_splits", "run_info", "print_summary", "default_plot_tag",
+           "metric_descriptions", "run_label", "run_labels", "plot_experiment",
+           "learning_curves_figure", "experiment_figure"]
 
 SUMMARY_COLUMNS = ("run", "tag", "seeds", "step")
 
@@ -35,45 +37,55 @@ def _natural_key(text):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def _scalar(value, plugin):
-    """The float in one Summary.Value, or None when it is not a scalar summary."""
-    kind = value.WhichOneof("value")
-    if kind == "simple_value":  # TF1 / tf.compat.v1 summaries
-        return float(value.simple_value)
-    if kind != "tensor" or plugin not in ("scalars", ""):
-        return None  # histograms, images, text, ...
+def _as_scalar(tensor_proto):
+    """The float in a TF2 scalar summary's tensor, or None when it holds more than one number."""
     from tensorboard.util import tensor_util
 
-    array = tensor_util.make_ndarray(value.tensor)
+    array = tensor_util.make_ndarray(tensor_proto)
     if array.size != 1 or not np.issubdtype(array.dtype, np.number):
         return None
     return float(array.reshape(()))
 
 
 def _read_event_file(path):
-    """[(step, tag, value)] of the scalars in one event file, and the wall time it starts at."""
-    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+    """[(step, tag, value)] of the scalars in one event file, and the wall time it starts at.
 
+    Read with TensorBoard's own `EventAccumulator` (what TensorBoard itself and tbparse read
+    event files with), one file at a time and with nothing dropped: every scalar kept (no
+    reservoir sampling) and no "orphaned data" purge, since the order of the files of a resumed
+    run is decided here, by when each file started.
+    """
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    keep_all = {ea.SCALARS: 0, ea.TENSORS: 0, ea.IMAGES: 1, ea.AUDIO: 1, ea.HISTOGRAMS: 1,
+                ea.COMPRESSED_HISTOGRAMS: 1}
+    accumulator = ea.EventAccumulator(path, size_guidance=keep_all, purge_orphaned_data=False).Reload()
+    tags = accumulator.Tags()
     records = []
-    start = first = None
-    plugins = {}  # TF2 writes a tag's plugin metadata only with its first value in each file
-    for event in LegacyEventFileLoader(path).Load():
-        if first is None:
-            first = event.wall_time
-        if not event.HasField("summary"):
-            continue
-        if start is None:
-            # The file_version event's wall time is whole seconds (TF2), too coarse to order a
-            # run resumed within the same second; the first summary's is precise.
-            start = event.wall_time
-        for value in event.summary.value:
-            if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
-                plugins[value.tag] = value.metadata.plugin_data.plugin_name
-            number = _scalar(value, plugins.get(value.tag, ""))
+    for tag in tags.get(ea.SCALARS, ()):  # TF1 / tf.compat.v1 summaries (simple_value)
+        records += [(int(e.step), tag, float(e.value), e.wall_time) for e in accumulator.Scalars(tag)]
+    for tag in tags.get(ea.TENSORS, ()):  # TF2 summaries: scalars are tensors of the "scalars" plugin
+        try:
+            plugin = accumulator.SummaryMetadata(tag).plugin_data.plugin_name
+        except KeyError:
+            plugin = ""
+        if plugin not in ("scalars", ""):
+            continue  # text, hparams, ...
+        for e in accumulator.Tensors(tag):
+            number = _as_scalar(e.tensor_proto)
             if number is not None:
-                records.append((int(event.step), value.tag, number))
-    start = start if start is not None else first
-    return records, (start if start is not None else math.inf)
+                records.append((int(e.step), tag, number, e.wall_time))
+    # The file_version event's wall time is whole seconds (TF2), too coarse to order a run resumed
+    # within the same second; the first summary's is precise.
+    if records:
+        start = min(r[3] for r in records)
+    else:
+        try:
+            start = accumulator.FirstEventTimestamp()
+        except ValueError:  # an empty file
+            start = math.inf
+    records.sort(key=lambda r: r[3])  # in the order they were written (the sort is stable)
+    return [r[:3] for r in records], start
 
 
 def read_scalars(directory):
@@ -197,6 +209,7 @@ def summarize(root, experiment, split="validation", tags=None, q=(50, 90, 10)):
     data = collect(root, experiment, split)
     base = os.path.join(os.fspath(root), "logs", experiment)
     configs = {run: _read_config(os.path.join(base, run)) for run in data}
+    labels = run_labels(root, experiment, data)
     differing = _differing_keys(configs)
     present = sorted({t for seeds in data.values() for scalars in seeds.values() for t in scalars})
     if tags is None:
@@ -218,7 +231,7 @@ def summarize(root, experiment, split="validation", tags=None, q=(50, 90, 10)):
                 continue
             steps = sorted({step for step, _ in finals})
             row = {
-                "run": run,
+                "run": labels[run],
                 "tag": tag,
                 "seeds": len(finals),
                 "step": steps[0] if len(steps) == 1 else f"{steps[0]}-{steps[-1]}",
@@ -227,8 +240,53 @@ def summarize(root, experiment, split="validation", tags=None, q=(50, 90, 10)):
             for key in differing:
                 column = f"config.{key}" if key in row else key
                 row[column] = configs[run].get(key)
+            if any(label != name for name, label in labels.items()):
+                row["folder"] = run
             rows.append(row)
     return rows
+
+
+def _value_text(value):
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple, dict)):
+        import json
+
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def run_label(varied, folder):
+    """How tables and plots name a run: its varied values ("lr=0.001 l2_output=0.1"), or its folder
+    name when nothing was varied."""
+    if not varied:
+        return folder
+    return " ".join(f"{key}={_value_text(value)}" for key, value in varied.items())
+
+
+def run_labels(root, experiment, runs):
+    """{run folder: label} of `runs` by the varied values their run_info.json records (`run_label`);
+    a folder without a record keeps its name, and runs that would share a label add their folder."""
+    base = os.path.join(os.fspath(root), "logs", experiment)
+    labels = {}
+    for run in runs:
+        varied = _read_run_info(os.path.join(base, run)).get("varied")
+        labels[run] = run_label(varied if isinstance(varied, dict) else {}, run)
+    counts = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    return {run: label if counts[label] == 1 or label == run else f"{label} ({run})" for run, label in labels.items()}
+
+
+def _read_run_info(run_dir):
+    import json
+
+    try:
+        with open(os.path.join(run_dir, "run_info.json")) as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def _columns(rows):
@@ -293,12 +351,22 @@ def _curve(seeds, tag):
     return steps, bands[:, 0], bands[:, 1], bands[:, 2]
 
 
-def plot_learning_curves(data, path, tag="correlation"):
+def plot_learning_curves(data, path, tag="correlation", title=None, labels=None, ylabel=None):
     """Plot `tag` against step for every run of `data` (from `collect`) and save a PNG atomically.
 
-    One line per run: the median over seeds, with a shaded 10th-90th percentile band. Returns the
-    path.
+    One line per run: the median over seeds, with a shaded 10th-90th percentile band. `labels`
+    ({run: text}) names the runs in the legend (default their folder names); `title` goes over the
+    plot (`plot_experiment` names the experiment and the split). Returns the path.
     """
+    fig = learning_curves_figure(data, tag, title=title, labels=labels, ylabel=ylabel)
+    path = os.path.abspath(os.fspath(path))
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=120)
+    return path
+
+
+def learning_curves_figure(data, tag="correlation", title=None, labels=None, ylabel=None):
+    """The figure `plot_learning_curves` saves (a matplotlib Figure on an Agg canvas)."""
     runs = {run: seeds for run, seeds in data.items()
             if any(tag in scalars for scalars in seeds.values())}
     if not runs:
@@ -306,6 +374,7 @@ def plot_learning_curves(data, path, tag="correlation"):
         raise ValueError(
             f"plot_learning_curves: no run logs a scalar {tag!r}; tags found: {', '.join(present) or 'none'}"
         )
+    labels = labels or {}
     # Figure + Agg canvas without pyplot: no global backend switch, no GUI, no figure registry.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -318,19 +387,40 @@ def plot_learning_curves(data, path, tag="correlation"):
         steps, median, low, high = _curve(seeds, tag)
         n = sum(1 for s in seeds.values() if tag in s)
         (line,) = ax.plot(steps, median, marker="." if len(steps) < 30 else None,
-                          label=f"{run} ({n} seed{'s' if n != 1 else ''})")
+                          label=f"{labels.get(run, run)} ({n} seed{'s' if n != 1 else ''})")
         ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are epochs
     ax.set_xlabel("epoch")
-    ax.set_ylabel(tag)
-    ax.set_title(f"{tag}: median over seeds, band = 10th-90th percentile")
+    ax.set_ylabel(ylabel or tag)
+    subtitle = "median over seeds, band = 10th-90th percentile"
+    ax.set_title(f"{title}\n{subtitle}" if title else f"{tag}: {subtitle}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+    return fig
 
+
+def experiment_figure(root, experiment, split="validation", tag=None):
+    """The learning curves `plot_experiment` draws, as (Figure, tag)."""
+    data = collect(root, experiment, split=split)
+    tag = tag or default_plot_tag(root, experiment, data)
+    text = _description(metric_descriptions(root, experiment), tag)
+    fig = learning_curves_figure(data, tag, title=f"{experiment}, {split} split: {tag}",
+                                 labels=run_labels(root, experiment, data),
+                                 ylabel=f"{tag}\n({text})" if text else tag)
+    return fig, tag
+
+
+def plot_experiment(root, experiment, path, split="validation", tag=None):
+    """`ndnx summarize --plot`: learning curves of every run of `experiment` on `split`, titled with the
+    experiment, the split and the metric, the runs named by their varied values (`run_labels`).
+
+    `tag` defaults to the experiment's objective (`default_plot_tag`). Returns (path, tag).
+    """
+    fig, tag = experiment_figure(root, experiment, split=split, tag=tag)
     path = os.path.abspath(os.fspath(path))
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=120)
-    return path
+    return path, tag
 
 
 def logged_splits(root, experiment):
@@ -347,17 +437,10 @@ def run_info(root, experiment):
     It names the experiment's fit, its objective ({"split", "metric", "direction", "name"}) and the
     tags its summary shows (`summary_tags`, None for all).
     """
-    import json
-
     base = os.path.join(os.fspath(root), "logs", experiment)
     for run in sorted(os.listdir(base), key=_natural_key) if os.path.isdir(base) else ():
-        path = os.path.join(base, run, "run_info.json")
-        try:
-            with open(path) as f:
-                info = json.load(f)
-        except (OSError, ValueError):
-            continue
-        if isinstance(info, dict):
+        info = _read_run_info(os.path.join(base, run))
+        if info:
             return info
     return {}
 
@@ -375,8 +458,24 @@ def print_summary(root, experiment, split="validation", tags=None):
     chosen = None if not tags else [t for t in tags if t in present] or None
     rows = summarize(root, experiment, split=split, tags=chosen)
     print(f"{experiment}: final {split} metrics over seeds (50th / 90th / 10th percentile)")
+    described = metric_descriptions(root, experiment)
+    for tag in dict.fromkeys(row["tag"] for row in rows):
+        text = _description(described, tag)
+        if text:
+            print(f"  {tag} = {text}")
     print(format_table(rows))
     return rows
+
+
+def metric_descriptions(root, experiment):
+    """{metric: what it is} as the experiment recorded it (run_info.json "metrics"; {} if it did not)."""
+    described = run_info(root, experiment).get("metrics")
+    return dict(described) if isinstance(described, dict) else {}
+
+
+def _description(described, tag):
+    """What `tag` is: its own entry, or that of its last part (a chain step's "<step>/<metric>")."""
+    return described.get(tag) or described.get(tag.rsplit("/", 1)[-1])
 
 
 def default_plot_tag(root, experiment, data):

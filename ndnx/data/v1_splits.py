@@ -40,7 +40,8 @@ def _regions(regions):
 
 def experiment_splits(regions=1, data_dir=None, normalization="train", output_normalization="none",
                       training_root=None):
-    """{"train": (x, y), "validation": (x, y)[, "noiseless": (x, rates)]} for a V1 experiment.
+    """{"train": (x, y), "validation": (x, y)[, "noiseless": (x, rates)][, "validation_trials": trials]}
+    for a V1 experiment.
 
     Args:
         regions: a region number (1, 2, 3) or a list of them to pool.
@@ -53,6 +54,10 @@ def experiment_splits(regions=1, data_dir=None, normalization="train", output_no
             or ./training_data).
 
     Returns float32 arrays; responses (T, neurons) with NaN for neurons of another pooled region.
+    "validation_trials" (when every region has its raw_validation_set.npy) holds the single trials
+    of the validation images, (images, repeats, neurons), scaled as the responses, NaN where a
+    neuron has no trial (another pooled region; a region with fewer repeats): not a split, but what
+    the V1 recipe (`ndnx.experiment.NDN3Fit`) scores FEVE and the oracle correlation with.
     """
     regions = _regions(regions)
     if output_normalization not in OUTPUT_NORMALIZATIONS:
@@ -98,4 +103,25 @@ def experiment_splits(regions=1, data_dir=None, normalization="train", output_no
     }
     if all(t is not None for t in truths):
         splits["noiseless"] = pooled([(d.x_val, scaled(t, s)) for d, t, s in zip(loaded, truths, scales)])
-    return {k: (np.asarray(x, dtype="float32"), np.asarray(y, dtype="float32")) for k, (x, y) in splits.items()}
+    out = {k: (np.asarray(x, dtype="float32"), np.asarray(y, dtype="float32")) for k, (x, y) in splits.items()}
+    if all(d.y_val_trials is not None for d in loaded):
+        out["validation_trials"] = _pooled_trials(
+            # raw_validation_set.npy is (repeats, images, neurons); trials go (images, repeats, neurons)
+            [np.swapaxes(np.asarray(d.y_val_trials, "float64"), 0, 1) / s for d, s in zip(loaded, scales)])
+    return out
+
+
+def _pooled_trials(blocks):
+    """Trials (images_k, repeats_k, neurons_k) of the regions, pooled as the responses are: images
+    concatenated, neurons side by side, NaN where a neuron has no trial."""
+    if len(blocks) == 1:
+        return np.asarray(blocks[0], dtype="float32")
+    images = sum(b.shape[0] for b in blocks)
+    repeats = max(b.shape[1] for b in blocks)
+    neurons = sum(b.shape[2] for b in blocks)
+    out = np.full((images, repeats, neurons), np.nan, dtype="float32")
+    i = n = 0
+    for b in blocks:
+        out[i:i + b.shape[0], :b.shape[1], n:n + b.shape[2]] = b
+        i, n = i + b.shape[0], n + b.shape[2]
+    return out

@@ -29,6 +29,9 @@ def add_experiment_arguments(parser, script=True):
                         help="training_data directory (default ./training_data or $NDNX_TRAINING_DATA)")
     parser.add_argument("--strategy", choices=KINDS, default="default",
                         help="tf.distribute strategy of each job (auto: from TF_CONFIG and the devices present)")
+    parser.add_argument("--worker-timeout", type=float, default=None, metavar="SECONDS",
+                        help="how long a task of a multi-worker cluster waits for the others to start "
+                             "(default $NDNX_WORKER_TIMEOUT or 300; 0: no limit)")
 
 
 def _add_ownership_arguments(parser):
@@ -85,6 +88,11 @@ def overrides_from_args(exp, args):
         check_root(args.root)
         # Experiment scripts (and the jobs they spawn) find training_data/ through this variable.
         os.environ["NDNX_TRAINING_DATA"] = os.path.abspath(args.root)
+    if getattr(args, "worker_timeout", None) is not None:
+        if not 0 <= args.worker_timeout < float("inf"):
+            raise ValueError(f"--worker-timeout expects a number of seconds ≥ 0 (0: no limit), got {args.worker_timeout}")
+        # Read where the strategy is built, here and in the jobs this process starts.
+        os.environ["NDNX_WORKER_TIMEOUT"] = f"{args.worker_timeout:g}"
     overrides = parse_overrides(exp.name, args.assignments, exp.defaults)
     if args.seeds is not None:
         if args.seeds < 1:

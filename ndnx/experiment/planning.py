@@ -158,7 +158,13 @@ def run_experiment(exp, overrides=None, runner="local", jobs=1, seeds_per_job=No
     else:
         results = runners.get_runner("local", jobs=jobs).submit(job_list)
         failed = sum(1 for r in results if not r.ok)
-    if summary:
+    from ndnx.training.strategy import is_chief_task, task_description
+
+    if summary and not is_chief_task(strategy):
+        # A worker of a multi-worker run writes nothing; the logs are the chief's, possibly unfinished.
+        print(f"{exp.name}: {task_description(strategy)} is done; the chief of the cluster prints the summary "
+              "when the run has finished")
+    elif summary:
         from ndnx.analysis.summary import logged_splits, print_summary
 
         for split in logged_splits(root, exp.name):

@@ -2,7 +2,8 @@
 
 `logs/<group>/<experiment>/<run>/config.yaml` holds the resolved configuration and `run_info.json`
 the experiment, the run's varied keys, package versions, the git commit, the command, the fit
-kind, the objective and the summary tags (what `ndnx summarize` shows by default).
+kind, the objective, the summary tags (what `ndnx summarize` shows by default) and what each
+metric is ("metrics", printed over the summary table).
 `experiments.txt` gets one line per finished run.
 
 A run folder holds one configuration for ever: `write_run_info` checks, under the run's lock,
@@ -24,7 +25,7 @@ from ndnx.experiment.config import config_differences
 from ndnx.files import FileLock, atomic_write_text, remove_temporaries
 
 __all__ = ["package_versions", "git_commit", "write_run_info", "read_run_info", "read_config",
-           "check_stored_config", "mark_finished", "unmark_finished"]
+           "check_stored_config", "mark_finished", "unmark_finished", "metric_descriptions"]
 
 
 def package_versions():
@@ -92,6 +93,13 @@ def check_stored_config(experiment, layout, run):
                      f"away to run this one")
 
 
+def metric_descriptions(experiment):
+    """{metric: what it is} of the metrics the experiment's evaluation logs: the `descriptions` of
+    its own `evaluate` function when it gives one, else its fit's."""
+    source = experiment.evaluate if experiment.evaluate is not None else experiment.fit
+    return {str(k): str(v) for k, v in (getattr(source, "descriptions", None) or {}).items()}
+
+
 def write_run_info(experiment, layout, run):
     """Write the run's config.yaml and run_info.json (atomically) under its logs directory.
 
@@ -120,6 +128,7 @@ def _write_run_info(experiment, layout, run):
         "fit": type(experiment.fit).__name__,
         "objective": experiment.objective.to_dict() if experiment.objective is not None else None,
         "summary_tags": list(experiment.summary_tags) if experiment.summary_tags else None,
+        "metrics": metric_descriptions(experiment),
         "versions": package_versions(),
         "git_commit": git_commit(experiment.source or __file__),
         "command": sys.argv,

@@ -1,6 +1,6 @@
 """Training: compiled epochs, ensembles of seeds, callbacks, strategies and tuning glue."""
 
-from ndnx.training.callbacks import EpochCheckpoint, ProgressBar, ReplicaLogger
+from ndnx.training.callbacks import EpochCheckpoint, ImageLogger, ProgressBar, ReplicaLogger, RunHParams
 from ndnx.training.compiled_epochs import CompiledEpochs, epoch_permutation
 from ndnx.training.early_stopping import ReplicaEarlyStopping
 from ndnx.training.ensemble import all_layers, check_replica_optimizer, extract_replica, num_replicas
@@ -10,7 +10,8 @@ from ndnx.training.trainer import save_model_atomic, save_replicas, train
 from ndnx.training.xla import xla_helps
 
 __all__ = [
-    "CompiledEpochs", "EpochCheckpoint", "ProgressBar", "ReplicaEarlyStopping", "ReplicaLogger",
+    "CompiledEpochs", "EpochCheckpoint", "ImageLogger", "ProgressBar", "ReplicaEarlyStopping", "ReplicaLogger",
+    "RunHParams",
     "all_layers", "check_replica_optimizer", "box_bounds", "epoch_permutation", "extract_replica", "fit_lbfgs",
     "num_replicas", "save_model_atomic", "save_replicas", "loss_evaluation", "train", "xla_helps",
 ]

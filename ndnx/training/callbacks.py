@@ -4,6 +4,7 @@ They are plain `keras.callbacks.Callback`s, so they work under `model.fit` as we
 loops `ndnx.training` owns (compiled epochs, multi-worker), which call the same hooks.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -15,7 +16,8 @@ import tensorflow as tf
 
 from ndnx.files import atomic_open
 
-__all__ = ["ReplicaLogger", "EpochCheckpoint", "CheckpointError", "ProgressBar", "LBFGSProgress", "write_scalars"]
+__all__ = ["ReplicaLogger", "EpochCheckpoint", "CheckpointError", "ProgressBar", "LBFGSProgress", "write_scalars",
+           "RunHParams", "write_hparams", "ImageLogger"]
 
 
 def write_scalars(log_dirs, split, values, step, prefix=""):
@@ -26,6 +28,45 @@ def write_scalars(log_dirs, split, values, step, prefix=""):
             for name, per_replica in values.items():
                 tf.summary.scalar(prefix + name, float(np.asarray(per_replica, "float64").reshape(-1)[r]),
                                   step=int(step))
+        writer.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunHParams:
+    """What TensorBoard's HParams dashboard shows of a run: its hyper-parameters (`values`, e.g. the
+    run's whole configuration) and the name of the run (`group`), under which its seeds are one
+    session group (their metrics aggregated)."""
+
+    values: dict
+    group: str
+
+
+def _hparam_value(value):
+    """A value the HParams plugin takes (bool, int, float, str); anything else as its JSON text."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def write_hparams(log_dirs, hparams):
+    """Write `hparams` (a `RunHParams`) as a TensorBoard HParams session in every directory of `log_dirs`.
+
+    Each seed's directory (`<run>/seed<k>/`, holding its `<split>/` logs) is one session, so the
+    dashboard finds the metrics as "<split>/<metric>" (e.g. validation/correlation — the objective
+    of the V1 recipe) and groups the seeds of a run by its name. No experiment summary is written:
+    TensorBoard then takes the hyper-parameters, their types and ranges from every session and the
+    metrics from every logged scalar, so runs of separate commands (other keys varied) compare in
+    one table.
+    """
+    from tensorboard.plugins.hparams import api as hp
+
+    values = {str(k): _hparam_value(v) for k, v in hparams.values.items()}
+    for log_dir in log_dirs:
+        writer = tf.summary.create_file_writer(str(log_dir))
+        with writer.as_default():
+            hp.hparams(values, trial_id=str(hparams.group))
         writer.close()
 
 
@@ -83,6 +124,8 @@ class ReplicaLogger(keras.callbacks.Callback):
         from ndnx.training.evaluation import split_arguments
 
         logs = logs if logs is not None else {}
+        # What each metric is (an evaluation's `descriptions`), shown by TensorBoard beside its chart.
+        described = dict(getattr(self.evaluate, "descriptions", None) or {})
         for split, data in self.splits.items():
             values = self.evaluate(self.model, *split_arguments(data))
             for name, per_replica in values.items():
@@ -94,7 +137,7 @@ class ReplicaLogger(keras.callbacks.Callback):
                     )
                 for r, value in enumerate(per_replica if self.log_dirs is not None else ()):
                     with self._writer(r, split).as_default():
-                        tf.summary.scalar(self.prefix + name, value, step=step)
+                        tf.summary.scalar(self.prefix + name, value, step=step, description=described.get(name))
                 self.last[(split, name)] = per_replica
                 logs[f"{split}_{name}"] = float(np.mean(per_replica))
         for w in self._writers.values():
@@ -108,6 +151,65 @@ class ReplicaLogger(keras.callbacks.Callback):
 
 class CheckpointError(ValueError):
     """A resume checkpoint that cannot be restored (damaged, truncated, or of another model)."""
+
+
+class ImageLogger(keras.callbacks.Callback):
+    """Images of every replica — e.g. its first-layer filters — in TensorBoard's Images dashboard.
+
+    `images(model) -> {name: array}` gives, for each name, k images per replica: an array
+    (R, k, height, width) or (R, k, height, width, channels) (R = 1 for a plain model). They are
+    written into each seed's directory (`log_dirs[r]`, beside its `<split>/` logs) as
+    `<prefix><name>`, at epoch 0, every `every` epochs (give the checkpoint interval: the images
+    show what a resumed run starts from) and at the last epoch. Each image is scaled by its own
+    largest absolute value onto [0, 1] with 0 at mid-grey, so a filter keeps its sign.
+    """
+
+    def __init__(self, log_dirs, images, every=10, epochs=None, prefix="", replicas=None):
+        super().__init__()
+        self.log_dirs = [str(d) for d in log_dirs]
+        self.images = images
+        self.every = max(1, int(every))
+        self.epochs = epochs
+        self.prefix = prefix
+        self.replicas = replicas if replicas is not None else len(self.log_dirs)
+        self._writers = {}
+
+    def due(self, epoch):
+        return epoch == 0 or (epoch + 1) % self.every == 0 or (self.epochs is not None and epoch == self.epochs - 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.due(epoch):
+            self.log(epoch)
+
+    def log(self, step):
+        """Write the images of the model as it is now at `step`."""
+        made = self.images(self.model) or {}
+        stacks = {}
+        for name, array in made.items():
+            array = np.asarray(array, dtype="float64")
+            if array.ndim == 4:
+                array = array[..., None]
+            if array.ndim != 5 or array.shape[0] != self.replicas or array.shape[-1] not in (1, 3, 4):
+                raise ValueError(
+                    f"ImageLogger: images()[{name!r}] must be (replicas={self.replicas}, images, height, width"
+                    f"[, 1|3|4 channels]), got shape {np.shape(made[name])}")
+            peak = np.abs(array).max(axis=(2, 3, 4), keepdims=True)
+            stacks[name] = np.clip(0.5 + array / (2 * np.where(peak > 0, peak, 1.0)), 0.0, 1.0)
+        if not stacks:
+            return
+        for r, log_dir in enumerate(self.log_dirs):
+            if r not in self._writers:
+                self._writers[r] = tf.summary.create_file_writer(log_dir)
+            with self._writers[r].as_default():
+                for name, stack in stacks.items():
+                    tf.summary.image(self.prefix + name, stack[r].astype("float32"), step=int(step),
+                                     max_outputs=stack.shape[1])
+            self._writers[r].flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -172,12 +274,31 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class ProgressBar(keras.callbacks.Callback):
-    """One line of progress per run: epochs done, rate, time left and the latest metrics.
+    """One line of progress per run: epochs done, rate, time left, the training loss per seed, and
+    the latest evaluation with the epoch it was measured at, e.g.
 
-    `keys`: the epoch-log entries shown (default the training loss and every validation metric).
+        v1/baseline4/run0/seed0-9 ████████████········ 450/1000 epochs 151.2/s eta 4s loss/seed=0.5123 | validation_correlation=0.8312 validation_loss=0.6102 @ epoch 450
+
+    - The training loss of a replicated model is the sum over its R seeds (`ndnx.layers.replicas`):
+      the bar divides it by R and says "loss/seed" (a plain model: "loss").
+    - Evaluations (the `<split>_<metric>` entries `ReplicaLogger` puts into the epoch logs: means
+      over the seeds) happen every `log_every` epochs; the bar keeps showing the last one, with the
+      number of epochs it was measured after.
+    - On a terminal one line is rewritten in place (at most 5 times a second); otherwise (the log
+      file of a runner's job) a line is written every 10 s and at the end.
+
+    Not `keras.utils.Progbar`: it writes to stdout only, treats every POSIX process as a live
+    terminal (a job's log file would get backspaces, carriage returns and colour codes instead of
+    one line every few seconds) and shows numbers only — no run label, no "@ epoch".
+
+    Args:
+        epochs: the total; initial_epoch: where a resumed run starts.
+        label: what the line starts with (the job: experiment/run/seeds).
+        replicas: the seeds the model holds (None or 1: a plain model).
+        keys: the epoch-log entries shown (default the training loss and every validation metric).
     """
 
-    def __init__(self, epochs, initial_epoch=0, label="", stream=None, width=28, keys=None):
+    def __init__(self, epochs, initial_epoch=0, label="", stream=None, width=28, keys=None, replicas=None):
         super().__init__()
         self.epochs = int(epochs)
         self.initial_epoch = int(initial_epoch)
@@ -185,12 +306,27 @@ class ProgressBar(keras.callbacks.Callback):
         self.stream = stream or sys.stderr
         self.width = width
         self.keys = keys
+        self.replicas = int(replicas) if replicas else 1
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._shown = {}
+        self._loss = None
+        self._measured = {}  # key -> (value, epochs done when it was measured)
         self._last_print = 0.0
 
     def on_train_begin(self, logs=None):
         self._start = None
+
+    def metrics_text(self):
+        """The metrics part of the line."""
+        parts = []
+        if self._loss is not None:
+            name = "loss/seed" if self.replicas > 1 else "loss"
+            parts.append(f"{name}={self._loss / self.replicas:.4f}")
+        by_epoch = {}
+        for key, (value, epoch) in self._measured.items():
+            by_epoch.setdefault(epoch, []).append(f"{key}={value:.4f}")
+        for epoch in sorted(by_epoch, reverse=True):
+            parts.append(" ".join(by_epoch[epoch]) + f" @ epoch {epoch}")
+        return " | ".join(parts)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -198,12 +334,16 @@ class ProgressBar(keras.callbacks.Callback):
             # The first epoch pays for tracing and XLA compilation; rates count from its end.
             self._start = time.time()
             self._first = epoch + 1
+        done = epoch + 1
         # Default: the training loss and whatever the evaluation of the validation split gave.
         keys = self.keys or [k for k in logs if k == "loss" or k.startswith("validation_")]
         for k in keys:
-            if k in logs:
-                self._shown[k] = logs[k]
-        done = epoch + 1
+            if k not in logs:
+                continue
+            if k == "loss":
+                self._loss = float(logs[k])
+            else:
+                self._measured[k] = (float(logs[k]), done)
         now = time.time()
         final = done >= self.epochs
         if not final and now - self._last_print < (0.2 if self._tty else 10.0):
@@ -213,8 +353,7 @@ class ProgressBar(keras.callbacks.Callback):
         rate = (done - self._first) / max(now - self._start, 1e-9)
         eta = f"{(self.epochs - done) / rate:.0f}s" if rate > 0 else "?"
         bar = "█" * int(self.width * frac) + "·" * (self.width - int(self.width * frac))
-        metrics = " ".join(f"{k}={v:.4f}" for k, v in self._shown.items())
-        line = f"{self.label} {bar} {done}/{self.epochs} epochs {rate:.1f}/s eta {eta} {metrics}"
+        line = f"{self.label} {bar} {done}/{self.epochs} epochs {rate:.1f}/s eta {eta} {self.metrics_text()}"
         if self._tty:
             self.stream.write("\r" + line + ("\n" if final else ""))
         else:
@@ -223,13 +362,15 @@ class ProgressBar(keras.callbacks.Callback):
 
 
 class LBFGSProgress:
-    """A progress line for `fit_lbfgs` (its `callback`): iterations, rate and the objective."""
+    """A progress line for `fit_lbfgs` (its `callback`): iterations, rate and the objective (per
+    seed for a replicated model, whose objective is the sum over its `replicas` seeds)."""
 
-    def __init__(self, maxiter, label="", stream=None, every_seconds=10.0):
+    def __init__(self, maxiter, label="", stream=None, every_seconds=10.0, replicas=None):
         self.maxiter = int(maxiter)
         self.label = label
         self.stream = stream or sys.stderr
         self.every_seconds = every_seconds
+        self.replicas = int(replicas) if replicas else 1
         self._start = time.time()
         self._last = 0.0
 
@@ -239,8 +380,9 @@ class LBFGSProgress:
             return
         self._last = now
         rate = iteration / max(now - self._start, 1e-9)
+        name = "objective/seed" if self.replicas > 1 else "objective"
         self.stream.write(f"{self.label} L-BFGS {iteration}/{self.maxiter} iterations {rate:.1f}/s "
-                          f"objective={loss:.6g}\n")
+                          f"{name}={loss / self.replicas:.6g}\n")
         self.stream.flush()
 
 

@@ -102,6 +102,7 @@ def local_evaluation(evaluate):
 
     wrapped._ndnx_local = True
     wrapped.__name__ = f"local_{getattr(evaluate, '__name__', 'evaluation')}"
+    wrapped.descriptions = getattr(evaluate, "descriptions", {})
     return wrapped
 
 

@@ -20,8 +20,8 @@ import os
 import keras
 import tensorflow as tf
 
-__all__ = ["strategy", "logical_cpus", "build_in_scope", "is_chief", "is_default_strategy",
-           "cluster_size", "KINDS"]
+__all__ = ["strategy", "logical_cpus", "build_in_scope", "is_chief", "is_chief_task", "task_description",
+           "is_default_strategy", "cluster_size", "KINDS"]
 
 KINDS = ("auto", "default", "mirrored", "multi_worker")
 
@@ -63,7 +63,49 @@ def cluster_size(config=None):
     return sum(len(cluster.get(job, ())) for job in ("chief", "worker"))
 
 
-def strategy(kind="auto", devices=None):
+def _multi_worker_config(kind):
+    """TF_CONFIG when `strategy(kind)` would be a multi-worker strategy of several tasks, else None."""
+    if kind not in (None, *KINDS):
+        raise ValueError(f"unknown strategy kind {kind!r}; expected one of {', '.join(map(repr, KINDS))}")
+    if kind in (None, "default", "mirrored"):
+        return None
+    config = _tf_config()
+    return config if config is not None and cluster_size(config) > 1 else None
+
+
+def is_chief_task(kind="auto"):
+    """True when this process is the chief of the jobs `strategy(kind)` would train — the process that
+    writes logs, models and experiments.txt and prints the summary — read from TF_CONFIG without
+    building a strategy (which would start the cluster).
+
+    One process (no TF_CONFIG, a cluster of one, kind "default" or "mirrored"): True. A multi-worker
+    cluster: the "chief" task when the cluster has one, else worker 0 (the TF multi-worker rule, as
+    `is_chief`); every other task (other workers, an evaluator) is not.
+    """
+    config = _multi_worker_config(kind)
+    if config is None:
+        return True
+    task = config["task"]
+    if task["type"] == "chief":
+        return True
+    return "chief" not in config["cluster"] and task["type"] == "worker" and int(task["index"]) == 0
+
+
+def task_description(kind="auto"):
+    """How messages name this process: "worker 1 of 2 (127.0.0.1:20001)", or "" outside a cluster."""
+    config = _multi_worker_config(kind)
+    return "" if config is None else _describe(config)
+
+
+def _describe(config):
+    task = config["task"]
+    tasks = config["cluster"].get(task["type"], ())
+    index = int(task["index"])
+    address = tasks[index] if isinstance(tasks, list) and 0 <= index < len(tasks) else None
+    return (f"{task['type']} {index} of {cluster_size(config)}" + (f" ({address})" if address else ""))
+
+
+def strategy(kind="auto", devices=None, timeout=None):
     """A `tf.distribute` strategy.
 
     Args:
@@ -73,9 +115,14 @@ def strategy(kind="auto", devices=None):
             `devices`, default all GPUs, else the CPU) or "multi_worker" (TF_CONFIG decides the
             cluster; without it a cluster of one).
         devices: device names for "mirrored", e.g. `logical_cpus(2)`.
+        timeout: seconds a task of a multi-worker cluster waits for the other tasks to start
+            (default `ndnx.training.cluster.worker_timeout()`: $NDNX_WORKER_TIMEOUT or 300; 0: no
+            limit). While it waits, and while it trains, SIGTERM and SIGINT end the process with
+            one line (see `ndnx.training.cluster`).
 
     Raises:
         ValueError: an unknown kind, or a TF_CONFIG that is not JSON or names no cluster.
+        RuntimeError: the other tasks of the cluster did not start within `timeout`.
     """
     if kind not in KINDS:
         raise ValueError(f"strategy: unknown kind {kind!r}; expected one of {', '.join(map(repr, KINDS))}")
@@ -96,6 +143,12 @@ def strategy(kind="auto", devices=None):
     if devices is not None:
         raise ValueError("strategy: `devices` applies to kind='mirrored' only; a multi-worker strategy "
                          "uses each worker's local devices")
+    if config is not None and cluster_size(config) > 1:
+        from ndnx.training.cluster import join_cluster
+
+        # Waits for the other tasks with a time limit and stops on SIGTERM / SIGINT, where
+        # TensorFlow alone would wait for ever and ignore both (ndnx.training.cluster).
+        return join_cluster(config, _describe(config), timeout=timeout)
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

@@ -11,7 +11,8 @@ import keras
 import tensorflow as tf
 
 from ndnx.files import atomic_path
-from ndnx.training.callbacks import EpochCheckpoint, LBFGSProgress, ProgressBar, ReplicaLogger
+from ndnx.training.callbacks import (EpochCheckpoint, ImageLogger, LBFGSProgress, ProgressBar, ReplicaLogger,
+                                    write_hparams)
 from ndnx.training.carried_state import carried_state_variables, preserved_carried_state, reset_carried_state
 from ndnx.training.compiled_epochs import CompiledEpochs
 from ndnx.training.dataset_epochs import DatasetEpochs, is_pipeline
@@ -63,7 +64,7 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
           log_dir=None, checkpoint_dir=None, log_every=10, checkpoint_every=None,
           shuffle_seed=0, shuffle=True, carry_state=False, reset_state="run", evaluate=None, callbacks=(),
           jit_compile="auto", progress=True, label="", strategy=None, extra_splits=None, early_stop=None,
-          lbfgs=None, drop_remainder=False, tag_prefix=""):
+          lbfgs=None, drop_remainder=False, tag_prefix="", hparams=None, images=None):
     """Train `model` for `epochs` epochs, resuming from `checkpoint_dir`.
 
     Every replica of a replicated model is one seed: `seeds[r]` names replica r, its logs go to
@@ -120,6 +121,12 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
             the whole training split (supervised arrays) with full-batch L-BFGS and logged once
             more.
         tag_prefix: put before every logged tag (a chain step's "<step>/").
+        hparams: a `ndnx.training.callbacks.RunHParams` (the run's configuration and name), written
+            once into every seed's log directory as a TensorBoard HParams session, so grids compare
+            in TensorBoard's HParams dashboard (needs `log_dir`).
+        images: None, or model → {name: (R, k, height, width[, channels]) array}: k images per
+            replica (e.g. the first-layer filters) written into every seed's log directory at epoch
+            0, at every checkpoint (`checkpoint_every`) and at the end (`ImageLogger`; needs `log_dir`).
 
     Returns:
         dict with "initial_epoch", "epochs_done" (fewer than `epochs` after an early stop),
@@ -176,10 +183,17 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
         splits["train"] = train_data(0)  # evaluated on epoch 0's batches
 
     all_callbacks = []
+    if hparams is not None and log_dir is not None:
+        write_hparams([os.path.join(str(log_dir), f"seed{s}") for s in seeds], hparams)
     logger = ReplicaLogger(None if log_dir is None else [os.path.join(str(log_dir), f"seed{s}") for s in seeds],
                            splits, evaluate, every=log_every if log_dir is not None else None,
                            epochs=None if worker else epochs, prefix=tag_prefix, replicas=n)
     all_callbacks.append(logger)
+    pictures = None
+    if images is not None and log_dir is not None:
+        pictures = ImageLogger([os.path.join(str(log_dir), f"seed{s}") for s in seeds], images,
+                               every=checkpoint_every, epochs=epochs, prefix=tag_prefix, replicas=n)
+        all_callbacks.append(pictures)
     stopper = None
     if early_stop:
         options = {"patience": early_stop} if isinstance(early_stop, (int, float)) else dict(early_stop)
@@ -209,7 +223,7 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
         all_callbacks.append(checkpoint)
     all_callbacks.extend(callbacks)
     if progress:
-        all_callbacks.append(ProgressBar(epochs, initial_epoch, label=label))
+        all_callbacks.append(ProgressBar(epochs, initial_epoch, label=label, replicas=n))
 
     if jit_compile == "auto":
         jit_compile = getattr(model, "jit_compile", True) is True
@@ -243,7 +257,8 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
     if lbfgs is not None and not bool(polished.numpy()):
         options = dict(lbfgs)
         if progress and "callback" not in options:
-            options["callback"] = LBFGSProgress(options.get("maxiter", 500) * options.get("rounds", 1), label)
+            options["callback"] = LBFGSProgress(options.get("maxiter", 500) * options.get("rounds", 1), label,
+                                                replicas=n)
         lbfgs_result = fit_lbfgs(model, *train_data, **options)
         polished.assign(True)
         if checkpoint is not None:
@@ -253,6 +268,8 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
         # The weights changed after the last evaluation (best weights back, L-BFGS), or nothing
         # was evaluated yet (a run without logs that trained no epoch here).
         logger.log(done)
+        if pictures is not None and final_log:
+            pictures.log(done)
     callback_list.on_train_end()
     if restore_from is not None and tf.train.latest_checkpoint(restore_from) is not None:
         # The chief's checkpoint is what a restart resumes from: the worker's copy inside the
@@ -273,6 +290,7 @@ def _keeping_carried_state(evaluate):
             return evaluate(model, *split)
 
     wrapped.__name__ = getattr(evaluate, "__name__", "evaluation")
+    wrapped.descriptions = getattr(evaluate, "descriptions", {})
     return wrapped
 
 

@@ -223,3 +223,69 @@ def test_the_experiment_names_the_summary_tags_and_the_plotted_metric(root, tmp_
     assert "final validation metrics" in capsys.readouterr().out
     assert default_plot_tag(copy, "v1/exp", data) == "loss"
     assert logged_splits(copy, "v1/exp") == ["validation"]
+
+
+def test_every_scalar_is_read_back(tmp_path):
+    # TensorBoard's reader keeps a sample of 10,000 values per tag unless told to keep them all.
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path))
+    for step in range(10_050):
+        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="loss", simple_value=float(step))])
+        writer.add_event(event_pb2.Event(wall_time=1.0 + step, step=step, summary=summary))
+    writer.close()
+    steps, values = read_scalars(tmp_path)["loss"]
+    assert steps.tolist() == list(range(10_050)) and values.tolist() == [float(s) for s in range(10_050)]
+
+
+def test_the_table_says_what_its_metrics_are(root, tmp_path, capsys):
+    import json
+    import shutil
+
+    from ndnx.analysis.summary import print_summary
+
+    copy = tmp_path / "td"
+    shutil.copytree(root, copy)
+    info = {"metrics": {"correlation": "mean over neurons of per-neuron Pearson r",
+                        "unlogged": "not in the table"}}
+    (copy / "logs" / "v1" / "exp" / "run0" / "run_info.json").write_text(json.dumps(info))
+    print_summary(copy, "v1/exp")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "v1/exp: final validation metrics over seeds (50th / 90th / 10th percentile)"
+    assert lines[1] == "  correlation = mean over neurons of per-neuron Pearson r"
+    assert lines[2].split()[:2] == ["run", "tag"]  # loss has no description; nothing else is said
+
+
+def test_runs_are_named_by_their_varied_values(root, tmp_path):
+    import json
+    import shutil
+
+    from ndnx.analysis.summary import experiment_figure, run_labels
+
+    copy = tmp_path / "td"
+    shutil.copytree(root, copy)
+    runs = copy / "logs" / "v1" / "exp"
+    for run, lr in (("run0", 1e-3), ("run1", 1e-2)):
+        (runs / run / "run_info.json").write_text(json.dumps({"varied": {"lr": lr, "regions": [1, 2]}}))
+    rows = summarize(copy, "v1/exp")
+    assert [(r["run"], r["folder"]) for r in rows] == [("lr=0.001 regions=[1, 2]", "run0")] * 2 + [
+        ("lr=0.01 regions=[1, 2]", "run1")] * 2
+    assert list(rows[0]) == ["run", "tag", "seeds", "step", "p50", "p90", "p10", "lr", "folder"]
+
+    # The plot: its title names the experiment, the split and the metric; the legend the varied values.
+    fig, tag = experiment_figure(copy, "v1/exp", split="validation")
+    ax = fig.axes[0]
+    assert tag == "correlation"
+    assert ax.get_title().splitlines() == ["v1/exp, validation split: correlation",
+                                           "median over seeds, band = 10th-90th percentile"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        f"lr=0.001 regions=[1, 2] ({SEEDS} seeds)", f"lr=0.01 regions=[1, 2] ({SEEDS} seeds)"]
+
+    # Runs of separate commands that varied the same way keep apart by their folders; a run with
+    # nothing varied is named by its folder.
+    (runs / "run1" / "run_info.json").write_text(json.dumps({"varied": {"lr": 1e-3, "regions": [1, 2]}}))
+    assert run_labels(copy, "v1/exp", ["run0", "run1"]) == {"run0": "lr=0.001 regions=[1, 2] (run0)",
+                                                            "run1": "lr=0.001 regions=[1, 2] (run1)"}
+    (runs / "run1" / "run_info.json").write_text(json.dumps({"varied": {}}))
+    assert run_labels(copy, "v1/exp", ["run1"]) == {"run1": "run1"}

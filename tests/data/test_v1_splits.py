@@ -22,7 +22,13 @@ def test_one_region_matches_the_loader(regions):
     np.testing.assert_array_equal(splits["validation"][1], region.y_val)
     truth = synthetic_v1.read_ground_truth(antolik.region_dir(1, regions))
     np.testing.assert_allclose(splits["noiseless"][1], truth["rates_val"], rtol=1e-6)
-    assert splits["train"][0].dtype == np.float32 and set(splits) == {"train", "validation", "noiseless"}
+    assert splits["train"][0].dtype == np.float32
+    assert set(splits) == {"train", "validation", "noiseless", "validation_trials"}
+    # The single trials of the validation images, (images, repeats, neurons); their mean is the response.
+    trials = splits["validation_trials"]
+    assert trials.shape == (8, 2, 5)
+    np.testing.assert_array_equal(trials, np.swapaxes(region.y_val_trials, 0, 1))
+    np.testing.assert_allclose(trials.mean(axis=1), region.y_val, rtol=1e-5)
 
 
 def test_pooled_regions_are_block_diagonal_with_nan_outside(regions):
@@ -36,6 +42,10 @@ def test_pooled_regions_are_block_diagonal_with_nan_outside(regions):
     np.testing.assert_array_equal(y[30:, 5:], r2.y_train)
     np.testing.assert_array_equal(x[:30], r1.x_train)
     assert splits["validation"][1].shape == (14, 8) and splits["noiseless"][1].shape == (14, 8)
+    trials = splits["validation_trials"]  # pooled as the responses: NaN where a neuron has no trial
+    assert trials.shape == (14, 2, 8)
+    np.testing.assert_array_equal(np.isnan(trials), np.isnan(splits["validation"][1])[:, None, :].repeat(2, 1))
+    np.testing.assert_array_equal(trials[8:, :, 5:], np.swapaxes(r2.y_val_trials, 0, 1))
 
 
 def test_output_std_normalisation(regions):

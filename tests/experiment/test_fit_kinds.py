@@ -200,7 +200,7 @@ def test_simulation_sweep_records_each_seed_and_is_not_run_twice(tmp_path, monke
             fixed = drive[:, -1] @ w_in @ np.linalg.inv(np.eye(len(w_rec)) - w_rec)
             np.testing.assert_allclose(rates[:, -1], fixed, atol=1e-4)
             finals.setdefault(run.name, []).append(rates[:, -1].mean())
-    rows = {(r["run"], r["tag"]): r for r in summarize(str(root), "tests/simulation", split="simulation")}
+    rows = {(r["folder"], r["tag"]): r for r in summarize(str(root), "tests/simulation", split="simulation")}
     for name, values in finals.items():
         assert rows[(name, "mean_rate")]["p50"] == pytest.approx(np.percentile(values, 50), abs=1e-5)
         assert rows[(name, "mean_rate")]["p90"] == pytest.approx(np.percentile(values, 90), abs=1e-5)

@@ -8,12 +8,13 @@ fresh processes (tests/training/_distributed_worker.py) that report JSON on stdo
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+from tests.fixtures.network import free_ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_distributed_worker.py")
@@ -95,22 +96,11 @@ def test_custom_train_step_with_uneven_batches_is_refused(mirrored):
 
 # --- MultiWorkerMirroredStrategy: two worker processes ------------------------------------------
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def test_multi_worker_equals_one_device_and_only_the_chief_writes(tmp_path):
     case = {"t": 99, "batch_size": 16, "l2_output": 0.1}  # last batch of 3 rows over 2 workers
     log_dir, checkpoint_dir = tmp_path / "logs", tmp_path / "checkpoints"
     config = {"epochs": EPOCHS, "cases": [case], "log_dir": str(log_dir), "checkpoint_dir": str(checkpoint_dir)}
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     procs = [subprocess.Popen(
         [sys.executable, WORKER, "mwms", json.dumps(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env=_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})))
@@ -242,7 +232,7 @@ def test_ndnx_run_as_two_workers_equals_one_process(tmp_path):
 
     tiny = os.path.join(ROOT, "tests", "fixtures", "tiny_experiment.py")
     args = ["-m", "ndnx.cli", "run", tiny, "--set", "epochs=3", "--set", "samples=99"]
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     procs = [subprocess.Popen(
         [sys.executable, *args, "--root", str(tmp_path / "mwms"), "--strategy", "auto"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -269,9 +259,12 @@ def test_ndnx_run_as_two_workers_equals_one_process(tmp_path):
     events = [p for p in (tmp_path / "mwms" / "logs").rglob("*.tfevents.*")]
     assert events and len({p.name.split(".")[-3] for p in events}) == 1  # one writing process (pid)
     got, want = collect(str(tmp_path / "mwms"), "tests/tiny"), collect(str(tmp_path / "single"), "tests/tiny")
-    pairs = [(got[run][seed][tag], want[run][seed][tag])
+    pairs = [(tag, got[run][seed][tag], want[run][seed][tag])
              for run in want for seed in want[run] for tag in want[run][seed]]
     assert len(pairs) >= 4 and got.keys() == want.keys()
-    for (steps_g, values_g), (steps_w, values_w) in pairs:
+    for tag, (steps_g, values_g), (steps_w, values_w) in pairs:
         assert list(steps_g) == list(steps_w)
-        np.testing.assert_allclose(values_g, values_w, rtol=1e-4, atol=1e-6)
+        # A median over neurons is one neuron's r (or two): float32 differences of the order of
+        # 1e-6 are not averaged out as in the mean, and after 3 epochs some r are near 0.
+        np.testing.assert_allclose(values_g, values_w, rtol=1e-4, atol=1e-5 if "median" in tag else 1e-6,
+                                   err_msg=tag)

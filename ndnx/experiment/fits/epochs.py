@@ -37,6 +37,8 @@ class Epochs(Fit):
         reset_state: with carry_state, "run" (reset once, when the run starts) or "epoch".
         jit_compile: XLA for the epoch loop: "auto" (as the model was compiled) or a bool.
         objective: what a tuner optimises by default (validation loss, lower is better).
+        images: model → {name: (R, k, height, width) array}, logged to TensorBoard at every
+            checkpoint (see `ndnx.training.train`).
     """
 
     keys = {"epochs": None, "batch_size": None, "log_every": 10, "shuffle_seed": 0}
@@ -46,7 +48,8 @@ class Epochs(Fit):
     required = ("epochs",)
     objective = Objective("validation", "loss", "min")
 
-    def __init__(self, shuffle=True, carry_state=False, reset_state="run", jit_compile="auto", objective=None):
+    def __init__(self, shuffle=True, carry_state=False, reset_state="run", jit_compile="auto", objective=None,
+                 images=None):
         if reset_state not in ("run", "epoch"):
             raise ValueError(f"Epochs: reset_state must be 'run' or 'epoch', got {reset_state!r}")
         self.carry_state = bool(carry_state)
@@ -55,6 +58,10 @@ class Epochs(Fit):
         self.jit_compile = jit_compile
         if objective is not None:
             self.objective = Objective.parse(objective)
+        if images is not None:
+            if not callable(images):
+                raise ValueError(f"Epochs: images must be a function model → {{name: array}}, got {images!r}")
+            self.images = images
 
     def evaluation(self):
         from ndnx.training.evaluation import loss_evaluation
@@ -66,10 +73,17 @@ class Epochs(Fit):
         return {}
 
     def fit(self, model, job):
+        return self.train(model, job, dict(job.data), job.evaluate or self.evaluation())
+
+    def train(self, model, job, splits, evaluate, **options):
+        """`ndnx.training.train` of `model` on the splits `splits` (a "train" split and the splits to
+        evaluate with `evaluate`), with the job's paths and configuration; `options` add to (or
+        override) what the configuration gives (`train_options`)."""
         from ndnx.training import train
+        from ndnx.training.callbacks import RunHParams
 
         config = job.config
-        splits = dict(job.data)
+        splits = dict(splits)
         if "train" not in splits:
             raise ValueError(f"{job.experiment.name}: data(config) has no 'train' split to train on "
                              f"(splits: {', '.join(splits) or 'none'})")
@@ -81,6 +95,9 @@ class Epochs(Fit):
             batch_size=None if batch_size is None else int(batch_size), seeds=job.seeds,
             log_dir=job.log_dir, checkpoint_dir=job.checkpoint_dir, log_every=int(config.get("log_every", 10)),
             shuffle_seed=int(config.get("shuffle_seed", 0)), shuffle=self.shuffle, carry_state=self.carry_state,
-            reset_state=self.reset_state, evaluate=job.evaluate or self.evaluation(), callbacks=job.callbacks(),
+            reset_state=self.reset_state, evaluate=evaluate, callbacks=job.callbacks(),
             jit_compile=self.jit_compile, progress=job.progress, label=job.label, strategy=job.strategy,
-            extra_splits=splits, tag_prefix=job.tag_prefix, **self.train_options(config))
+            extra_splits=splits, tag_prefix=job.tag_prefix,
+            # The run's whole configuration (a chain's steps share it) for TensorBoard's HParams dashboard.
+            hparams=RunHParams(job.run.config, job.run.name), images=self.images,
+            **{**self.train_options(config), **options})

@@ -19,6 +19,11 @@ call only this protocol, so they carry every kind alike:
         fit(model, job) → {"final": {(split, metric): per-replica array}, ...}
                    fit an already built model (what a tuner trial calls)
         product(layout, run, seed)  the file whose existence says the repetition finished
+        descriptions  {metric: what it is} of the metrics its evaluation logs (run_info.json
+                   records them; `ndnx summarize` prints them over its table)
+        images     None, or model → {name: (R, k, height, width) array}: pictures of the model
+                   (e.g. its first-layer filters) a training fit logs to TensorBoard at every
+                   checkpoint (`Epochs(images=...)`; `NDN3Fit` shows the V1 filters)
 
 Everything a fit writes goes to the paths of its job (`job.log_dir`, `job.checkpoint_dir`,
 `job.model_paths`, ...); a tuner trial's job has no layout and writes nothing.
@@ -245,6 +250,8 @@ class Fit:
     required = ()
     objective = None
     needs_optimizer = True
+    descriptions = {}
+    images = None
 
     def check_config(self, experiment, config):
         """Raise a clear error when `config` lacks a value the fit reads."""
