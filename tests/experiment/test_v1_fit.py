@@ -201,7 +201,9 @@ def test_tensorboard_hparams_dashboard_compares_the_runs_of_a_grid(tmp_path):
     from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
 
     exp = repeats_experiment()
-    for run in exp.runs({"lr": [1e-2, 1e-3], "epochs": 1}):
+    runs = exp.runs({"lr": [1e-2, 1e-3], "epochs": 1})
+    names = [run.name for run in runs]  # folders named by their configuration (lr=0.01 first)
+    for run in runs:
         exp.run_job(run, [0, 1], root=str(tmp_path), progress=False)
     logdir = str(tmp_path / "logs" / "tests" / "v1_repeats")
     multiplexer = plugin_event_multiplexer.EventMultiplexer()
@@ -220,7 +222,7 @@ def test_tensorboard_hparams_dashboard_compares_the_runs_of_a_grid(tmp_path):
     groups = list_session_groups.Handler(request, backend, "", api_pb2.ListSessionGroupsRequest(
         experiment_name="", allowed_statuses=[api_pb2.STATUS_UNKNOWN], start_index=0, slice_size=10,
         aggregation_type=api_pb2.AGGREGATION_AVG)).run().session_groups
-    assert sorted((g.name, len(g.sessions), round(g.hparams["lr"].number_value, 6)) for g in groups) == [
-        ("run0", 2, 0.01), ("run1", 2, 0.001)]  # one group per run, its seeds the sessions
+    assert sorted((g.name, len(g.sessions), round(g.hparams["lr"].number_value, 6)) for g in groups) == (
+        sorted([(names[0], 2, 0.01), (names[1], 2, 0.001)]))  # one group per run, its seeds the sessions
     for group in groups:
         assert any((m.name.group, m.name.tag) == ("validation", "correlation") for m in group.metric_values)

@@ -50,9 +50,10 @@ def test_only_the_chief_prints_the_summary(index, tmp_path, monkeypatch, capsys)
     from ndnx.experiment import planning
 
     exp = load_experiment(TINY)
+    [run] = exp.runs({"epochs": 30})  # its folder is named by its configuration
     # The chief's logs so far: 20 of 30 epochs.
     for seed in (0, 1):
-        writer = tf.summary.create_file_writer(str(tmp_path / "logs" / "tests" / "tiny" / "run0" / f"seed{seed}"
+        writer = tf.summary.create_file_writer(str(tmp_path / "logs" / "tests" / "tiny" / run.name / f"seed{seed}"
                                                    / "validation"))
         with writer.as_default():
             tf.summary.scalar("correlation", 0.5, step=19)
@@ -62,8 +63,8 @@ def test_only_the_chief_prints_the_summary(index, tmp_path, monkeypatch, capsys)
     jobs = []
     monkeypatch.setattr(exp, "run_job", lambda run, seeds, **options: jobs.append((run.name, seeds, options)))
     assert planning.run_experiment(exp, {"epochs": 30}, root=str(tmp_path), strategy="auto") == 0
-    assert jobs == [("run0", [0, 1], {"root": str(tmp_path), "progress": True,
-                                      "strategy": "a multi-worker strategy"})]
+    assert jobs == [(run.name, [0, 1], {"root": str(tmp_path), "progress": True,
+                                        "strategy": "a multi-worker strategy", "wait": False, "restart": False})]
     out = capsys.readouterr().out
     if index == 0:
         assert "final validation metrics" in out and "0.5000" in out
