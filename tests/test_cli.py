@@ -70,12 +70,15 @@ def test_run_grid_with_parallel_jobs_then_summarize(tmp_path):
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_one_job_per_seed_and_slurm_dry_run(tmp_path):
+def test_one_job_per_seed_and_slurm_dry_run(tmp_path, capsys, monkeypatch):
+    from ndnx.cli import main
+
+    monkeypatch.delenv("NDNX_TRAINING_DATA", raising=False)  # --root exports it
     root = tmp_path / "td"
-    out = cli("run", TINY, "--seeds-per-job", "1", "--runner", "slurm", "--dry-run", "--root", str(root))
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "#SBATCH --array=0-1" in out.stdout
-    assert "--only-seeds 0 " in out.stdout and "--only-seeds 1 " in out.stdout
+    assert main(["run", TINY, "--seeds-per-job", "1", "--runner", "slurm", "--dry-run", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "#SBATCH --array=0-1" in out
+    assert "--only-seeds 0 " in out and "--only-seeds 1 " in out
     assert not root.exists()  # a dry run writes nothing
 
 

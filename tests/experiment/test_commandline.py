@@ -45,7 +45,7 @@ def run(*args, cwd, env_extra=None):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
-def test_a_script_runs_its_body_once_and_takes_the_run_options(tmp_path):
+def test_a_script_runs_its_body_once_and_takes_the_run_options(tmp_path, monkeypatch, capsys):
     script = tmp_path / "script.py"
     script.write_text(SCRIPT)
     body_log = tmp_path / "body.log"
@@ -56,10 +56,12 @@ def test_a_script_runs_its_body_once_and_takes_the_run_options(tmp_path):
     # The run is named by how its configuration differs from the defaults, and its hash.
     assert [p.parent.name.split("-")[0] for p in (tmp_path / "td" / "models" / "tests" / "script").glob("*/seed0.keras")] \
         == ["epochs=3"]
-    # Bad input: one line, exit 2, as `ndnx run` does.
-    out = run(str(script), "--set", "epoch=3", cwd=tmp_path, env_extra={"BODY_LOG": str(body_log)})
-    assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [
+    # Bad input: one line, exit 2, as `ndnx run` does (the script's own main, here in this process).
+    from ndnx.experiment import load_experiment
+
+    monkeypatch.setenv("BODY_LOG", str(body_log))
+    assert load_experiment(str(script)).main(["--set", "epoch=3"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         "ndnx: error: tests/script: unknown --set key 'epoch'; known keys: batch_size, ensemble, epochs, log_every, "
         "seeds, shuffle_seed"]
 

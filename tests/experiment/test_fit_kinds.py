@@ -6,7 +6,6 @@ must give; the tests hold ndnx's runs to that to 1e-5, also across an interrupti
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -30,14 +29,6 @@ def module_of(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def cli(*args, env_extra=None):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("NDNX_TEST_INTERRUPT_AT", None)
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "ndnx.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=600)
 
 
 def interrupted_then_resumed(exp, run, root, monkeypatch, at):
@@ -83,18 +74,22 @@ def test_truncated_bptt_carries_the_state_across_batches_epochs_and_a_restart(tm
     assert row["step"] == 2 and row["p50"] == pytest.approx(module_of("tbptt").validation_loss(w, u), abs=1e-5)
 
 
-def test_chain_resumes_in_its_second_step_and_reads_the_first_by_path(tmp_path):
+def test_chain_resumes_in_its_second_step_and_reads_the_first_by_path(tmp_path, monkeypatch, capsys):
+    from ndnx.cli import main
+
+    monkeypatch.delenv("NDNX_TRAINING_DATA", raising=False)  # --root exports it
     root = tmp_path / "td"
     script = fixture("chain")
-    out = cli("run", script, "--root", str(root), env_extra={"NDNX_TEST_INTERRUPT_AT": "7"})
-    assert out.returncode == 130 and "interrupted" in out.stderr
+    monkeypatch.setenv("NDNX_TEST_INTERRUPT_AT", "7")
+    assert main(["run", script, "--root", str(root)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    monkeypatch.delenv("NDNX_TEST_INTERRUPT_AT")
     run = load_experiment(script).runs()[0]
     models = root / "models" / "tests" / "chain" / run.name
     first = models / "steps" / "slope" / "seed0.keras"
     assert first.exists() and not (models / "steps" / "offset" / "seed0.keras").exists()
     stamp = first.stat().st_mtime_ns
-    out = cli("run", script, "--root", str(root))
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert main(["run", script, "--root", str(root)]) == 0
     assert first.stat().st_mtime_ns == stamp  # the finished step was not run again
     import keras
 
@@ -180,9 +175,9 @@ def test_simulation_sweep_records_each_seed_and_is_not_run_twice(tmp_path, monke
 
     root = tmp_path / "td"
     script = fixture("simulation")
-    out = cli("run", script, "--jobs", "2", "--root", str(root))  # two runs (couplings), two seeds each
-    assert out.returncode == 0, out.stderr[-3000:]
     exp = load_experiment(script)
+    for run in exp.runs():  # two runs (couplings), two seeds each: what each job of `ndnx run` does
+        exp.run_job(run, [0, 1], root=str(root), progress=False)
     drive = exp.load_data({})["drive"].astype("float64")
     records = root / "records" / "tests" / "simulation"
     finals = {}

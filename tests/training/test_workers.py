@@ -198,6 +198,7 @@ def test_a_signal_ends_the_wait_with_one_line(name, capsys):
         s.bind(("", ports[1]))
 
 
+@pytest.mark.slow  # a process waiting out its timeout; the waiting itself is tested in-process above
 def test_ndnx_run_as_a_worker_whose_peer_never_starts_says_so_and_ends(tmp_path):
     proc, ports, lines, _ = worker_of_two(tmp_path, env={"NDNX_WORKER_TIMEOUT": "1"})
     try:
