@@ -129,11 +129,11 @@ def _seed_dirs(run_dir):
     return dict(sorted(seeds.items()))
 
 
-def collect(root, experiment, split="validation"):
+def collect(root, experiment, split="validation", runs=None):
     """Scalars of every run and seed of an experiment: {run: {seed: {tag: (steps, values)}}}.
 
-    `experiment` is "group/experiment"; runs and seeds without `split` logs (not started yet) are
-    left out. Raises FileNotFoundError naming the path, with the experiments that do exist, when
+    `experiment` is "group/experiment"; `runs` (run folder names) keeps only those runs; runs and
+    seeds without `split` logs (not started yet) are left out. Raises FileNotFoundError naming the path, with the experiments that do exist, when
     the experiment has no logs, and listing the splits found when there are none for `split`.
     """
     logs = os.path.join(os.fspath(root), "logs")
@@ -147,6 +147,8 @@ def collect(root, experiment, split="validation"):
     data = {}
     other_splits = set()
     for run in sorted(os.listdir(base), key=_natural_key):
+        if runs is not None and run not in runs:
+            continue
         run_dir = os.path.join(base, run)
         if not os.path.isdir(run_dir):
             continue
@@ -198,15 +200,15 @@ def _differing_keys(configs):
     return [k for k in keys if len({repr(c.get(k, missing)) for c in configs.values()}) > 1]
 
 
-def summarize(root, experiment, split="validation", tags=None, q=(50, 90, 10)):
+def summarize(root, experiment, split="validation", tags=None, q=(50, 90, 10), runs=None):
     """One row per (run, tag): percentiles across seeds of each seed's final value.
 
     Each row is a dict with run, tag, seeds (how many had the tag), step (the final step; "a-b" when
     seeds ended at different steps), p50, p90, p10 (named after `q`), and the config.yaml keys whose
     values differ between the runs (prefixed "config." if a name clashes with a column).
-    `tags`: the tags to report (default all, alphabetically).
+    `tags`: the tags to report (default all, alphabetically); `runs`: only these run folders.
     """
-    data = collect(root, experiment, split)
+    data = collect(root, experiment, split, runs=runs)
     base = os.path.join(os.fspath(root), "logs", experiment)
     configs = {run: _read_config(os.path.join(base, run)) for run in data}
     labels = run_labels(root, experiment, data)
@@ -423,10 +425,14 @@ def plot_experiment(root, experiment, path, split="validation", tag=None):
     return path, tag
 
 
-def logged_splits(root, experiment):
-    """The splits an experiment logged (validation first, then the others; train left out)."""
+def logged_splits(root, experiment, runs=None):
+    """The splits an experiment logged (validation first, then the others; train left out).
+
+    `runs`: only what these run folders logged.
+    """
     pattern = os.path.join(os.fspath(root), "logs", experiment, "*", "seed*", "*")
-    found = {os.path.basename(p) for p in glob.glob(pattern) if os.path.isdir(p)}
+    found = {os.path.basename(p) for p in glob.glob(pattern) if os.path.isdir(p)
+             and (runs is None or os.path.basename(os.path.dirname(os.path.dirname(p))) in runs)}
     found.discard("train")
     return sorted(found, key=lambda s: (s != "validation", s))
 
@@ -445,18 +451,19 @@ def run_info(root, experiment):
     return {}
 
 
-def print_summary(root, experiment, split="validation", tags=None):
+def print_summary(root, experiment, split="validation", tags=None, runs=None):
     """Print (and return) the percentile table of one split.
 
     `tags`: the metrics to show; default the experiment's own choice (`summary_tags` of its
     run_info.json), else every logged metric. Tags not logged in this split are left out.
+    `runs`: only these run folders (e.g. the runs one command ran).
     """
-    data = collect(root, experiment, split)
+    data = collect(root, experiment, split, runs=runs)
     present = sorted({t for seeds in data.values() for scalars in seeds.values() for t in scalars})
     if tags is None:
         tags = run_info(root, experiment).get("summary_tags")
     chosen = None if not tags else [t for t in tags if t in present] or None
-    rows = summarize(root, experiment, split=split, tags=chosen)
+    rows = summarize(root, experiment, split=split, tags=chosen, runs=runs)
     print(f"{experiment}: final {split} metrics over seeds (50th / 90th / 10th percentile)")
     described = metric_descriptions(root, experiment)
     for tag in dict.fromkeys(row["tag"] for row in rows):

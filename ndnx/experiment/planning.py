@@ -167,8 +167,9 @@ def run_experiment(exp, overrides=None, runner="local", jobs=1, seeds_per_job=No
     elif summary:
         from ndnx.analysis.summary import logged_splits, print_summary
 
-        for split in logged_splits(root, exp.name):
-            print_summary(root, exp.name, split, tags=exp.summary_tags)
+        names = {run.name for run in runs}  # this command's runs, not every run of the experiment
+        for split in logged_splits(root, exp.name, runs=names):
+            print_summary(root, exp.name, split, tags=exp.summary_tags, runs=names)
     print(f"TensorBoard: {tensorboard_command(root, exp.name)}")
     if failed:
         print(f"{failed} job(s) failed; see {os.path.join(root, 'job_logs', exp.name)}", file=sys.stderr)

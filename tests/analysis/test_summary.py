@@ -289,3 +289,15 @@ def test_runs_are_named_by_their_varied_values(root, tmp_path):
                                                             "run1": "lr=0.001 regions=[1, 2] (run1)"}
     (runs / "run1" / "run_info.json").write_text(json.dumps({"varied": {}}))
     assert run_labels(copy, "v1/exp", ["run1"]) == {"run1": "run1"}
+
+
+def test_a_summary_of_some_runs_leaves_the_others_out(root):
+    from ndnx.analysis.summary import logged_splits
+
+    rows = summarize(root, "v1/exp", runs={"run1"})
+    assert {r["folder"] if "folder" in r else r["run"] for r in rows} == {"run1"}
+    finals = [final_correlation("run1", k) for k in range(SEEDS)]
+    [corr] = [r for r in rows if r["tag"] == "correlation"]
+    assert corr["p50"] == pytest.approx(np.percentile(finals, 50))
+    assert logged_splits(root, "v1/exp", runs={"run1"}) == ["validation"]
+    assert logged_splits(root, "v1/exp", runs={"nothing"}) == []

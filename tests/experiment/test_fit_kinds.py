@@ -6,7 +6,6 @@ must give; the tests hold ndnx's runs to that to 1e-5, also across an interrupti
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
