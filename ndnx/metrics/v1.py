@@ -705,7 +705,7 @@ class FEVE(_RepeatsMetric):
 class OracleCorrelation(_RepeatsMetric):
     """Streaming oracle correlation of the recorded data (the predictions are ignored), mean over neurons.
 
-    Logs the data's ceiling next to a model's correlation. Methods as `oracle_correlation` (names as
+    Logs the data's ceiling of a single-trial correlation next to a model's correlation. Methods as `oracle_correlation` (names as
     neuralpredictors and openretina use them): "jackknife" (default) every trial against the mean of
     the other trials of its image, pooled (the peers' leave-one-out oracle); "conservative"
     neuralpredictors' √(v_mean/(v_mean + v_noise)); "extrapolated" ndnx's generalized-jackknife

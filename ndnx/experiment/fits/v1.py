@@ -40,8 +40,10 @@ METRICS = {
     "correlation_median": "median over neurons of per-neuron Pearson r",
     "feve": "mean over neurons of the fraction of explainable variance explained, against the single "
             "trials (Cadena et al. 2019, unclipped)",
-    "oracle_correlation": "mean over neurons of the oracle correlation of the repeated trials "
-                          "(ndnx.metrics.oracle_correlation): the data's ceiling, the same for every seed",
+    "oracle_correlation": "mean over neurons of the leave-one-out oracle of the repeated trials (one trial "
+                          "against the mean of the others; ndnx.metrics.oracle_correlation): the ceiling of a "
+                          "single-trial correlation, not of `correlation` (which is against the trial "
+                          "average); the same for every seed",
 }
 
 #: At most this many filters of a layer are shown as images.
