@@ -147,6 +147,11 @@ def read_run_info(run_dir):
     return info if isinstance(info, dict) else {}
 
 
+def _lock_path(layout):
+    # Hidden: a lock file is not a result.
+    return os.path.join(layout.root, ".experiments.txt.lock")
+
+
 def mark_finished(experiment, layout, run, products):
     """Append the run to experiments.txt once every repetition has its final product.
 
@@ -160,7 +165,7 @@ def mark_finished(experiment, layout, run, products):
     os.makedirs(layout.root, exist_ok=True)
     line = f"{experiment}/{run.name}"
     varied = " ".join(f"{k}={v}" for k, v in run.varied.items())
-    with open(layout.experiments_txt + ".lock", "w") as lock:
+    with open(_lock_path(layout), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         existing = []
         if os.path.exists(layout.experiments_txt):
@@ -181,7 +186,7 @@ def unmark_finished(experiment, layout, run):
     if not os.path.exists(layout.experiments_txt):
         return False
     line = f"{experiment}/{run.name}"
-    with open(layout.experiments_txt + ".lock", "w") as lock:
+    with open(_lock_path(layout), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with open(layout.experiments_txt) as f:
             lines = f.readlines()
