@@ -1,5 +1,5 @@
 """Model builders, one module per family."""
 
-from ndnx.models import v1
+from ndnx.models import ei_config, v1
 
-__all__ = ["v1"]
+__all__ = ["ei_config", "v1"]
