@@ -59,7 +59,7 @@ import yaml
 
 from ndnx.files import atomic_write_text
 from ndnx.models.ei_config.keys import KEYS, LEGACY_KEYS, STP_TYPES
-from ndnx.models.ei_config.values import Integer, Invalid, entries as _entries, freeze, thaw
+from ndnx.models.ei_config.values import NONE_WORDS, Integer, Invalid, entries as _entries, freeze, thaw
 
 __all__ = ["EIConfig", "EIConfigWarning", "load_config", "reference_names", "REFERENCE_PACKAGE"]
 
@@ -199,7 +199,7 @@ def _read_values(merged, origin):
         except Invalid as exc:
             raise _bad(origin[key], key, merged[key], spec.kind.expects(n_pop), exc.detail) from None
     raw_device = merged["DEVICE"]
-    if values["DEVICE"] is None and isinstance(raw_device, str) and raw_device.strip() not in ("", "None", "null"):
+    if values["DEVICE"] is None and isinstance(raw_device, str) and raw_device.strip() not in NONE_WORDS:
         _warn(f"{origin['DEVICE']}: DEVICE={raw_device!r} has no TensorFlow equivalent; ignored "
               f"(TensorFlow places the operations)")
     if values["LR_MN"] is None and values["LR_TRAIN"] == 1:

@@ -130,6 +130,15 @@ def derive_quantities(config, truncate=False):
     Args:
         config: an `EIConfig` (or a mapping with the same keys and normal values).
         truncate: count steps with NeuroFlame's int(t/DT) (compatibility mode) instead of rounding.
+
+    Example:
+        >>> from ndnx.models.ei_config import load_config, derive_quantities
+        >>> config = load_config(N_NEURON=1000, FRAC_K=1, K=100, DT=0.1, T_STEADY=0.3, DURATION=2.0)
+        >>> d, compat = derive_quantities(config), derive_quantities(config, truncate=True)
+        >>> d.N, d.K, d.N_STIM_ON, d.N_FRAMES
+        ((800, 200), (80.0, 20.0), (13, 33, 53), 21)
+        >>> (d.N_STEADY, d.N_STEPS), (compat.N_STEADY, compat.N_STEPS)   # int(0.3/0.1) = 2
+        ((3, 24), (2, 23))
     """
     sizes = _population_sizes(config, truncate)
     starts = [sum(sizes[:a]) for a in range(len(sizes))]

@@ -225,6 +225,14 @@ def grid(config, axes=None, **named):
         **named: more axes, {key: values} (J_STP=[5, 10, 15]).
 
     Axes keep their order (`axes` first, then the keywords); the first varies slowest.
+
+    Example:
+        >>> from ndnx.models.ei_config import load_config, grid
+        >>> g = grid(load_config(), J_STP=[5.0, 10.0], GAIN=[0.5, 1.0, 1.5])
+        >>> g
+        ParameterGrid('defaults', J_STP×2, GAIN×3: 6 rows)
+        >>> g.point(4), g.config(4).GAIN
+        ({'J_STP': 10.0, 'GAIN': 1.0}, 1.0)
     """
     items = list((axes or {}).items()) + list(named.items())
     names = [name for name, _ in items]

@@ -40,6 +40,11 @@ def device_scope(config):
 
     Args:
         config: an `EIConfig`, or a DEVICE value as it reads ('/GPU:1') or None.
+
+    Example:
+        >>> from ndnx.models.ei_config import device_scope
+        >>> with device_scope("/CPU:0"):   # every machine has it: no warning
+        ...     pass
     """
     device = config["DEVICE"] if hasattr(config, "keys") else config
     if device is None:
