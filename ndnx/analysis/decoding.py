@@ -49,6 +49,12 @@ def _check_units(name, units):
     return units
 
 
+def _wrap(angles, period):
+    """angles mod period in [0, period): np.mod(−1e-17, 2π) rounds to 2π itself."""
+    wrapped = np.mod(angles, period)
+    return np.where(wrapped >= period, 0.0, wrapped)
+
+
 def _ring(n):
     theta = TWO_PI * np.arange(n) / n
     return np.cos(theta), np.sin(theta)
@@ -79,7 +85,7 @@ def fourier_moments(rates, axis=-1):
     finite = np.where(np.isnan(rates), 0.0, rates)
     cos, sin = _ring(n)
     f1 = finite @ cos + 1j * (finite @ sin)
-    return m0, 2.0 * np.abs(f1) / n, np.mod(np.angle(f1), TWO_PI)
+    return m0, 2.0 * np.abs(f1) / n, _wrap(np.angle(f1), TWO_PI)
 
 
 def first_fourier_mode_ops(rates, epsilon=0.0):
@@ -119,7 +125,8 @@ def fourier_moments_ops(rates):
     """
     m0, m1, cos_phi, sin_phi = first_fourier_mode_ops(rates)
     phi = ops.arctan2(sin_phi * m1, cos_phi * m1)
-    return m0, m1, ops.where(phi < 0, phi + TWO_PI, phi)
+    phi = ops.where(phi < 0, phi + TWO_PI, phi)
+    return m0, m1, ops.where(phi >= TWO_PI, ops.zeros_like(phi), phi)  # −1e-17 + 2π rounds to 2π
 
 
 def ring_order(xi_a, xi_b):
@@ -139,7 +146,7 @@ def ring_order(xi_a, xi_b):
     if xi_a.ndim != 1 or xi_a.shape != xi_b.shape:
         raise ValueError(f"ring_order: xi_a and xi_b must be vectors of one length, got shapes {xi_a.shape} "
                          f"and {xi_b.shape}")
-    return np.argsort(np.mod(np.arctan2(xi_b, xi_a), TWO_PI), kind="stable")
+    return np.argsort(_wrap(np.arctan2(xi_b, xi_a), TWO_PI), kind="stable")
 
 
 def sort_by_ring(rates, xi_a, xi_b, axis=-1):
@@ -202,7 +209,7 @@ def circular_error(decoded, target, units="radians"):
     """
     half = np.pi if _check_units("circular_error", units) == "radians" else 180.0
     difference = np.asarray(decoded, dtype="float64") - np.asarray(target, dtype="float64")
-    return np.mod(difference + half, 2 * half) - half
+    return _wrap(difference + half, 2 * half) - half
 
 
 def serial_bias(decoded, current, previous, n_bins=8, units="radians"):

@@ -178,11 +178,13 @@ def neuron_angles(n_neurons):
 
 
 def _angles(name, n_neurons, angles):
+    sizes = _sizes(name, n_neurons)
     if angles is None:
-        return np.concatenate([neuron_angles(n) for n in _sizes(name, n_neurons)])
+        return np.concatenate([neuron_angles(n) for n in sizes])
     angles = _finite_array(name, "angles", angles)
-    if angles.ndim != 1:
-        raise ValueError(f"{name}: angles must be one angle (radians) per neuron, got shape {angles.shape}")
+    if angles.shape != (sum(sizes),):
+        raise ValueError(f"{name}: angles must be one angle (radians) per neuron, {sum(sizes)} of them, got shape "
+                         f"{angles.shape}")
     return angles
 
 
@@ -385,6 +387,8 @@ def odr_trials(n_neurons, n_trials, seed, *, targets=8, units="degrees", footpri
         ([1.0, 3.0], [2.0, 3.5], 4.5)
     """
     name = "odr_trials"
+    if units not in ANGLE_UNITS:
+        raise ValueError(f"{name}: units must be one of {ANGLE_UNITS}, got {units!r}")
     n_trials = _int(name, "n_trials", n_trials)
     rng = _rng(name, seed)
     if footprint not in FOOTPRINTS:

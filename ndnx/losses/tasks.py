@@ -160,7 +160,10 @@ class AngularErrorLoss(keras.losses.Loss):
     specs/ei_networks_neuroflame.md §6 "Losses" (the ODR notebook's `AngularErrorLoss`).
 
     Numerics: m1 = sqrt(|2F1/N|² + ε²) and m1/max(m0, ε), ε = `epsilon` (1e-7), so a flat profile has
-    finite gradients; sin φ and cos φ are Im F1/|F1| and Re F1/|F1| (with that m1).
+    finite gradients; sin φ and cos φ are Im F1/m1 and Re F1/m1 (with that m1). A silent frame
+    (every rate 0) has cos φ = sin φ = 0: it costs ½ in the phase term and nothing in the bump term.
+    The phase gradient grows like 1/m1, so a profile with almost no bump (m1 ≪ 1) gets large
+    phase gradients; a larger ε tempers them.
 
     Example:
         >>> import numpy as np, ndnx
