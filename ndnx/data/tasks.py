@@ -163,7 +163,8 @@ def _random_times(name, what, rng, n, choices, bounds):
     else:
         bounds = _finite_array(name, f"{what}_range", bounds)
         if bounds.shape != (2,) or not 0 <= bounds[0] <= bounds[1]:
-            raise ValueError(f"{name}: {what}_range must be (min, max) with 0 ≤ min ≤ max (s), got {bounds.tolist()}")
+            raise ValueError(f"{name}: {what}_range must be (min, max) with 0 ≤ min ≤ max (s), "
+                             f"got {bounds.tolist()}")
         low, high = bounds
         values = rng.uniform(low, high, size=n)
     return values, values - low, float(high - low)
@@ -206,7 +207,8 @@ def cosine_bump(n_neurons, phase, strength=1.0, sigma=1.0, units="degrees", angl
     strength = _finite_array(name, "strength", strength)[..., None]
     sigma = _finite_array(name, "sigma", sigma)[..., None]
     if np.any(sigma <= -1):
-        raise ValueError(f"{name}: sigma must be > −1 (the profile is divided by 1 + σ), got {sigma.ravel().tolist()}")
+        raise ValueError(f"{name}: sigma must be > −1 (the profile is divided by 1 + σ), "
+                         f"got {sigma.ravel().tolist()}")
     return strength * np.maximum(1.0 + sigma * np.cos(theta - phase), 0.0) / (1.0 + sigma)
 
 

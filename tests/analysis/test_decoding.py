@@ -12,7 +12,7 @@ RNG = np.random.default_rng(7)
 
 @pytest.mark.parametrize("n", [3, 7, 64, 1000])
 def test_cosine_profile_decodes_to_its_offset_amplitude_and_phase(n):
-    """r_n = a + b·cos(2πn/N − φ0) → (m0, m1, φ) = (a, b, φ0) to 1e-6 (spec §10.3 item 6), NumPy and keras.ops."""
+    """r_n = a + b·cos(2πn/N − φ0) → (m0, m1, φ) = (a, b, φ0) to 1e-6, NumPy and keras.ops (§10.3 item 6)"""
     a, b = RNG.uniform(-1, 3, size=5), RNG.uniform(0.1, 2, size=5)
     phi0 = np.array([0.0, 0.3, np.pi, 4.0, 2 * np.pi - 1e-3])
     theta = 2 * np.pi * np.arange(n) / n

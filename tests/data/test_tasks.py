@@ -36,7 +36,8 @@ def test_cosine_bump_is_the_formula_neuron_by_neuron():
 
 def test_units_are_explicit_and_never_guessed():
     """Small phases in degrees stay degrees (NeuroFlame converted only if some entry exceeded 2π)."""
-    np.testing.assert_allclose(cosine_bump(360, 3.0, units="degrees"), cosine_bump(360, np.radians(3.0), units="radians"))
+    np.testing.assert_allclose(cosine_bump(360, 3.0, units="degrees"),
+                               cosine_bump(360, np.radians(3.0), units="radians"))
     _, _, phi = fourier_moments(cosine_bump(360, 3.0, units="degrees"))
     assert np.degrees(phi) == pytest.approx(3.0)
 

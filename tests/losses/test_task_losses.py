@@ -38,7 +38,7 @@ def dual_reference(y_true, readout, read_idx, thresh=2.0, negative="hinge", gain
 
 
 def angular_reference(y_true, rates):
-    """Per trial: ½ mean_in[(sin φ − sin φ*)² + (cos φ − cos φ*)²] + mean_out m1² + mean_in relu(1 − m1/m0)."""
+    """A trial: ½ mean_in[(sin φ − sin φ*)² + (cos φ − cos φ*)²] + mean_out m1² + mean_in relu(1 − m1/m0)"""
     n = rates.shape[-1]
     per_trial = []
     for b in range(rates.shape[0]):
