@@ -17,6 +17,7 @@ FAMILY_TESTS = {
     "v1": ["experiments/v1/*", "*/test_v1*.py", "test_v1*.py", "layers/test_dog.py", "layers/test_conv_dog.py",
            "layers/test_readouts.py", "layers/test_lin_scale.py", "data/test_antolik.py",
            "data/test_synthetic_v1.py", "data/test_images.py", "test_playgrounds.py::*v1_system_identification*"],
+    "ei": ["data/test_tasks.py", "analysis/test_decoding.py", "losses/test_task_losses.py"],
 }
 BUDGET_SECONDS = {"family": 120}
 

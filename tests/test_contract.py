@@ -39,7 +39,9 @@ def _gather_cases():
     LAYER_CASES: name → list of (constructor, input array, output shape, number of weight scalars
     [, replica axis of the input: 1 for (batch, R, ...), 2 for sequences (batch, time, R, ...),
     None (default) for a shared input]);
-    OTHER_CASES: name → constructor (regularizers, initializers, constraints, losses, metrics).
+    OTHER_CASES: name → constructor (regularizers, initializers, constraints, losses, metrics), or
+    (constructor, y_true, y_pred) for a loss or metric whose inputs are not (batch, units) arrays
+    (the task losses of whole trials).
     """
     import importlib.util
     import pathlib
@@ -196,7 +198,9 @@ def test_layer_training_step_changes_every_weight(name, i):
 
 @pytest.mark.parametrize("name", sorted(OTHER_CASES))
 def test_object_config_round_trip(name):
-    obj = OTHER_CASES[name]()
+    make, y_true, y_pred = OTHER_CASES[name] if isinstance(OTHER_CASES[name], tuple) else (OTHER_CASES[name],
+                                                                                            None, None)
+    obj = make()
     restored = keras.saving.deserialize_keras_object(
         json.loads(json.dumps(keras.saving.serialize_keras_object(obj))))
     assert type(restored) is type(obj) and restored.get_config() == obj.get_config()
@@ -209,8 +213,10 @@ def test_object_config_round_trip(name):
     elif isinstance(obj, keras.initializers.Initializer):
         np.testing.assert_array_equal(restored((6, 5)), obj((6, 5)))
     elif isinstance(obj, keras.losses.Loss):
-        assert float(restored(y, np.abs(w) + 0.1)) == pytest.approx(float(obj(y, np.abs(w) + 0.1)))
+        y, p = (y, np.abs(w) + 0.1) if y_true is None else (y_true, y_pred)
+        assert float(restored(y, p)) == pytest.approx(float(obj(y, p)))
     else:
+        y, w = (y, w) if y_true is None else (y_true, y_pred)
         obj.update_state(y, w)
         restored.update_state(y, w)
         assert float(restored.result()) == pytest.approx(float(obj.result()))

@@ -1,4 +1,4 @@
-"""Losses for spike-count and rate data, with data filters for pooled recordings.
+"""Losses for spike-count and rate data of recorded neurons, with data filters for pooled recordings.
 
 Replicas: a loss is told where the predictions of a replicated model carry the replica axis,
 `replica_axis=1` for (batch, R, neurons) and 2 for sequences (batch, time, R, neurons) (see
