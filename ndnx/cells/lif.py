@@ -206,6 +206,9 @@ class LIFCell(ReplicatedLayer):
     def get_initial_state(self, batch_size=None):
         v = keras.random.uniform((batch_size, self.units), minval=self.v_rest, maxval=self.v_thresh,
                                  dtype=self.compute_dtype, seed=self._generators["initial_voltage"])
+        # v_rest + (v_thresh − v_rest)·u can round up to v_thresh itself; keep every neuron below it
+        below = np.nextafter(np.asarray(self.v_thresh, self.compute_dtype), np.asarray(-np.inf, self.compute_dtype))
+        v = ops.minimum(v, ops.cast(below, self.compute_dtype))
         zeros = ops.zeros((batch_size, self.units), dtype=self.compute_dtype)
         return [v, zeros, zeros]
 
