@@ -2,8 +2,12 @@
 
 Everything reads what training wrote under <root>/logs/ (TensorBoard event files and each run's
 config.yaml), so it works on runs from any machine or runner, and while runs are still going.
+
+`ndnx.analysis.mean_field` holds the analytic oracles of E/I rate networks (STP steady states,
+linear and balanced fixed points, STP multistability, linear ring modes), NumPy/SciPy only.
 """
 
+from ndnx.analysis import mean_field
 from ndnx.analysis.summary import (
     collect,
     format_table,
@@ -14,5 +18,5 @@ from ndnx.analysis.summary import (
     write_csv,
 )
 
-__all__ = ["collect", "format_table", "percentiles", "plot_learning_curves", "read_scalars",
+__all__ = ["mean_field", "collect", "format_table", "percentiles", "plot_learning_curves", "read_scalars",
            "summarize", "write_csv"]

@@ -6,6 +6,7 @@ of a replicated cell in its output shapes.
 """
 
 from ndnx.cells.leaky_rate import LeakyRateCell
+from ndnx.cells.lif import LIFCell, lif_fi_curve, lif_network_scaling, lif_rate
 from ndnx.cells.rnn import RNN
 
-__all__ = ["LeakyRateCell", "RNN"]
+__all__ = ["LeakyRateCell", "LIFCell", "RNN", "lif_fi_curve", "lif_network_scaling", "lif_rate"]
