@@ -255,8 +255,8 @@ def test_sigterm_stops_both_workers_of_a_training_run_promptly(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     procs = [subprocess.Popen(
         [sys.executable, "-m", "ndnx.cli", "run", TINY, "--root", str(tmp_path), "--strategy", "auto",
-         "--set", "epochs=2000", "--set", "sleep=0.01"],
-        env=dict(env, TF_CONFIG=tf_config("worker", i, cluster_of(ports))), stdout=subprocess.PIPE,
+         "--set", "epochs=2000"],
+        env=dict(env, NDNX_TEST_SLEEP="0.01", TF_CONFIG=tf_config("worker", i, cluster_of(ports))), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True) for i in range(2)]
     try:
         deadline = time.monotonic() + 120
