@@ -5,7 +5,8 @@ ndnx layer does (`ndnx.layers.replicas`); `RNN` is `keras.layers.RNN` reporting 
 of a replicated cell in its output shapes.
 """
 
+from ndnx.cells import stp, transfer
 from ndnx.cells.leaky_rate import LeakyRateCell
 from ndnx.cells.rnn import RNN
 
-__all__ = ["LeakyRateCell", "RNN"]
+__all__ = ["LeakyRateCell", "RNN", "stp", "transfer"]
