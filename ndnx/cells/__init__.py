@@ -6,7 +6,8 @@ of a replicated cell in its output shapes.
 """
 
 from ndnx.cells import stp, transfer
+from ndnx.cells.ei_rate import EIRateCell
 from ndnx.cells.leaky_rate import LeakyRateCell
 from ndnx.cells.rnn import RNN
 
-__all__ = ["LeakyRateCell", "RNN", "stp", "transfer"]
+__all__ = ["EIRateCell", "LeakyRateCell", "RNN", "stp", "transfer"]

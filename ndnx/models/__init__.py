@@ -1,5 +1,6 @@
 """Model builders, one module per family."""
 
-from ndnx.models import v1
+from ndnx.models import ei_network, v1
+from ndnx.models.ei_network import EINetwork
 
-__all__ = ["v1"]
+__all__ = ["EINetwork", "ei_network", "v1"]
