@@ -261,6 +261,8 @@ class EIRateCell(ReplicatedLayer):
 
     def _floats(self, arg, value, width, positive=False, nonnegative=False):
         values = np.asarray(value, dtype="object").ravel().tolist()
+        if width == 0:  # per-block values without plastic blocks: kept (configs carry them), unused
+            return [self._float(arg, v, positive, nonnegative) for v in values]
         if len(values) == 1:
             values = values * width
         if len(values) != width:
