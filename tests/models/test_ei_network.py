@@ -47,13 +47,15 @@ def test_schedule_equals_the_equivalent_dense_stimulus():
     on = (steps[None, :, None] >= onsets[:, None] - 1e-6) & (steps[None, :, None] < offsets[:, None] - 1e-6)
     dense = np.einsum("bts,bsn->btn", on.astype("float32"), patterns)
     np.testing.assert_allclose(net.simulate(stimulus=dense)["rates"], scheduled, rtol=1e-6, atol=1e-6)
-    # window resolution: one row per frame, held over it
-    aligned_on, aligned_off = np.array([[0.1]], "float32"), np.array([[0.35]], "float32")
-    one = patterns[:1, :1]
-    windows = np.zeros((1, 12, 9), "float32")
-    windows[0, 2:7] = one[0, 0]  # frames 3 … 7 cover τ ∈ (0.1, 0.35]: rows 2 … 6
+    # window resolution: one row per frame, held over it (same schedule shapes: no new trace)
+    aligned_on = np.array([[0.1, 0.4], [0.2, 0.5]], "float32")
+    aligned_off = np.array([[0.35, 0.5], [0.3, 0.6]], "float32")
+    windows = np.zeros((2, 12, 9), "float32")
+    for b in range(2):
+        for s_ in range(2):  # frames k with τ ∈ (on, off] use rows k − 1 = on/T_W … off/T_W − 1
+            windows[b, int(round(aligned_on[b, s_] / 0.05)):int(round(aligned_off[b, s_] / 0.05))] += patterns[b, s_]
     np.testing.assert_allclose(net.simulate(stimulus=windows)["rates"],
-                               net.simulate(onsets=aligned_on, offsets=aligned_off, patterns=one)["rates"],
+                               net.simulate(onsets=aligned_on, offsets=aligned_off, patterns=patterns)["rates"],
                                rtol=1e-6, atol=1e-6)
 
 
