@@ -1,5 +1,6 @@
 """Model builders, one module per family."""
 
-from ndnx.models import ei_config, v1
+from ndnx.models import ei_config, ei_network, v1
+from ndnx.models.ei_network import EINetwork
 
-__all__ = ["ei_config", "v1"]
+__all__ = ["EINetwork", "ei_config", "ei_network", "v1"]

@@ -1,0 +1,402 @@
+"""A trial of the E/I rate network on NeuroFlame's documented time grid (spec ei_networks_neuroflame.md §1.5).
+
+`EINetwork` wraps an `ndnx.cells.EIRateCell` and simulates one trial:
+
+- a steady period of N_STEADY = T_STEADY/DT steps comes first; stimulus times are measured from
+  its end (τ = 0);
+- the output has F = DURATION/T_WINDOW + 1 frames of window means, (batch, F, N), E first. Frame
+  k ≥ 1 averages the states at τ = (k − 1)·T_WINDOW + DT … k·T_WINDOW; frame 0 is the last window
+  of the steady period (τ = −T_WINDOW + DT … 0). Frame k is stamped τ_k = k·T_WINDOW
+  (`frame_times`). A step from τ to τ + DT uses the input at τ, so a stimulus switched on at
+  T_ON first shows in frame T_ON/T_WINDOW + 1, the frame right after the one stamped T_ON;
+- durations are converted to steps by explicit rounding (a duration that is not a whole number of
+  steps is an error), not by int() truncation (NeuroFlame: int(0.3/0.1) = 2);
+- `first_window="neuroflame"` reproduces NeuroFlame's first frame, a mean of N_WINDOW + 2 samples
+  (the running sum starts 2 steps early); the default "exact" averages N_WINDOW samples (fewer
+  only when T_STEADY < T_WINDOW; with T_STEADY = 0 frame 0 is the initial rates).
+
+Inputs (`call(inputs, parameters=None, initial_state=None)` or `simulate(...)`):
+
+- a stimulus schedule, {"onsets", "offsets", "patterns"}: float32 (B, S) onset and offset times
+  in seconds from the end of T_STEADY, stimulus s being on during [onset, offset) (rounded to
+  steps), and (B, S, N_E) or (B, S, N) patterns in units of Ja0 (strength and footprint included,
+  the √K_E·M0 factor not: the cell applies it and adds the drive √K_E·M0·Ja0_A);
+- or a dense stimulus (B, T, N_E or N) in the same units, over the recorded time after T_STEADY,
+  either at DT resolution (T = DURATION/DT, row j is the input at τ = j·DT) or at window
+  resolution (T = DURATION/T_WINDOW, row k − 1 held over frame k); zero during the steady period;
+- or nothing (the drive alone). `parameters` are the cell's batched parameters
+  (`ndnx.cells.ei_rate.BATCHED_PARAMETERS`); `initial_state` a state dict (e.g. the final state
+  of a previous trial, `simulate(..., return_state=True)`) to continue from instead of the random
+  start (NeuroFlame's IF_INIT=0); its step counter and switch are reset to the new trial's grid.
+
+Outputs: the rates (B, F, N), or, when `record_stp` / `record_recurrent` is set, a dict with
+"rates", the window means "u_a_b" / "x_a_b" of every plastic block (a ← b), and "recurrent",
+the window mean of the recurrent input s + n of E neurons (B, F, N_E).
+
+Long runs: `record(path, ...)` streams the frames to an HDF5 file chunk by chunk, carrying the
+state between chunks, instead of holding the trial in memory.
+
+The window loop runs inside one `tf.function` (autograph off); with `jit_loop=True` (default) it
+is XLA-compiled. On the 2-core CPU (benchmarks/bench_ei_network.py: N = 10⁴, K = 500 ELL blocks,
+DT = 1 ms) that is 6.6× (batch 1) and 5.6× (batch 10) faster than the uncompiled loop, for about
+3 s of compilation per trial shape; the step's time is then ~97 % the synaptic drive (the ELL
+gather) and ~0.2–0.4 ms per step the rest of the update. For short trials of small networks the
+uncompiled loop (`jit_loop=False`) starts faster.
+
+Reference: spec ei_networks_neuroflame.md §1.5, §10.2, §10.3 item 7 and §11 "Time grid".
+"""
+
+import math
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from ndnx.cells.ei_rate import EIRateCell, _steps
+from ndnx.registry import register
+
+__all__ = ["EINetwork", "FIRST_WINDOW"]
+
+FIRST_WINDOW = ("exact", "neuroflame")
+
+
+@register("layer")
+class EINetwork(keras.Model):
+    """One trial of an `EIRateCell` network on the documented time grid (module docstring).
+
+    Args:
+        cell: an `ndnx.cells.EIRateCell` (or its serialised config).
+        duration: recorded time DURATION after T_STEADY (s), a whole number of windows.
+        t_steady: steady period T_STEADY before recording (s), a whole number of steps.
+        first_window: "exact" or "neuroflame" (frame 0 of N_WINDOW + 2 samples).
+        record_stp: also return the window means of u and x of every plastic block.
+        record_recurrent: also return the window mean of the recurrent input of E.
+        jit_loop: XLA-compile the simulation loop (not in training-mode calls, whose gradient TF
+            cannot take through a compiled loop from outside; compile the train step with
+            jit_compile=True for that).
+
+    Example:
+        >>> import numpy as np, ndnx
+        >>> from ndnx.connectivity import Synapses
+        >>> ones = lambda n, m: Synapses.from_dense(np.full((n, m), 1.0 / m))  # all-to-all P/N_B
+        >>> cell = ndnx.cells.EIRateCell([4, 4], {(a, b): ones(4, 4) for a in (0, 1) for b in (0, 1)},
+        ...                              in_degree=1, gain=1.0, m0=2.0, ja0=(1.58, 1.0), dt=0.01,
+        ...                              rate_dynamics=True, init_std=0.0, seed=0)
+        >>> net = ndnx.models.EINetwork(cell, duration=2.0, t_steady=1.0)
+        >>> out = net.simulate(batch_size=1)
+        >>> out["rates"].shape  # 2 s at T_WINDOW 0.1: 21 frames
+        (1, 21, 8)
+    """
+
+    def __init__(self, cell, duration=6.0, t_steady=1.0, first_window="exact", record_stp=False,
+                 record_recurrent=False, jit_loop=True, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(cell, dict):
+            cell = keras.saving.deserialize_keras_object(cell)
+        if not isinstance(cell, EIRateCell):
+            raise ValueError(f"{self.name}: cell must be an ndnx.cells.EIRateCell, got {type(cell).__name__}")
+        if first_window not in FIRST_WINDOW:
+            raise ValueError(f"{self.name}: first_window must be one of {FIRST_WINDOW}, got {first_window!r}")
+        self.cell = cell
+        self.duration = float(duration)
+        self.t_steady = float(t_steady)
+        if not (math.isfinite(self.duration) and self.duration > 0):
+            raise ValueError(f"{self.name}: duration must be finite and > 0, got {duration}")
+        if not (math.isfinite(self.t_steady) and self.t_steady >= 0):
+            raise ValueError(f"{self.name}: t_steady must be finite and ≥ 0, got {t_steady}")
+        self.n_frames = _steps(self.name, "duration", self.duration, cell.t_window)
+        self.n_steady = _steps(self.name, "t_steady", self.t_steady, cell.dt)
+        self.first_window = first_window
+        n_window = cell.n_window
+        if first_window == "neuroflame":
+            if self.n_steady < n_window + 2:
+                raise ValueError(f"{self.name}: first_window='neuroflame' needs t_steady ≥ t_window + 2·dt "
+                                 f"({n_window + 2} steps), got {self.n_steady} steps")
+            self.n_first = n_window + 2
+        else:
+            self.n_first = min(n_window, self.n_steady)
+        self.record_stp, self.record_recurrent = bool(record_stp), bool(record_recurrent)
+        self.jit_loop = bool(jit_loop)
+        self._records = ["r"]
+        if self.record_stp:
+            self._records += [f"{ux}_{a}_{b}" for a, b in cell.stp_blocks for ux in ("u", "x")]
+        if self.record_recurrent:
+            self._records.append("recurrent")
+        self._functions = {}
+
+    # ---- grid --------------------------------------------------------------------------------
+    @property
+    def frames(self):
+        """F = DURATION/T_WINDOW + 1."""
+        return self.n_frames + 1
+
+    def frame_times(self):
+        """The stamp τ_k = k·T_WINDOW of frame k (s from the end of T_STEADY; the window ends there)."""
+        return np.arange(self.frames) * self.cell.t_window
+
+    def build(self, input_shape=None):
+        if not self.cell.built:
+            self.cell.build(None)
+        self.built = True
+
+    def build_from_config(self, config):
+        self.build(None)
+
+    def compute_output_shape(self, input_shape=None):
+        batch = None
+        if input_shape is not None and not isinstance(input_shape, dict):
+            batch = input_shape[0]
+        shapes = {"rates": (batch, self.frames, self.cell.n_neurons)}
+        if not self._dict_output:
+            return shapes["rates"]
+        for name in self._records[1:]:
+            width = self.cell.sizes[0] if name == "recurrent" else self.cell.sizes[int(name.split("_")[2])]
+            shapes[name] = (batch, self.frames, width)
+        return shapes
+
+    @property
+    def _dict_output(self):
+        return len(self._records) > 1
+
+    # ---- inputs ------------------------------------------------------------------------------
+    def _stimulus(self, inputs):
+        """("schedule", on steps, off steps, patterns), ("dense", stimulus, per_step) or None; batch."""
+        cell = self.cell
+        if inputs is None:
+            return None, None
+        if not isinstance(inputs, dict):
+            inputs = {"stimulus": inputs}
+        unknown = sorted(set(inputs) - {"stimulus", "onsets", "offsets", "patterns"})
+        if unknown:
+            raise ValueError(f"{self.name}: unknown inputs {unknown}; expected 'stimulus' or 'onsets', 'offsets' "
+                             f"and 'patterns'")
+        widths = (cell.sizes[0], cell.n_neurons)
+        if "stimulus" in inputs:
+            if len(inputs) > 1:
+                raise ValueError(f"{self.name}: give either a dense 'stimulus' or a schedule, got {sorted(inputs)}")
+            stim = tf.cast(inputs["stimulus"], tf.float32)
+            per_step, per_window = self.n_frames * cell.n_window, self.n_frames
+            if stim.shape.rank != 3 or stim.shape[1] not in (per_step, per_window) or stim.shape[2] not in widths:
+                raise ValueError(f"{self.name}: a dense stimulus must be (batch, {per_step} steps or {per_window} "
+                                 f"windows, {widths[0]} or {widths[1]}), got {tuple(stim.shape)}")
+            return ("dense", stim, stim.shape[1] == per_step and cell.n_window > 1), stim.shape[0]
+        if set(inputs) != {"onsets", "offsets", "patterns"}:
+            raise ValueError(f"{self.name}: a schedule needs 'onsets', 'offsets' and 'patterns', got {sorted(inputs)}")
+        for key in ("onsets", "offsets"):
+            value = inputs[key]
+            if not tf.is_tensor(value) or hasattr(value, "numpy"):
+                if not np.all(np.isfinite(np.asarray(value, dtype="float64"))):
+                    raise ValueError(f"{self.name}: {key} must be finite times in seconds")
+        onsets, offsets = tf.cast(inputs["onsets"], tf.float32), tf.cast(inputs["offsets"], tf.float32)
+        patterns = tf.cast(inputs["patterns"], tf.float32)
+        if onsets.shape.rank != 2 or offsets.shape != onsets.shape or patterns.shape.rank != 3 \
+                or tuple(patterns.shape[:2]) != tuple(onsets.shape) or patterns.shape[2] not in widths:
+            raise ValueError(f"{self.name}: a schedule needs onsets and offsets (batch, S) and patterns "
+                             f"(batch, S, {widths[0]} or {widths[1]}), got {tuple(onsets.shape)}, "
+                             f"{tuple(offsets.shape)}, {tuple(patterns.shape)}")
+        dt = cell.dt
+        return ("schedule", tf.round(onsets / dt), tf.round(offsets / dt), patterns), onsets.shape[0]
+
+    @staticmethod
+    def _batch_of(parameters, initial_state):
+        for source in (initial_state or {}, parameters or {}):
+            for value in source.values():
+                shape = np.shape(value) if not tf.is_tensor(value) else tuple(value.shape)
+                if len(shape) >= 2 and shape[0] is not None:
+                    return int(shape[0])
+        return 1
+
+    # ---- simulation --------------------------------------------------------------------------
+    def _window_stimulus(self, stimulus, frame):
+        """The cell's stimulus argument for recorded frame `frame` ≥ 1 (a tensor index)."""
+        if stimulus is None or stimulus[0] == "schedule":
+            return stimulus
+        _, stim, per_step = stimulus
+        n = self.cell.n_window
+        if per_step:
+            return ("steps", tf.gather(stim, (frame - 1) * n + tf.range(n), axis=1))
+        return ("window", tf.gather(stim, frame - 1, axis=1))
+
+    def _prologue(self, state, res, key, stimulus):
+        """The steady period: unrecorded steps, then frame 0. Returns (state, frame-0 means)."""
+        cell = self.cell
+        steady = stimulus if stimulus is not None and stimulus[0] == "schedule" else None
+        state, _ = cell.run_steps(state, self.n_steady - self.n_first, res, key, steady, record=())
+        if self.n_first == 0:
+            return state, self._means_of(state)
+        return cell.run_steps(state, self.n_first, res, key, steady, record=self._records)
+
+    def _means_of(self, state):
+        out = {}
+        for name in self._records:
+            if name == "recurrent":
+                cur = state["s"] + state["n"] if self.cell.nmda else state["s"]
+                out[name] = cur[:, :self.cell.sizes[0]]
+            else:
+                out[name] = state[name]
+        return out
+
+    def _frames(self, state, res, key, stimulus, first_frame, n_frames):
+        """Frames first_frame … first_frame + n_frames − 1; returns (state, {name: (B, n, width)})."""
+        cell = self.cell
+        names = list(state)
+        arrays = [tf.TensorArray(tf.float32, size=n_frames, element_shape=None) for _ in self._records]
+
+        def body(k, values, arrays):
+            st = dict(zip(names, values))
+            st, means = cell.run_steps(st, cell.n_window, res, key,
+                                       self._window_stimulus(stimulus, first_frame + k), record=self._records)
+            arrays = [a.write(k, means[name]) for a, name in zip(arrays, self._records)]
+            return k + 1, [st[n] for n in names], arrays
+
+        _, values, arrays = tf.while_loop(lambda k, *_: k < n_frames, body,
+                                          (tf.constant(0), [state[n] for n in names], arrays),
+                                          maximum_iterations=n_frames)
+        return dict(zip(names, values)), {name: tf.transpose(a.stack(), (1, 0, 2))
+                                          for a, name in zip(arrays, self._records)}
+
+    def _function(self, kind, n_frames=None, jit=None):
+        """The (compiled) graph function of a trial or a piece of it, traced once per kind and size.
+
+        Autograph is off: the loops are explicit `tf.while_loop`s and every Python branch is static,
+        and converting the step's code would cost seconds of tracing.
+        """
+        jit = self.jit_loop if jit is None else jit
+        name = (kind, n_frames, jit)
+        if name not in self._functions:
+            def prologue(state, key, stimulus, parameters):
+                res = self.cell.resolve(parameters, None)
+                return self._prologue(state, res, key, stimulus)
+
+            def frames(state, key, stimulus, parameters, first_frame):
+                res = self.cell.resolve(parameters, None)
+                return self._frames(state, res, key, stimulus, first_frame, n_frames)
+
+            def trial(state, key, stimulus, parameters):
+                res = self.cell.resolve(parameters, None)
+                state, first = self._prologue(state, res, key, stimulus)
+                state, rest = self._frames(state, res, key, stimulus, 1, self.n_frames)
+                return state, {name: tf.concat([first[name][:, None], rest[name]], axis=1) for name in self._records}
+
+            fn = {"prologue": prologue, "frames": frames, "trial": trial}[kind]
+            self._functions[name] = tf.function(fn, jit_compile=jit, reduce_retracing=True, autograph=False)
+        return self._functions[name]
+
+    def _start(self, inputs, parameters, initial_state):
+        cell = self.cell
+        if not self.built:
+            self.build(None)
+        stimulus, batch = self._stimulus(inputs)
+        if batch is None:
+            batch = self._batch_of(parameters, initial_state)
+        parameters = dict(parameters or {})
+        res = cell.resolve(parameters, batch)  # checks the parameters once, outside the compiled loop
+        t0 = float(-self.n_steady)
+        if initial_state is None:
+            state = cell.initial_state(batch, resolved=res, t0=t0)
+        else:
+            given = dict(initial_state)
+            given["t"] = tf.fill((batch, 1), t0)
+            if any(cell.bump_switch):
+                given["switched"] = tf.zeros((batch, 1))
+            state = cell.check_state(given, batch)
+        return stimulus, parameters, state
+
+    def _simulate(self, inputs, parameters, initial_state, training=False):
+        stimulus, parameters, state = self._start(inputs, parameters, initial_state)
+        # TF cannot differentiate an XLA-compiled while loop from outside (its TensorLists do not
+        # cross the XLA boundary): training runs the loop uncompiled, or inside the caller's own
+        # XLA-compiled train step (compile(jit_compile=True)).
+        jit = self.jit_loop and not training
+        state, out = self._function("trial", jit=jit)(state, self.cell.noise_key(), stimulus, parameters)
+        out = dict(out)
+        out["rates"] = out.pop("r")
+        return out, state
+
+    def call(self, inputs=None, parameters=None, initial_state=None, training=None):
+        out, _ = self._simulate(inputs, parameters, initial_state, training=bool(training))
+        return out if self._dict_output else out["rates"]
+
+    def simulate(self, batch_size=None, onsets=None, offsets=None, patterns=None, stimulus=None, parameters=None,
+                 initial_state=None, return_state=False):
+        """Run one trial eagerly; NumPy outputs (dict with "rates" and the records), and the final state.
+
+        Give either `stimulus` or `onsets`/`offsets`/`patterns` (or neither); `batch_size` is needed
+        only when nothing else tells the batch.
+        """
+        inputs = self._inputs(onsets, offsets, patterns, stimulus)
+        if inputs is None and batch_size is not None:
+            inputs = {"onsets": np.zeros((batch_size, 0), "float32"), "offsets": np.zeros((batch_size, 0), "float32"),
+                      "patterns": np.zeros((batch_size, 0, self.cell.sizes[0]), "float32")}
+        out, state = self._simulate(inputs, parameters, initial_state)
+        out = {k: np.asarray(v) for k, v in out.items()}
+        if return_state:
+            return out, {k: np.asarray(v) for k, v in state.items()}
+        return out
+
+    def _inputs(self, onsets, offsets, patterns, stimulus):
+        schedule = [v is not None for v in (onsets, offsets, patterns)]
+        if stimulus is not None and any(schedule):
+            raise ValueError(f"{self.name}: give either a dense stimulus or a schedule, not both")
+        if any(schedule) and not all(schedule):
+            raise ValueError(f"{self.name}: a schedule needs onsets, offsets and patterns together")
+        if stimulus is not None:
+            return {"stimulus": stimulus}
+        if all(schedule):
+            return {"onsets": onsets, "offsets": offsets, "patterns": patterns}
+        return None
+
+    def record(self, path, batch_size=None, onsets=None, offsets=None, patterns=None, stimulus=None,
+               parameters=None, initial_state=None, chunk_frames=100):
+        """Simulate one trial and stream its frames to the HDF5 file `path`, `chunk_frames` at a time.
+
+        Datasets: "rates" (B, F, N) and every record of the model (as `call` returns them),
+        "frame_times" (F,); attributes dt, t_window, duration, t_steady, sizes. Only one chunk
+        of frames is in memory at a time. Returns `path`.
+        """
+        import h5py
+
+        if not (isinstance(chunk_frames, (int, np.integer)) and chunk_frames >= 1):
+            raise ValueError(f"{self.name}: chunk_frames must be a positive int, got {chunk_frames!r}")
+        inputs = self._inputs(onsets, offsets, patterns, stimulus)
+        if inputs is None and batch_size is not None:
+            inputs = {"onsets": np.zeros((batch_size, 0), "float32"), "offsets": np.zeros((batch_size, 0), "float32"),
+                      "patterns": np.zeros((batch_size, 0, self.cell.sizes[0]), "float32")}
+        stimulus, parameters, state = self._start(inputs, parameters, initial_state)
+        key = self.cell.noise_key()
+        batch = int(state["r"].shape[0])
+        cell = self.cell
+        with h5py.File(path, "w") as f:
+            for attr, value in (("dt", cell.dt), ("t_window", cell.t_window), ("duration", self.duration),
+                                ("t_steady", self.t_steady), ("sizes", list(cell.sizes))):
+                f.attrs[attr] = value
+            f["frame_times"] = self.frame_times()
+            state, first = self._function("prologue")(state, key, stimulus, parameters)
+            sets = {}
+            for name, value in first.items():
+                label = "rates" if name == "r" else name
+                width = value.shape[-1]
+                sets[name] = f.create_dataset(label, shape=(batch, self.frames, width), dtype="float32",
+                                              chunks=(batch, min(chunk_frames, self.frames), width))
+                sets[name][:, 0] = np.asarray(value)
+            done = 0
+            while done < self.n_frames:
+                n = min(chunk_frames, self.n_frames - done)
+                state, rest = self._function("frames", n)(state, key, stimulus, parameters, tf.constant(1 + done))
+                for name, value in rest.items():
+                    sets[name][:, 1 + done:1 + done + n] = np.asarray(value)
+                done += n
+        return path
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "cell": keras.saving.serialize_keras_object(self.cell),
+            "duration": self.duration, "t_steady": self.t_steady, "first_window": self.first_window,
+            "record_stp": self.record_stp, "record_recurrent": self.record_recurrent, "jit_loop": self.jit_loop,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
