@@ -161,37 +161,120 @@ class Synapses:
         return Synapses(self.shape, self.layout, dense=self.dense, indices=self.indices,
                         values=self.values, scale=self.scale * float(factor))
 
-    def tensors(self):
-        """What a layer stores, as float32/int32 NumPy arrays: {"kernel": Wᵀ} or {"indices"[, "values"]}.
+    def in_degrees(self):
+        """The number of non-zero weights of every postsynaptic neuron (n_post,) int64."""
+        if self.layout == "dense":
+            return np.count_nonzero(self.dense, axis=1).astype("int64")
+        real = self.indices < self.shape[1]
+        if self.values is not None:
+            real &= self.values != 0
+        return real.sum(axis=1).astype("int64")
 
-        `scale` is not folded in (a layer keeps it as a constant or a parameter of its own).
+    def tensors(self):
+        """What a layer stores (NumPy arrays) and hands to `synaptic_drive`; treat the dict as opaque.
+
+        Dense: {"kernel": Wᵀ (n_pre, n_post) float32}. ELL: {"columns": (k_max, n_post) int32, the
+        transposed indices (column c holds the c-th partner of every postsynaptic neuron), and for a
+        valued block "values": (k_max, n_post) float32}. `scale` is not folded in (a layer keeps it
+        as a constant or a parameter of its own).
         """
         if self.layout == "dense":
             return {"kernel": np.ascontiguousarray(self.dense.T)}
-        out = {"indices": self.indices}
+        out = {"columns": np.ascontiguousarray(self.indices.T)}
         if self.values is not None:
-            out["values"] = self.values
+            out["values"] = np.ascontiguousarray(self.values.T)
         return out
 
     def __repr__(self):
         return f"Synapses(shape={self.shape}, layout={self.layout!r}, nnz={self.nnz}, scale={self.scale:g})"
 
 
+#: Columns summed per iteration of the ELL loop: one for a single presynaptic vector, more for a
+#: batch (measured, see `synaptic_drive`).
+UNROLL_SINGLE, UNROLL_BATCH = 1, 16
+
+
 def synaptic_drive(x, tensors, scale=1.0):
-    """d = scale · x · Wᵀ for x (batch, n_pre), with W given by `Synapses.tensors()` (as tensors).
+    """d = scale · x · Wᵀ for x (..., n_pre), with W given by `Synapses.tensors()` (as tensors).
 
-    The layout is read from the keys: "kernel" (dense) or "indices" [+ "values"] (ell).
+    The layout is read from the keys ("kernel": a matmul; "columns" [+ "values"]: ELL). The ELL
+    drive is a loop over the k_max partner columns, d += x[columns[c]] (· values[c]), with x
+    padded by one zero (the padding index n_pre): inside `tf.function(jit_compile=True)` each
+    iteration is one fused, vectorised gather-add over the postsynaptic neurons, so nothing of
+    size n_post·k_max is ever materialised. x's last axis must be the block's n_pre.
+
+    Measured on the 2-core CPU this was written on (N = 10⁴ = 8000 E + 2000 I, K = 500 from each
+    population: 10⁷ binary synapses, k_max ≈ 580 per block; the CPU time of one drive of all four
+    blocks): the column loop 8–11 ms at B = 1 and 40–45 ms at B = 10; XLA's single gather + sum
+    over (B, n_post, k_max) 48–55 ms at B = 1; a dense matmul 49 ms (B = 1); transposed (n_pre, B)
+    row gathers of the whole block as slow as the single gather; int16 columns no faster; merging a
+    population's E and I blocks into one ELL block no faster; tf.sparse.sparse_dense_matmul (not
+    XLA-compilable) 47 ms at B = 1 and 104 ms at B = 10; CSR tf.linalg.sparse 199 / 297 ms;
+    tf.sparse.segment_sum 133 / 230 ms; scipy.sparse CSR 12.6 / 80 ms.
+
+    Example:
+        >>> import numpy as np, tensorflow as tf
+        >>> from ndnx.connectivity import Synapses, synaptic_drive
+        >>> s = Synapses.from_rows([[0, 2], [1]], n_pre=3)
+        >>> x = np.array([[1.0, 2.0, 3.0]], "float32")
+        >>> synaptic_drive(x, s.tensors(), 0.5).numpy().tolist()
+        [[2.0, 1.0]]
     """
-    from keras import ops
+    import tensorflow as tf
 
+    x = tf.convert_to_tensor(x)
     if "kernel" in tensors:
-        d = ops.matmul(x, ops.cast(tensors["kernel"], x.dtype))
+        kernel = tf.cast(tensors["kernel"], x.dtype)
+        d = tf.tensordot(x, kernel, axes=[[x.shape.rank - 1], [0]]) if x.shape.rank != 2 else tf.matmul(x, kernel)
     else:
-        padded = ops.concatenate([x, ops.zeros_like(x[..., :1])], axis=-1)
-        gathered = ops.take(padded, tensors["indices"], axis=-1)  # (batch, n_post, k_max)
-        if "values" in tensors:
-            gathered = gathered * ops.cast(tensors["values"], x.dtype)
-        d = ops.sum(gathered, axis=-1)
+        d = _ell_drive(x, tensors)
     if isinstance(scale, (int, float)) and scale == 1.0:
         return d
-    return d * ops.cast(scale, x.dtype)
+    return d * tf.cast(scale, x.dtype)
+
+
+def _ell_drive(x, tensors):
+    import tensorflow as tf
+
+    columns = tf.convert_to_tensor(tensors["columns"])
+    values = tensors.get("values")
+    values = None if values is None else tf.cast(values, x.dtype)
+    k_max, n_post = columns.shape
+    n_pre = x.shape[-1]
+    flat = tf.reshape(x, [-1, n_pre])
+    single = flat.shape[0] == 1
+    # operand row n_pre is the zero the padding index points at
+    if single:
+        operand = tf.concat([flat[0], tf.zeros([1], x.dtype)], 0)
+        acc = tf.zeros([n_post], x.dtype)
+    else:
+        operand = tf.concat([tf.transpose(flat), tf.zeros([1, tf.shape(flat)[0]], x.dtype)], 0)
+        acc = tf.zeros([n_post, tf.shape(flat)[0]], x.dtype)
+
+    def add_column(acc, c):
+        gathered = tf.gather(operand, tf.cast(columns[c], tf.int32))
+        if values is not None:
+            gathered *= values[c] if single else values[c][:, None]
+        return acc + gathered
+
+    if tf.executing_eagerly():  # one op beats a Python loop of k_max small ones
+        gathered = tf.gather(operand, tf.cast(columns, tf.int32))  # (k_max, n_post[, M])
+        if values is not None:
+            gathered *= values if single else values[..., None]
+        acc = tf.reduce_sum(gathered, axis=0) + acc
+    else:
+        unroll = UNROLL_SINGLE if single else UNROLL_BATCH
+        n_iter = k_max // unroll
+
+        def body(i, acc):
+            for u in range(unroll):
+                acc = add_column(acc, i * unroll + u)
+            return i + 1, acc
+
+        if n_iter:
+            acc = tf.while_loop(lambda i, acc: i < n_iter, body, (tf.constant(0), acc),
+                                maximum_iterations=n_iter)[1]
+        for c in range(n_iter * unroll, k_max):
+            acc = add_column(acc, c)
+    out = tf.reshape(acc, [1, n_post]) if single else tf.transpose(acc)
+    return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [n_post]], 0))
