@@ -69,7 +69,7 @@ import tensorflow as tf
 
 from ndnx.cells import stp as stp_rules
 from ndnx.cells.transfer import transfer_function
-from ndnx.connectivity.synapses import LAYOUTS, Synapses, synaptic_drive
+from ndnx.connectivity.synapses import LAYOUTS, Synapses, synaptic_drive, tensor_specs
 from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.registry import register
 from ndnx.seeding import derive_seed
@@ -353,13 +353,7 @@ class EIRateCell(ReplicatedLayer):
         for (a, b), desc in self._blocks.items():
             arrays = self._arrays.get((a, b))
             n_post, n_pre = desc["shape"]
-            if desc["layout"] == "dense":
-                specs = {"kernel": ((n_pre, n_post), "float32")}
-            else:
-                k = int(desc["k_max"])
-                specs = {"indices": ((n_post, k), "int32")}
-                if desc.get("valued"):
-                    specs["values"] = ((n_post, k), "float32")
+            specs = tensor_specs((n_post, n_pre), desc["layout"], desc.get("k_max"), desc.get("valued", False))
             weights = {}
             for part, (shape, dtype) in specs.items():
                 value = None if arrays is None else arrays[part]

@@ -20,7 +20,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from ndnx.connectivity.synapses import LAYOUTS, Synapses, synaptic_drive
+from ndnx.connectivity.synapses import LAYOUTS, Synapses, synaptic_drive, tensor_specs
 from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.registry import register
 
@@ -181,12 +181,9 @@ class LIFCell(ReplicatedLayer):
             block = self._block_data.get((a, b))
             stored = block.tensors() if block is not None else None
             n_post, n_pre = self.sizes[a], self.sizes[b]
-            if spec["layout"] == "dense":
-                wanted = {"kernel": ((n_pre, n_post), "float32", 0)}
-            else:
-                wanted = {"indices": ((n_post, spec["k_max"]), "int32", n_pre)}  # n_pre: the padding index
-                if spec["values"]:
-                    wanted["values"] = ((n_post, spec["k_max"]), "float32", 0)
+            wanted = {key: (wshape, dtype, n_pre if dtype == "int32" else 0)  # n_pre: the padding index
+                      for key, (wshape, dtype) in tensor_specs((n_post, n_pre), spec["layout"], spec.get("k_max"),
+                                                               spec["values"]).items()}
             tensors = {}
             for key, (wshape, dtype, fill) in wanted.items():
                 value = None if stored is None else stored[key]

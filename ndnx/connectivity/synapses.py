@@ -17,7 +17,7 @@ stores `tensors()` as non-trainable weights and calls `synaptic_drive` on them i
 
 import numpy as np
 
-__all__ = ["Synapses", "synaptic_drive", "LAYOUTS"]
+__all__ = ["Synapses", "synaptic_drive", "tensor_specs", "LAYOUTS"]
 
 LAYOUTS = ("dense", "ell")
 
@@ -187,6 +187,24 @@ class Synapses:
 
     def __repr__(self):
         return f"Synapses(shape={self.shape}, layout={self.layout!r}, nnz={self.nnz}, scale={self.scale:g})"
+
+
+def tensor_specs(shape, layout, k_max=None, valued=False):
+    """{name: (shape, dtype)} of what `Synapses.tensors()` holds for a block of this description.
+
+    A layer that stores a block's tensors as variables declares them from this (e.g. when it is
+    rebuilt from its config before the saved values are loaded), without knowing the layout's
+    internals.
+    """
+    n_post, n_pre = (int(n) for n in shape)
+    if layout == "dense":
+        return {"kernel": ((n_pre, n_post), "float32")}
+    if layout != "ell":
+        raise ValueError(f"tensor_specs: layout must be one of {LAYOUTS}, got {layout!r}")
+    specs = {"columns": ((int(k_max), n_post), "int32")}
+    if valued:
+        specs["values"] = ((int(k_max), n_post), "float32")
+    return specs
 
 
 #: Columns summed per iteration of the ELL loop: one for a single presynaptic vector, more for a
