@@ -76,7 +76,12 @@ def low_rank_vectors(n, lr_mean, lr_cov, seed=0):
 
 
 def dual_task_vectors(n, lr_mean=DEFAULT_LR_MEAN, lr_cov=DEFAULT_LR_COV, seed=0):
-    """The four low-rank vectors (ξ0, ξ1, ξ2, ξ3) of the dual task, an array (4, n) (module docstring)."""
+    """The four low-rank vectors (ξ0, ξ1, ξ2, ξ3) of the dual task, an array (4, n) (module docstring).
+
+    Example:
+        >>> from ndnx.connectivity import dual_task_vectors
+        >>> dual_task_vectors(8, seed=0).shape
+        (4, 8)"""
     n = _checked_n(n, "dual_task_vectors")
     mean, cov = _checked_gaussian(lr_mean, lr_cov, "dual_task_vectors")
     if mean.size != 4:
@@ -88,7 +93,12 @@ def dual_task_vectors(n, lr_mean=DEFAULT_LR_MEAN, lr_cov=DEFAULT_LR_COV, seed=0)
 
 
 def odor_vectors(n, seed=0, count=10):
-    """`count` vectors N(0, 1) of length n with odors[2] = odors[1]: an array (count, n)."""
+    """`count` vectors N(0, 1) of length n with odors[2] = odors[1]: an array (count, n).
+
+    Example:
+        >>> from ndnx.connectivity import odor_vectors
+        >>> odor_vectors(8, seed=0).shape
+        (10, 8)"""
     n = _checked_n(n, "odor_vectors")
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 3:
         raise ValueError(f"odor_vectors: count must be an int ≥ 3 (odors[2] copies odors[1]), got {count!r}")

@@ -7,15 +7,19 @@ and fixed in-degree rules, P/N_B or P/√N_B for all-to-all; the network model m
 (A, B) by J_AB = GAIN·Jab[A][B]/√K_B. Per-block lists (profiles, kappa, phase) are flat and
 row-major post × pre — [EE, EI, IE, II] for two populations — as NeuroFlame's PROBA_TYPE and KAPPA.
 
-Layout: "auto" stores every block dense when the network has at most `DENSE_MAX_NEURONS`
-neurons (or is all-to-all) and in the ELL layout otherwise; "dense"/"ell" force one.
-On a CPU the ELL drive of a sparse block is faster than the dense matmul for all but tiny networks
-(`ndnx.connectivity.synaptic_drive`); dense blocks are kept for small networks, where they cost
-little and back-propagate through a matmul rather than a scatter (training, §6).
+Layout: "auto" stores every block dense when the network has at most `DENSE_MAX_NEURONS` = 2000
+neurons (or is all-to-all) and in the ELL layout otherwise; "dense"/"ell" force one. The spec
+suggests dense up to N ≈ 2·10⁴ with GPUs in mind; on a CPU the ELL drive of a sparse block
+(`ndnx.connectivity.synaptic_drive`) ties with the dense matmul up to N ≈ 1000 and wins from
+N ≈ 2000 (K = N/10, batches 1 to 64; about 1.8× at N = 4000, 3–5× at N = 10⁴, where the dense matrix
+also takes 400 MB). Small networks stay dense: it costs nothing there, and training (§6)
+back-propagates through a matmul instead of a scatter.
 
 A user's own block (a measured connectome, a hand-made matrix) replaces a generated one:
 `blocks={(0, 0): W}` with W a `Synapses`, a dense (N_A, N_B) array, COO triplets
-(rows, cols, values) or anything with `.tocoo()` (a SciPy sparse matrix).
+(rows, cols, values) or anything with `.tocoo()` (a SciPy sparse matrix); it is used as given
+(no scaling, no binarisation) and stored in the network's layout like the generated blocks. Every
+returned block has `scale` 1.
 
 Example:
     >>> from ndnx.connectivity import build_network
@@ -44,7 +48,12 @@ CON_TYPES = ("sparse", "fixed_k", "all2all")
 
 
 def con_type_rule(con_type):
-    """'sparse', 'fixed_k' or 'all2all' for a CON_TYPE string (any name containing 'all2all' is all-to-all)."""
+    """'sparse', 'fixed_k' or 'all2all' for a CON_TYPE string (any name containing 'all2all' is all-to-all).
+
+    Example:
+        >>> from ndnx.connectivity import con_type_rule
+        >>> con_type_rule("sparse"), con_type_rule("all2all_ring")
+        ('sparse', 'all2all')"""
     if isinstance(con_type, str):
         if "all2all" in con_type:
             return "all2all"
@@ -77,7 +86,7 @@ def _finite(value, name):
 
 
 def _user_block(block, key, shape, layout):
-    """A user's block as Synapses of the given shape (and layout, unless "auto")."""
+    """A user's block as Synapses of the given shape and layout."""
     name = f"build_network: blocks[{key}]"
     if isinstance(block, Synapses):
         syn = block
@@ -103,7 +112,13 @@ def _user_block(block, key, shape, layout):
         syn = Synapses.from_dense(matrix)
     if syn.shape != shape:
         raise ValueError(f"{name} must have shape {shape} (post × pre), got {syn.shape}")
-    return syn if layout == "auto" else syn.with_layout(layout)
+    syn = syn.with_layout(layout)
+    if syn.scale != 1.0:  # every returned block has scale 1: the model multiplies by J_AB alone
+        if syn.layout == "dense":
+            return Synapses.from_dense(syn.to_dense())
+        values = (syn.indices < shape[1]).astype("float32") if syn.values is None else syn.values
+        syn = Synapses(shape, "ell", indices=syn.indices, values=values * np.float32(syn.scale))
+    return syn
 
 
 def build_network(sizes, in_degree, con_type="sparse", profiles=None, kappa=None, phase=0.0,
@@ -128,6 +143,12 @@ def build_network(sizes, in_degree, con_type="sparse", profiles=None, kappa=None
         chunk_bytes: working memory of one row chunk while building.
         blocks: user blocks {(A, B): W} used instead of generated ones (module docstring).
         strict: unknown profile names are errors (False: uniform, as in NeuroFlame).
+
+    Example:
+        >>> from ndnx.connectivity import build_network
+        >>> net = build_network([40, 10], in_degree=[8, 4], con_type="fixed_k", seed=0)
+        >>> [int(block.in_degrees().min()) for block in net.values()]   # K_B per row, post × pre
+        [8, 4, 8, 4]
     """
     if isinstance(sizes, (int, np.integer)) or not len(sizes):
         raise ValueError(f"build_network: sizes must be a list of population sizes (E first), got {sizes!r}")

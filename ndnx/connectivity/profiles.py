@@ -115,6 +115,13 @@ class ProbabilityProfile:
         seed: the gaussian profile's seed: an int or a tuple of non-negative ints; its rows come
             from row-group streams (`ndnx.connectivity.row_streams`), so any row slicing gives the
             same values.
+
+    Example:
+        >>> import numpy as np
+        >>> from ndnx.connectivity import ProbabilityProfile
+        >>> p = ProbabilityProfile("weak_cosine", 2, 4, kappa=2.0, in_degree=100.0)
+        >>> np.round(p((0, 1)), 3).tolist()
+        [[1.2, 1.0, 0.8, 1.0]]
     """
 
     def __init__(self, kind, n_post, n_pre, *, kappa=0.0, phase=0.0, in_degree=1.0, vectors=None, seed=0):

@@ -33,13 +33,23 @@ STREAM_ENTRIES = 2 ** 16
 
 
 def rows_per_stream(n_pre, density=1.0):
-    """Rows per random stream for a block whose rows need about n_pre·density draws each."""
+    """Rows per random stream for a block whose rows need about n_pre·density draws each.
+
+    Example:
+        >>> from ndnx.connectivity.row_streams import rows_per_stream
+        >>> rows_per_stream(10 ** 5), rows_per_stream(10 ** 5, density=0.01)
+        (1, 65)"""
     per_row = max(1.0, float(n_pre) * float(density))
     return max(1, int(STREAM_ENTRIES // per_row))
 
 
 def entropy_key(*parts):
-    """A tuple of non-negative ints (the seed and the names of a block), checked."""
+    """A tuple of non-negative ints (the seed and the names of a block), checked.
+
+    Example:
+        >>> from ndnx.connectivity.row_streams import entropy_key
+        >>> entropy_key(7, 0, 1)
+        (7, 0, 1)"""
     key = []
     for p in parts:
         if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, np.integer)) or p < 0:
@@ -49,12 +59,22 @@ def entropy_key(*parts):
 
 
 def row_stream(key, group):
-    """The generator of row group `group` of the block named by `key`."""
+    """The generator of row group `group` of the block named by `key`.
+
+    Example:
+        >>> from ndnx.connectivity.row_streams import row_stream
+        >>> bool(row_stream((7, 0, 0, 1), 3).random() == row_stream((7, 0, 0, 1), 3).random())
+        True"""
     return np.random.default_rng(list(key) + [int(group)])
 
 
 def row_chunks(n_post, group_rows, bytes_per_row, chunk_bytes):
-    """(start, stop) row ranges of whole groups, each needing at most `chunk_bytes` (at least one group)."""
+    """(start, stop) row ranges of whole groups, each needing at most `chunk_bytes` (at least one group).
+
+    Example:
+        >>> from ndnx.connectivity.row_streams import row_chunks
+        >>> list(row_chunks(5, group_rows=2, bytes_per_row=10, chunk_bytes=1))
+        [(0, 2), (2, 4), (4, 5)]"""
     chunk_bytes = int(chunk_bytes)
     if chunk_bytes < 1:
         raise ValueError(f"row_chunks: chunk_bytes must be a positive int, got {chunk_bytes}")

@@ -134,6 +134,12 @@ def sparse_block(profile, in_degree, seed, layout="ell", chunk_bytes=DEFAULT_CHU
         seed: a non-negative int or a tuple of them (`build_network` uses (seed, post, pre)).
         layout: "ell" or "dense".
         chunk_bytes: working memory of one row chunk (at least one row group is processed).
+
+    Example:
+        >>> from ndnx.connectivity import ProbabilityProfile, sparse_block
+        >>> c = sparse_block(ProbabilityProfile("cosine", 100, 100, kappa=1.0), 10, seed=0, layout="dense")
+        >>> float(c.to_dense()[0, 50])   # P = 1 + cos(π) = 0 half way round the ring
+        0.0
     """
     in_degree = _check_common(profile, in_degree, layout, "sparse_block")
     n_post, n_pre = profile.shape
@@ -193,6 +199,12 @@ def fixed_indegree_block(profile, in_degree, seed, layout="ell", chunk_bytes=DEF
     The partners of a row are drawn by successive sampling: the first ∝ w_ij = clip(P_ij, 0, ∞),
     the next ∝ w among the rest, and so on (Efraimidis–Spirakis keys, O(N_pre) per row; a uniform
     profile draws a uniform K-subset in O(K)). A row with fewer than K_B positive weights is an error.
+
+    Example:
+        >>> from ndnx.connectivity import ProbabilityProfile, fixed_indegree_block
+        >>> c = fixed_indegree_block(ProbabilityProfile("uniform", 3, 10), 4, seed=0)
+        >>> c.in_degrees().tolist(), c.k_max
+        ([4, 4, 4], 4)
     """
     in_degree = _check_common(profile, in_degree, layout, "fixed_indegree_block")
     n_post, n_pre = profile.shape
@@ -232,6 +244,11 @@ def all_to_all_block(profile, sqrt_normalised=False, layout="dense", chunk_bytes
     """C_ij = P_ij/N_B, or P_ij/√N_B with `sqrt_normalised` (NeuroFlame's 'dense' in the profile name).
 
     The profile should be built with in_degree=1 (NeuroFlame forces K = 1 for all-to-all networks).
+
+    Example:
+        >>> from ndnx.connectivity import ProbabilityProfile, all_to_all_block
+        >>> all_to_all_block(ProbabilityProfile("uniform", 2, 4)).to_dense().tolist()
+        [[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25]]
     """
     _check_common(profile, 1.0, layout, "all_to_all_block")
     n_post, n_pre = profile.shape

@@ -221,14 +221,32 @@ def synaptic_drive(x, tensors, scale=1.0):
     iteration is one fused, vectorised gather-add over the postsynaptic neurons, so nothing of
     size n_post·k_max is ever materialised. x's last axis must be the block's n_pre.
 
-    Measured on the 2-core CPU this was written on (N = 10⁴ = 8000 E + 2000 I, K = 500 from each
-    population: 10⁷ binary synapses, k_max ≈ 580 per block; the CPU time of one drive of all four
-    blocks): the column loop 8–11 ms at B = 1 and 40–45 ms at B = 10; XLA's single gather + sum
-    over (B, n_post, k_max) 48–55 ms at B = 1; a dense matmul 49 ms (B = 1); transposed (n_pre, B)
-    row gathers of the whole block as slow as the single gather; int16 columns no faster; merging a
-    population's E and I blocks into one ELL block no faster; tf.sparse.sparse_dense_matmul (not
-    XLA-compilable) 47 ms at B = 1 and 104 ms at B = 10; CSR tf.linalg.sparse 199 / 297 ms;
-    tf.sparse.segment_sum 133 / 230 ms; scipy.sparse CSR 12.6 / 80 ms.
+    Measured (benchmarks/connectivity_drive.py; a 2-core AMD EPYC shared with other jobs, so
+    CPU time per call, ±30 % from run to run) for one drive of all four blocks of N = 10⁴
+    (8000 E + 2000 I), K = 500 from each population — 10⁷ binary synapses, k_max ≈ 580 per block:
+
+    =============================================  =============  ==============
+    method                                         B = 1 (ms)     B = 10 (ms)
+    =============================================  =============  ==============
+    column loop (this function, XLA)               8.5–12         29–49
+    same, int16 columns / one merged E+I block     same ±4 %      same ±4 %
+    same, 1–20 columns per iteration               best 1 (B=1)   best 16 (B>1)
+    same, rows sorted by degree in bands (JDS)     same (−12 %    same
+                                                   padding, no
+                                                   gain)
+    one gather (B, n_post, k_max) + sum (XLA)      48–76          540–610
+    transposed (n_pre, B) row gather + sum (XLA)   55–64          540
+    dense matmul (XLA)                             34–49          161
+    tf.sparse.sparse_dense_matmul (no XLA)         47             102
+    CSR tf.linalg.sparse (no XLA)                  195            258
+    tf.sparse.segment_sum (no XLA)                 133            230
+    scipy.sparse CSR (NumPy, for scale)            11.6–12.6      72–80
+    =============================================  =============  ==============
+
+    About 0.9 ns per synapse at B = 1 and 0.4 ns per synapse and batch element at B = 10; at
+    N = 10⁵, K = 1000 (10⁸ synapses, rates no longer in the L1/L2 caches) 230–290 ms at B = 1 and
+    680 ms at B = 10. Against a dense block the ELL drive wins from N ≈ 2000 (K = N/10) at every
+    batch size up to 64 and ties below.
 
     Example:
         >>> import numpy as np, tensorflow as tf

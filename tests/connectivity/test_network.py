@@ -66,11 +66,12 @@ def test_user_blocks_replace_generated_ones():
     rows, cols = np.nonzero(w_ee[:10, :30])
     w_ie = scipy.sparse.random(10, 30, density=0.3, random_state=1)
     net = build_network([30, 10], 5, seed=1, layout="ell",
-                        blocks={(0, 0): w_ee, (0, 1): Synapses.from_dense(np.ones((30, 10))),
+                        blocks={(0, 0): w_ee, (0, 1): Synapses.from_dense(np.full((30, 10), 2.0)),
                                 (1, 0): w_ie, (1, 1): (np.array([0, 9]), np.array([1, 2]), np.array([0.5, -2.0]))})
     np.testing.assert_allclose(net[(0, 0)].to_dense(), w_ee, rtol=1e-6)
     assert net[(0, 0)].layout == "ell"
-    np.testing.assert_array_equal(net[(0, 1)].to_dense(), np.ones((30, 10)))
+    np.testing.assert_array_equal(net[(0, 1)].to_dense(), np.full((30, 10), 2.0))
+    assert {block.scale for block in net.values()} == {1.0}  # weights as given, the scale folded in
     np.testing.assert_allclose(net[(1, 0)].to_dense(), w_ie.toarray(), rtol=1e-6)
     expected = np.zeros((10, 10))
     expected[0, 1], expected[9, 2] = 0.5, -2.0
