@@ -183,7 +183,7 @@ class LIFCell(ReplicatedLayer):
             n_post, n_pre = self.sizes[a], self.sizes[b]
             wanted = {key: (wshape, dtype, n_pre if dtype == "int32" else 0)  # n_pre: the padding index
                       for key, (wshape, dtype) in tensor_specs((n_post, n_pre), spec["layout"], spec.get("k_max"),
-                                                               spec["values"]).items()}
+                                                               spec.get("values", False)).items()}
             tensors = {}
             for key, (wshape, dtype, fill) in wanted.items():
                 value = None if stored is None else stored[key]

@@ -219,7 +219,7 @@ def test_dense_and_ell_blocks_give_the_same_trajectories():
         blocks = {k: Synapses.from_dense(m, scale=SCALES[k]).with_layout(layout) for k, m in masks.items()}
         cells.append(EIRateCell(SIZES, blocks, jab=JAB, gain=0.8, in_degree=K, m0=1.5, dt=DT, t_window=0.01,
                                 rate_dynamics=True, tau=(0.02, 0.01), stp_blocks=[(0, 0)], j_stp=3.0, seed=5))
-    assert "indices" in cells[1].resolve(None, 1)["stp"][(0, 0)][1]
+    assert "columns" in cells[1].resolve(None, 1)["stp"][(0, 0)][1]
     start = cells[0].initial_state(2)
     traj = [np.asarray(_window_runner(c, 30)(start, {})) for c in cells]
     np.testing.assert_allclose(traj[0], traj[1], rtol=1e-5, atol=1e-5)
