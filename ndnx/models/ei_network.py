@@ -43,7 +43,13 @@ DT = 1 ms) that is 6.6× (batch 1) and 5.6× (batch 10) faster than the uncompil
 gather) and ~0.2–0.4 ms per step the rest of the update. For short trials of small networks the
 uncompiled loop (`jit_loop=False`) starts faster.
 
-Reference: spec ei_networks_neuroflame.md §1.5, §10.2, §10.3 item 7 and §11 "Time grid".
+From a configuration: `build_ei_network(config, **overrides)` reads NeuroFlame's keys
+(`ndnx.models.ei_config`) into `ndnx.connectivity.build_network` + `EIRateCell` + `EINetwork`
+(the table is in its docstring), and `ei_network_parameters(grid)` turns a parameter grid of
+`ndnx.models.ei_config.grid` into the cell's batched `parameters` (parallel simulations, §1.6).
+
+Reference: spec ei_networks_neuroflame.md §1.5, §10.2, §10.3 item 7 and §11 "Time grid" and
+"YAML configuration".
 """
 
 import math
@@ -52,10 +58,13 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from ndnx.cells.ei_rate import EIRateCell, _steps
+from ndnx.cells.ei_rate import BATCHED_PARAMETERS, EIRateCell, _steps
+from ndnx.connectivity import build_network, dual_task_vectors
+from ndnx.models import ei_config
 from ndnx.registry import register
 
-__all__ = ["EINetwork", "FIRST_WINDOW"]
+__all__ = ["EINetwork", "FIRST_WINDOW", "build_ei_network", "ei_network_parameters", "UNIMPLEMENTED_KEYS",
+           "CONFIG_PARAMETERS"]
 
 FIRST_WINDOW = ("exact", "neuroflame")
 
@@ -400,3 +409,210 @@ class EINetwork(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+# ---- from a configuration ----------------------------------------------------------------------------
+
+#: Keys whose feature the port does not implement yet: switched on, `build_ei_network` refuses them.
+UNIMPLEMENTED_KEYS = {
+    "IF_HEBB": "Hebbian plasticity (spec §3.4)",
+    "LR_TRAIN": "trainable low-rank weights U, V (spec §6)",
+    "TRAIN_EI": "full trainable weight blocks (spec §6)",
+    "LR_READOUT": "the Linear(N_E → 1) readout of the trained network (spec §6)",
+}
+
+#: Configuration key → batched parameter of `EIRateCell` (parallel simulations, spec §1.6).
+CONFIG_PARAMETERS = {
+    "GAIN": "gain", "M0": "m0", "Ja0": "ja0", "Jab": "jab", "THRESH": "thresh", "TAU": "tau",
+    "TAU_SYN": "tau_syn", "TAU_NMDA": "tau_nmda", "R_NMDA": "r_nmda", "J_STP": "j_stp", "USE": "use",
+    "TAU_FAC": "tau_fac", "TAU_REC": "tau_rec", "W_STP": "w_stp", "VAR_RATE": "var_rate", "VAR_FF": "var_ff",
+    "A_ADAPT": "a_adapt", "TAU_ADAPT": "tau_adapt",
+}
+assert set(CONFIG_PARAMETERS.values()) == set(BATCHED_PARAMETERS)
+
+_TRANSFERS = ("relu", "erf", "sqrt", "gaussian_cdf")
+_STP_RULES = {"markram": "markram", "markram_exp": "markram_exp", "hansel": "markram", "mongillo": "mongillo"}
+
+
+def _config_of(config, overrides):
+    if isinstance(config, ei_config.EIConfig) and not overrides:
+        return config
+    return ei_config.load_config(config, **overrides)
+
+
+def _refuse_unimplemented(c):
+    for key, what in UNIMPLEMENTED_KEYS.items():
+        if c[key]:
+            raise ValueError(f"build_ei_network: {key}={c[key]} asks for {what}, which ndnx does not implement yet; "
+                             f"set {key}=0")
+    if c["IF_STP"] and c["STP_TYPE"] == "mato":
+        raise ValueError("build_ei_network: STP_TYPE='mato' is the per-spike rule of spiking networks, which the "
+                         "rate cell does not implement; use 'markram', 'markram_exp' or 'mongillo'")
+
+
+def _low_rank(c, d, low_rank_vectors):
+    """The vectors of the 'lr' blocks: the caller's, or the dual task's four vectors on E→E."""
+    n_pop = c["N_POP"]
+    lr_blocks = [(k // n_pop, k % n_pop) for k, name in enumerate(c["PROBA_TYPE"]) if name == "lr"]
+    if not lr_blocks or low_rank_vectors is not None:
+        return low_rank_vectors
+    if lr_blocks != [(0, 0)] or "dual" not in c["TASK"]:
+        raise ValueError(f"build_ei_network: PROBA_TYPE 'lr' on blocks {lr_blocks} with TASK={c['TASK']!r}: the "
+                         f"configuration gives low-rank vectors only for the E→E block of a 'dual' task (spec §2); "
+                         f"pass low_rank_vectors=")
+    return dual_task_vectors(d.N_E, c["LR_MEAN"], c["LR_COV"], seed=d.seed)
+
+
+def build_ei_network(config=None, *, layout="auto", blocks=None, low_rank_vectors=None, cell_options=None,
+                     network_options=None, **overrides):
+    """An `EINetwork` built from a NeuroFlame configuration (spec ei_networks_neuroflame.md §1, §2, §3, §7).
+
+    Args:
+        config: an `ndnx.models.ei_config.EIConfig`, a reference name ('config_ringEI', ...), a YAML
+            path, a mapping of keys, or None (the defaults).
+        layout: "auto", "dense" or "ell" for the weight blocks (`ndnx.connectivity.build_network`;
+            "auto" with SPARSE 'full' or 'semi' stores ELL blocks — ndnx has no lossy 2:4 format).
+        blocks: the user's own blocks {(post, pre): Synapses or array}, used instead of generated ones.
+        low_rank_vectors: vectors of the 'lr' blocks (default: the dual task's, from LR_MEAN/LR_COV).
+        cell_options: more `EIRateCell` arguments that have no configuration key (input_noise,
+            noise_dt_scaling, euler, stp_mode, init_std, keep_thresh_baseline, train_j_stp, ...).
+        network_options: more `EINetwork` arguments (first_window, record_stp, record_recurrent, jit_loop).
+        **overrides: configuration keys applied last (N_NEURON=200, J_STP=7.5, ...).
+
+    How the keys are read (`derive_quantities` gives sizes, in-degrees and steps):
+
+    | keys | becomes |
+    |---|---|
+    | N_NEURON, frac, N_POP | population sizes int(N_NEURON·frac) (E first) |
+    | K, FRAC_K, CON_TYPE | in-degree K_B (K·frac_B with FRAC_K; 1 for all2all) and the connection rule |
+    | PROBA_TYPE, KAPPA, PHASE, SEED | profiles of `build_network`; 'lr' takes the dual-task vectors (LR_MEAN, LR_COV, SEED; Hopfield-like branch when LR_COV[0][0] == LR_COV[0][1]) |
+    | Jab, GAIN | J_AB = GAIN·Jab_AB/√K_B |
+    | M0, Ja0, BUMP_SWITCH | drive √K_E·M0·Ja0_A (M0·Ja0_A before the first stimulus where switched) |
+    | TF_TYPE, THRESH | transfer 'relu', 'erf', 'sqrt'; any other name is NeuroFlame's sigmoid branch 'gaussian_cdf' (THRESH the amplitude, §1.3) |
+    | RATE_DYN, TAU, SYN_DYN, TAU_SYN, IF_NMDA, R_NMDA, TAU_NMDA | rate, fast and NMDA dynamics |
+    | IF_STP, IS_STP, USE, TAU_FAC, TAU_REC, J_STP, STP_TYPE, W_STP | plastic blocks (mid-2024 "structured" semantics by default); 'hansel' and unknown names → 'markram' |
+    | CLAMP, LR_INI, IF_OPTO, N_OPTO | options of the dense plastic E→E block (cell_options stp_mode='dense') |
+    | IF_ADAPT, A_ADAPT, TAU_ADAPT | threshold adaptation of E |
+    | IF_FF_DYN, TAU_FF, IF_FF_ADAPT, A_FF_ADAPT, TAU_FF_ADAPT, IF_FF_STP, FF_USE, TAU_FF_FAC, TAU_FF_REC | feedforward filters |
+    | RATE_NOISE, VAR_RATE, VAR_FF | rate and input noise |
+    | DT, T_WINDOW, DURATION, T_STEADY, T_HEBB, RANDOM_DELAY | the time grid: recorded duration DURATION plus the random-delay growth, steady period T_STEADY + T_HEBB |
+    | SEED | connectivity, low-rank vectors, initial state and noise (null → `ei_config.NO_SEED`) |
+    | FLOAT_PRECISION | the cell's Keras dtype policy (the STP state stays float32) |
+
+    Keys that describe stimuli (TASK, T_STIM_*, I0, PHI0, SIGMA0, STIM_EI, delays and ITIs) are read by
+    `ndnx.data.tasks`; N_BATCH is the batch of `simulate`; DEVICE is `ei_config.device_scope(config)`;
+    IF_BATCH_J is `parameters={"jab": ...}` at call time. Keys of features ndnx does not implement
+    (`UNIMPLEMENTED_KEYS`: IF_HEBB, LR_TRAIN, TRAIN_EI, LR_READOUT) raise a ValueError when switched on.
+
+    Example:
+        >>> import numpy as np
+        >>> from ndnx.models import build_ei_network
+        >>> net = build_ei_network("config_ringEI", N_NEURON=40, RATE_NOISE=0, DURATION=0.2, T_STEADY=0.1,
+        ...                        network_options={"jit_loop": False})
+        >>> net.cell.sizes, net.cell.in_degree, net.frames
+        ([20, 20], [1.0, 1.0], 3)
+        >>> net.simulate(batch_size=2)["rates"].shape
+        (2, 3, 40)
+        >>> build_ei_network(IF_HEBB=1)
+        Traceback (most recent call last):
+        ...
+        ValueError: build_ei_network: IF_HEBB=1 asks for Hebbian plasticity (spec §3.4), which ndnx does not implement yet; set IF_HEBB=0
+    """
+    c = _config_of(config, overrides)
+    _refuse_unimplemented(c)
+    d = ei_config.derive_quantities(c)
+    if layout == "auto" and c["SPARSE"] in ("full", "semi"):
+        layout = "ell"
+    synapses = build_network(list(d.N), list(d.K), con_type=c["CON_TYPE"], profiles=list(c["PROBA_TYPE"]),
+                             kappa=list(c["KAPPA"]), phase=c["PHASE"], low_rank_vectors=_low_rank(c, d, low_rank_vectors),
+                             seed=d.seed, layout=layout, blocks=blocks)
+    stp = d.stp_blocks
+    options = dict(cell_options or {})
+    stp_mode = options.get("stp_mode", "structured")
+    opto = None
+    if c["IF_OPTO"]:
+        if not (stp_mode == "dense" and any((b.post, b.pre) == (0, 0) for b in stp)):
+            raise ValueError("build_ei_network: IF_OPTO silences the dense plastic E→E block; it needs IF_STP=1 "
+                             "with E→E in IS_STP and cell_options={'stp_mode': 'dense'}")
+        opto = c["N_OPTO"]
+    transfer = c["TF_TYPE"] if c["TF_TYPE"] in _TRANSFERS else "gaussian_cdf"
+    arguments = dict(
+        jab=list(c["Jab"]), gain=c["GAIN"], in_degree=list(d.K), m0=c["M0"], ja0=list(c["Ja0"]),
+        bump_switch=list(c["BUMP_SWITCH"]), dt=c["DT"], t_window=c["T_WINDOW"], transfer=transfer,
+        thresh=list(c["THRESH"]), rate_dynamics=bool(c["RATE_DYN"]), tau=list(c["TAU"]),
+        synaptic_dynamics=bool(c["SYN_DYN"]), tau_syn=list(c["TAU_SYN"]), nmda=bool(c["IF_NMDA"]),
+        r_nmda=c["R_NMDA"], tau_nmda=list(c["TAU_NMDA"]),
+        stp_blocks=[(b.post, b.pre) for b in stp], stp_rule=_STP_RULES.get(c["STP_TYPE"], "markram"),
+        use=[b.USE for b in stp] or 0.03, tau_fac=[b.TAU_FAC for b in stp] or 1.0,
+        tau_rec=[b.TAU_REC for b in stp] or 0.2, w_stp=[b.W_STP for b in stp] or 1.0, j_stp=c["J_STP"],
+        clamp=bool(c["CLAMP"]), opto=opto, lr_ini=c["LR_INI"],
+        adaptation=bool(c["IF_ADAPT"]), a_adapt=c["A_ADAPT"], tau_adapt=c["TAU_ADAPT"],
+        ff_lowpass=bool(c["IF_FF_DYN"]), tau_ff=c["TAU_FF"], ff_adaptation=bool(c["IF_FF_ADAPT"]),
+        a_ff_adapt=c["A_FF_ADAPT"], tau_ff_adapt=c["TAU_FF_ADAPT"], ff_stp=bool(c["IF_FF_STP"]),
+        ff_use=c["FF_USE"], tau_ff_fac=c["TAU_FF_FAC"], tau_ff_rec=c["TAU_FF_REC"],
+        rate_noise=bool(c["RATE_NOISE"]), var_rate=c["VAR_RATE"], var_ff=list(c["VAR_FF"]),
+        seed=d.seed, dtype=c["FLOAT_PRECISION"])
+    arguments.update(options)
+    cell = EIRateCell(list(d.N), synapses, **arguments)
+    dt = c["DT"]
+    return EINetwork(cell, duration=(d.N_DURATION + d.N_DELAY) * dt, t_steady=(d.N_STEADY + d.N_HEBB) * dt,
+                     **dict(network_options or {}))
+
+
+def ei_network_parameters(grid_or_values, config=None):
+    """The batched `parameters` of `EIRateCell` / `EINetwork` for a parameter grid (spec §1.6).
+
+    Args:
+        grid_or_values: an `ndnx.models.ei_config.ParameterGrid` (every key an axis varies becomes
+            one value per row), or a mapping {configuration key: per-row values} in the cell's shapes.
+        config: the configuration the network was built from, needed only for per-block STP lists
+            (USE, TAU_FAC, TAU_REC, W_STP) given as a mapping; a grid carries its own.
+
+    Keys map by `CONFIG_PARAMETERS` (Ja0 → ja0 as (B, P), J_STP → j_stp as (B, 1), ...); list keys
+    of STP blocks keep the entries of the plastic blocks (the k-th plastic block's USE is entry k,
+    its W_STP the entry of its flat post×pre index). A key that changes the network's structure
+    (K, KAPPA, N_NEURON, ...) is not a batched parameter: build one network per value instead.
+
+    Example:
+        >>> from ndnx.models import build_ei_network, ei_network_parameters
+        >>> from ndnx.models.ei_config import load_config, grid
+        >>> config = load_config("config_ringEI", N_NEURON=40, IF_STP=1)
+        >>> g = grid(config, {"Ja0[0]": [1.0, 2.0]}, J_STP=[5.0, 10.0])
+        >>> p = ei_network_parameters(g)
+        >>> sorted(p), p["ja0"].shape, p["j_stp"][:, 0].tolist()
+        (['j_stp', 'ja0'], (4, 2), [5.0, 10.0, 5.0, 10.0])
+    """
+    if isinstance(grid_or_values, ei_config.ParameterGrid):
+        g = grid_or_values
+        config = g.config_base
+        keys = list(dict.fromkeys(name.split("[")[0] for name in g.names))
+        values = {}
+        for key in keys:
+            if key not in CONFIG_PARAMETERS:
+                raise ValueError(f"ei_network_parameters: the grid varies {key}, which is not a batched parameter of "
+                                 f"the cell ({sorted(CONFIG_PARAMETERS)}); build one network per value of {key}")
+            values[key] = g.batched(key)
+    elif isinstance(grid_or_values, dict):
+        values = dict(grid_or_values)
+        for key in values:
+            if key not in CONFIG_PARAMETERS:
+                raise ValueError(f"ei_network_parameters: {key!r} is not a batched parameter; expected keys among "
+                                 f"{sorted(CONFIG_PARAMETERS)}")
+    else:
+        raise ValueError(f"ei_network_parameters: expected a ParameterGrid or a mapping of keys, got "
+                         f"{type(grid_or_values).__name__}")
+    out = {}
+    for key, value in values.items():
+        array = np.asarray(value, dtype="float32")
+        if array.ndim == 3 and array.shape[2] == 1:
+            array = array[..., 0]
+        if key in ("USE", "TAU_FAC", "TAU_REC", "W_STP") and array.ndim == 2 and array.shape[1] > 1:
+            if config is None:
+                raise ValueError(f"ei_network_parameters: {key} as a list needs config= to find the plastic blocks")
+            plastic = [k for k, on in enumerate(config["IS_STP"]) if on] if config["IF_STP"] else []
+            if key == "W_STP":
+                array = array[:, plastic]
+            else:
+                array = array[:, :len(plastic)]
+        out[CONFIG_PARAMETERS[key]] = array
+    return out
