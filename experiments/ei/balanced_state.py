@@ -28,7 +28,7 @@ import numpy as np
 from ndnx.analysis.mean_field import balanced_mean_field, balanced_rates
 from ndnx.experiment import Experiment, Simulation
 from ndnx.models.ei_config import load_config
-from ndnx.models.ei_quick import network
+from ndnx.models import build_ei_network
 
 #: NeuroFlame keys of the network (spec §10.3 item 2); the grid varies K.
 NETWORK = dict(N_NEURON=5000, K=100.0, frac=[0.8, 0.2], Jab=[1.0, -1.5, 1.0, -1.0], Ja0=[2.0, 1.0], GAIN=1.0,
@@ -42,7 +42,7 @@ def ei_config(config, seed):
 
 
 def build(config, seed, replicas):
-    return network(ei_config(config, seed), init_std=config["init_std"])
+    return build_ei_network(ei_config(config, seed), cell_options={"init_std": config["init_std"]})
 
 
 def simulate(model, data, config, records):
