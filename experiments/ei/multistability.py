@@ -9,6 +9,10 @@ G = M0 = 1, Ja0 = [2, 1], K = 400, threshold-linear Φ with θ = 1, RATE_DYN 1 (
 instantaneous synapses, no NMDA, no noise. Spec: (r_E, r_I) = (0.585, 1.462) stable, (5.064, 5.728)
 unstable, (22.569, 22.399) stable.
 
+The network is built in its all-to-all form (CON_TYPE all2all, so K_B = 1 in the cell): blocks
+√K/N_B and the drive scale M0·√K give every neuron exactly the input of K/N_B synapses of weight
+G·J_AB/√K_B and the drive √K·M0·Ja0_A, for any N (a sparse configuration would need N_B ≥ K).
+
 Two batch rows share the network: row 0 starts from the documented low start (r = Φ(drive), u = U,
 x = 1), row 1 from `high_start` Hz in both populations with u, x at their steady state for that rate
 (starting high with u = U falls back to the low state: facilitation needs τ_f to build up). The
@@ -19,7 +23,7 @@ Records (per seed): "rates" (2, frames, 2) population rates of both starts, "u",
 the E→E synapses, "fixed_points" (states, 2) and "stable" (states,). Scalars: low_E, low_I,
 high_E, high_I, theory_low_E, theory_high_E, error_low_E, error_high_E (relative).
 
-Defaults (N = 2000, 5 s at DT = 2 ms) take well under a minute on 2 CPU cores (the network being homogeneous, N
+Defaults (N = 500, 5 s at DT = 2 ms) take well under a minute on 2 CPU cores (the network being homogeneous, N
 does not change the rates); `--set J_STP=...` moves along the bistable range.
 
     ndnx run experiments/ei/multistability.py
@@ -33,20 +37,23 @@ from ndnx.experiment import Experiment, Simulation
 from ndnx.models import build_ei_network
 from ndnx.models.ei_config import derive_quantities, load_config
 
-NETWORK = dict(N_NEURON=2000, K=400.0, frac=[0.8, 0.2], Jab=[1.0, -1.5, 1.0, -1.0], Ja0=[2.0, 1.0], GAIN=1.0,
+NETWORK = dict(N_NEURON=500, frac=[0.8, 0.2], Jab=[1.0, -1.5, 1.0, -1.0], Ja0=[2.0, 1.0], GAIN=1.0,
                M0=1.0, THRESH=[1.0, 1.0], RATE_DYN=1, TAU=[0.04, 0.02], SYN_DYN=0, IF_NMDA=0, IF_STP=1,
                IS_STP=[1, 0, 0, 0], USE=0.03, TAU_FAC=1.0, TAU_REC=0.2, J_STP=10.0, RATE_NOISE=0,
                DT=0.002, T_WINDOW=0.05, T_STEADY=0.0, DURATION=5.0)
 
 
 def ei_config(config, seed):
-    return load_config(None, **{k: config[k] for k in NETWORK}, SEED=int(seed))
+    """The all-to-all form of the K network: K = 1 (CON_TYPE all2all), drive scale M0·√K."""
+    keys = {k: config[k] for k in NETWORK}
+    keys["M0"] = config["M0"] * np.sqrt(config["K"])
+    return load_config(None, **keys, CON_TYPE="all2all", SEED=int(seed))
 
 
 def mean_field_blocks(config):
-    """Every block C_AB = K/N_B (homogeneous, §10.3 item 4), as dense arrays."""
+    """Every block √K/N_B: weight G·J_AB·√K/N_B per synapse = K/N_B synapses of G·J_AB/√K (§10.3 item 4)."""
     sizes = derive_quantities(ei_config(config, 0)).N
-    return {(a, b): np.full((sizes[a], sizes[b]), config["K"] / sizes[b], "float32")
+    return {(a, b): np.full((sizes[a], sizes[b]), np.sqrt(config["K"]) / sizes[b], "float32")
             for a in range(2) for b in range(2)}
 
 
@@ -94,7 +101,7 @@ def simulate(model, data, config, records):
 
 experiment = Experiment(
     "ei/multistability",
-    defaults=dict(NETWORK, high_start=22.0, average=1.0, seeds=1, ensemble=False),
+    defaults=dict(NETWORK, K=400.0, high_start=22.0, average=1.0, seeds=1, ensemble=False),
     build=build,
     fit=Simulation(simulate, objective=("simulation", "error_high_E", "min")),
     seeds=1,
