@@ -17,7 +17,10 @@ FAMILY_TESTS = {
     "v1": ["experiments/v1/*", "*/test_v1*.py", "test_v1*.py", "layers/test_dog.py", "layers/test_conv_dog.py",
            "layers/test_readouts.py", "layers/test_lin_scale.py", "data/test_antolik.py",
            "data/test_synthetic_v1.py", "data/test_images.py", "test_playgrounds.py::*v1_system_identification*"],
-    "ei": ["data/test_tasks.py", "analysis/test_decoding.py", "losses/test_task_losses.py"],
+    "ei": ["cells/test_ei_rate.py", "cells/test_stp.py", "cells/test_transfer.py", "cells/test_lif.py",
+           "connectivity/*", "models/test_ei_*.py", "data/test_tasks.py", "analysis/test_decoding.py",
+           "analysis/test_mean_field.py", "losses/test_task_losses.py", "experiments/ei/*",
+           "test_playgrounds.py::*[[]ei*"],
 }
 BUDGET_SECONDS = {"family": 120}
 
