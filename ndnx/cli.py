@@ -42,8 +42,9 @@ def _parser():
     p = sub.add_parser("summarize", help="percentiles over seeds of the final metrics of each run")
     p.add_argument("experiment", help="GROUP/EXPERIMENT, e.g. v1/baseline4")
     p.add_argument("--root", default=None, help="training_data directory (default ./training_data or $NDNX_TRAINING_DATA)")
-    p.add_argument("--split", default="validation",
-                   help="the split whose logs are summarised (default validation; e.g. train, noiseless, simulation)")
+    p.add_argument("--split", default=None,
+                   help="the split whose logs are summarised (default validation, or the only split logged, e.g. "
+                        "simulation; e.g. train, noiseless)")
     p.add_argument("--csv", default=None, metavar="FILE", help="also write the table as CSV to FILE")
     p.add_argument("--plot", default=None, metavar="FILE",
                    help="also write learning curves (median over seeds, 10th-90th percentile band) as a PNG to FILE")
@@ -119,6 +120,15 @@ def _check_output(path, option):
         raise ValueError(f"{option} {path} is under the file {parent}; expected a path in a directory")
 
 
+def _default_split(root, experiment):
+    """"validation", unless the experiment logged exactly one other split (a simulation's "simulation")."""
+    import glob
+
+    found = {os.path.basename(p) for p in glob.glob(os.path.join(root, "logs", experiment, "*", "seed*", "*"))
+             if os.path.isdir(p)}
+    return found.pop() if len(found) == 1 else "validation"
+
+
 def cmd_summarize(args):
     from ndnx.analysis.summary import plot_experiment, print_summary, write_csv
     from ndnx.experiment.layout import default_root
@@ -129,6 +139,8 @@ def cmd_summarize(args):
     for path, option in ((args.csv, "--csv"), (args.plot, "--plot")):
         if path:
             _check_output(path, option)
+    if args.split is None:
+        args.split = _default_split(root, args.experiment)
     rows = print_summary(root, args.experiment, args.split)
     if not rows:
         raise ValueError(f"{args.experiment}: no run under {os.path.join(root, 'logs', args.experiment)} has "

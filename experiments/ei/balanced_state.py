@@ -20,7 +20,7 @@ Defaults (N = 5000, K = 100 … 1000, 0.9 s per run) take 1–2 minutes on 2 CPU
 sizes are `--set N_NEURON=10000 --set DURATION=2.0`.
 
     ndnx run experiments/ei/balanced_state.py
-    ndnx summarize ei/balanced_state --split simulation
+    ndnx summarize ei/balanced_state
 """
 
 import numpy as np

@@ -27,7 +27,7 @@ Defaults (N = 500, 5 s at DT = 2 ms) take well under a minute on 2 CPU cores (th
 does not change the rates); `--set J_STP=...` moves along the bistable range.
 
     ndnx run experiments/ei/multistability.py
-    ndnx summarize ei/multistability --split simulation
+    ndnx summarize ei/multistability
 """
 
 import numpy as np

@@ -19,7 +19,7 @@ Defaults (N = 500, a 5 × 4 grid, 2.5 s) take about a minute on 2 CPU cores; the
 `--set N_NEURON=1000 --set n_j_stp=20 --set n_je0=20 --set DURATION=5.0` (400 runs in one batch).
 
     ndnx run experiments/ei/ring_attractor.py
-    ndnx summarize ei/ring_attractor --split simulation
+    ndnx summarize ei/ring_attractor
 """
 
 import numpy as np

@@ -24,7 +24,7 @@ Defaults (N = 200, 16 runs of 10 trials, 36 s) take one to two minutes on 2 CPU 
 size is `--set N_NEURON=1000 --set n_batch=512`.
 
     ndnx run experiments/ei/serial_bias.py
-    ndnx summarize ei/serial_bias --split simulation
+    ndnx summarize ei/serial_bias
 """
 
 import numpy as np

@@ -22,7 +22,7 @@ the default rates).
 Defaults (5 rates × 3 U × 4 τ_f = 60 rows, 10 s) take about half a minute on 2 CPU cores.
 
     ndnx run experiments/ei/stp.py
-    ndnx summarize ei/stp --split simulation
+    ndnx summarize ei/stp
 """
 
 import numpy as np
