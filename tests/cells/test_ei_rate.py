@@ -197,6 +197,7 @@ def _window_runner(cell, n_windows):
     return run
 
 
+@pytest.mark.slow  # family budget; fast check of §10.3 item 8: tests/cells/test_stp.py, tests/models/test_ei_build.py
 def test_batched_parameters_equal_separate_runs():
     cell = rich_cell(t_window=0.01, init_std=0.0)
     values = {"j_stp": np.array([[1.0], [3.0], [5.0]]), "use": np.array([[0.05, 0.1], [0.1, 0.2], [0.2, 0.3]]),
@@ -212,6 +213,7 @@ def test_batched_parameters_equal_separate_runs():
     assert np.abs(np.asarray(batched[0]) - np.asarray(batched[2])).max() > 0.1  # the values matter
 
 
+@pytest.mark.slow  # family budget; fast check: tests/connectivity/test_synapses.py (dense and ELL drives vs NumPy)
 def test_dense_and_ell_blocks_give_the_same_trajectories():
     masks = {k: RNG.random(w.shape) < 0.4 for k, w in W.items()}
     cells = []

@@ -58,6 +58,7 @@ def test_the_discrete_rate_tends_to_the_continuous_formula():
     assert errors[-1].max() < 1e-3 and np.all(errors[-1] < errors[0])
 
 
+@pytest.mark.slow  # family budget; fast check: the exact discrete first passages above
 def test_the_cell_f_i_curve_approaches_the_continuous_formula_at_small_dt():
     tau, dt, duration = 0.02, 1e-5, 0.4
     currents = [1.2, 2.0, 5.0]

@@ -108,7 +108,7 @@ def test_config_ring_fixed_point_matches_the_spec():
 
 def test_batched_j_stp_grid_equals_separate_runs():
     """§10.3 item 8: a (B, 1) J_STP run equals B scalar runs (same seed, no noise)."""
-    c = load_config("config_ringEI", N_NEURON=60, IF_STP=1, RATE_NOISE=0, DURATION=0.3, T_STEADY=0.1)
+    c = load_config("config_ringEI", N_NEURON=40, IF_STP=1, RATE_NOISE=0, DURATION=0.2, T_STEADY=0.1)
     g = grid(c, J_STP=[5.0, 12.0])
     options = dict(cell_options={"init_std": 0.0}, network_options={"jit_loop": False})
     batched = build_ei_network(c, **options).simulate(parameters=ei_network_parameters(g))["rates"]

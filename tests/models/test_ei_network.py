@@ -98,6 +98,7 @@ def cosine_blocks(n, kappa):
             for k, kap in kappa.items()}
 
 
+@pytest.mark.slow  # family budget; fast check of §10.3 item 1: tests/models/test_ei_build.py
 def test_all_to_all_linear_fixed_point_of_config_ring_ei():
     # spec §10.3 item 1: N = 1000, frac .5/.5, κ = [1, .25, 1, .25], NMDA on, M0 2, Ja0 [1.58, 1], GAIN 1
     blocks = cosine_blocks(500, {(0, 0): 1.0, (0, 1): 0.25, (1, 0): 1.0, (1, 1): 0.25})
