@@ -210,6 +210,9 @@ def tensor_specs(shape, layout, k_max=None, valued=False):
 #: Columns summed per iteration of the ELL loop: one for a single presynaptic vector, more for a
 #: batch (measured, see `synaptic_drive`).
 UNROLL_SINGLE, UNROLL_BATCH = 1, 16
+#: In the compiled loop a batch of PAD_BATCH_ABOVE < B < PAD_BATCH presynaptic vectors is padded
+#: with zero vectors to PAD_BATCH (measured, see `synaptic_drive`).
+PAD_BATCH_ABOVE, PAD_BATCH = 4, 16
 
 
 def synaptic_drive(x, tensors, scale=1.0):
@@ -234,6 +237,13 @@ def synaptic_drive(x, tensors, scale=1.0):
     same, rows sorted by degree in bands (JDS)     same (−12 %    same
                                                    padding, no
                                                    gain)
+    same, batch of 5–15 padded to 16 vectors       —              −13 % (B = 10),
+                                                                  −40 % (B = 8);
+                                                                  B = 4 and 20:
+                                                                  no gain (kept)
+    same, the rows split in two halves, run        no gain on     no gain on
+    concurrently (in one XLA function, or two      the shared     the shared
+    XLA functions under TF's inter-op pool)        machine        machine
     one gather (B, n_post, k_max) + sum (XLA)      48–76          540–610
     transposed (n_pre, B) row gather + sum (XLA)   55–64          540
     dense matmul (XLA)                             34–49          161
@@ -242,6 +252,11 @@ def synaptic_drive(x, tensors, scale=1.0):
     tf.sparse.segment_sum (no XLA)                 133            230
     scipy.sparse CSR (NumPy, for scale)            11.6–12.6      72–80
     =============================================  =============  ==============
+
+    A gathered row of 16 floats is one 64-byte cache line, hence the padding. The two-core split
+    does run concurrently when a core is free (TF's inter-op pool, checked with a toy loop: two
+    independent XLA loops took 1.0–1.5× the wall time of one), but with other jobs on the cores (load 4–7) it gave nothing, and
+    its per-step launch overhead made B = 1 slower (8.6–12 ms CPU against 6.6–9), so it is not used.
 
     About 0.9 ns per synapse at B = 1 and 0.4 ns per synapse and batch element at B = 10; at
     N = 10⁵, K = 1000 (10⁸ synapses, rates no longer in the L1/L2 caches) 230–290 ms at B = 1 and
@@ -284,8 +299,14 @@ def _ell_drive(x, tensors):
         operand = tf.concat([flat[0], tf.zeros([1], x.dtype)], 0)
         acc = tf.zeros([n_post], x.dtype)
     else:
-        operand = tf.concat([tf.transpose(flat), tf.zeros([1, tf.shape(flat)[0]], x.dtype)], 0)
-        acc = tf.zeros([n_post, tf.shape(flat)[0]], x.dtype)
+        batch = tf.shape(flat)[0]
+        operand = tf.concat([tf.transpose(flat), tf.zeros([1, batch], x.dtype)], 0)
+        if not tf.executing_eagerly():
+            # rows of PAD_BATCH floats: one cache line per gathered row (measured, see synaptic_drive);
+            # the width is a compile-time constant under XLA, as the batch is
+            extra = tf.where((batch > PAD_BATCH_ABOVE) & (batch < PAD_BATCH), PAD_BATCH - batch, 0)
+            operand = tf.pad(operand, [[0, 0], [0, extra]])
+        acc = tf.zeros([n_post, tf.shape(operand)[1]], x.dtype)
 
     def add_column(acc, c):
         gathered = tf.gather(operand, tf.cast(columns[c], tf.int32))
@@ -312,5 +333,5 @@ def _ell_drive(x, tensors):
                                 maximum_iterations=n_iter)[1]
         for c in range(n_iter * unroll, k_max):
             acc = add_column(acc, c)
-    out = tf.reshape(acc, [1, n_post]) if single else tf.transpose(acc)
+    out = tf.reshape(acc, [1, n_post]) if single else tf.transpose(acc[:, :batch])
     return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [n_post]], 0))

@@ -37,7 +37,7 @@ Long runs: `record(path, ...)` streams the frames to an HDF5 file chunk by chunk
 state between chunks, instead of holding the trial in memory.
 
 The window loop runs inside one `tf.function` (autograph off); with `jit_loop=True` (default) it
-is XLA-compiled. On the 2-core CPU (benchmarks/bench_ei_network.py: N = 10⁴, K = 500 ELL blocks,
+is XLA-compiled. On the 2-core CPU (benchmarks/bench_ei.py: N = 10⁴, K = 500 ELL blocks,
 DT = 1 ms) that is 6.6× (batch 1) and 5.6× (batch 10) faster than the uncompiled loop, for about
 3 s of compilation per trial shape; the step's time is then ~97 % the synaptic drive (the ELL
 gather) and ~0.2–0.4 ms per step the rest of the update. For short trials of small networks the
