@@ -203,7 +203,8 @@ def test_dpa_hinge_loss_falls_below_0_2_within_5_epochs():
 
     model = _dpa_model(1000, seed=0)
     odors = odor_vectors(800, seed=1)
-    train, val = dpa_trials(64, seed=0, odors=odors), dpa_trials(16, seed=1, odors=odors)
+    # NeuroFlame's DPA set: 4 conditions × 256 trials, stratified 80/20
+    train, val = dpa_trials(205, seed=0, odors=odors), dpa_trials(51, seed=1, odors=odors)
     train_data = train.to_dataset(dual_targets(train, 0.1), 32, seed=0)
     val_data = val.to_dataset(dual_targets(val, 0.1), 32, seed=0, shuffle=False)
     model.compile(optimizer=task_optimizer(len(train_data)), loss=ndnx.losses.DualLoss(read_idx=(0,)),
