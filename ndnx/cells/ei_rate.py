@@ -28,6 +28,16 @@ Plastic blocks (spec §3.3), `stp_mode`:
 - "dense" (NeuroFlame HEAD): the E→E plastic block is all-to-all GAIN·W_STP·J_STP·(1 + W_train)/N_E
   with a trainable W_train ~ N(0, lr_ini²) (N_E × N_E), clamped to 1 + W_train ≥ 0 with `clamp`,
   and presynaptic neurons listed or counted by `opto` silenced; other plastic blocks as "structured".
+  With `lr_train` (NeuroFlame's LR_TRAIN = 1, spec §6) W_train is the low-rank product instead,
+
+      J_ij ∝ 1 + V_i·U_j   (post i, pre j),   V, U ∈ R^(N_E × rank) trainable, N(0, lr_ini²),
+
+  U starting as a copy of V (`lr_u_eq_v`, LR_UeqV), U ≡ V (the symmetric V·Vᵀ) with
+  `lr_separate=False` (LR_MN = 0), V and U each divided by its Frobenius norm with `lr_norm`
+  (LR_NORM), V·Uᵀ clamped at ≥ −1 with `lr_clamp` (LR_CLAMP: the E rows of the product), and the
+  first `lr_frozen` rank components held out of the gradient (the Go/NoGo stage of the dual
+  curriculum). `low_rank_factors()` returns the (V, U) that enter the block; a readout of the
+  overlaps rates_E·V/N_E is `ndnx.models.EITaskModel`'s.
 Each plastic block has its own u/x over its presynaptic population, always float32. J_STP is a
 trainable weight (`train_j_stp`).
 
@@ -121,6 +131,9 @@ class EIRateCell(ReplicatedLayer):
         stp_blocks: plastic (post, pre) blocks. stp_rule: "markram", "markram_exp" or "mongillo".
         stp_mode: "structured" or "dense". use, tau_fac, tau_rec, w_stp: one value or one per block.
         j_stp, train_j_stp: J_STP and whether it is trained. clamp, opto, lr_ini: "dense" mode options.
+        lr_train, rank, lr_separate, lr_u_eq_v, lr_norm, lr_clamp, lr_frozen: the low-rank trainable
+            E→E block of the "dense" mode (module docstring; LR_TRAIN, RANK, LR_MN, LR_UeqV,
+            LR_NORM, LR_CLAMP).
         adaptation, a_adapt, tau_adapt, keep_thresh_baseline: threshold adaptation of E.
         ff_lowpass, tau_ff; ff_adaptation, a_ff_adapt, tau_ff_adapt; ff_stp, ff_use, tau_ff_fac,
             tau_ff_rec: the feedforward filters.
@@ -149,6 +162,8 @@ class EIRateCell(ReplicatedLayer):
                  nmda=True, r_nmda=1.0, tau_nmda=0.4,
                  stp_blocks=(), stp_rule="markram", stp_mode="structured", use=0.03, tau_fac=1.0, tau_rec=0.2,
                  j_stp=10.0, train_j_stp=True, w_stp=1.0, clamp=False, opto=None, lr_ini=1.0,
+                 lr_train=False, rank=2, lr_separate=True, lr_u_eq_v=True, lr_norm=False, lr_clamp=False,
+                 lr_frozen=0,
                  adaptation=False, a_adapt=0.01, tau_adapt=50.0, keep_thresh_baseline=True,
                  ff_lowpass=False, tau_ff=0.2, ff_adaptation=False, a_ff_adapt=0.1, tau_ff_adapt=150.0,
                  ff_stp=False, ff_use=0.3, tau_ff_fac=0.2, tau_ff_rec=1.0,
@@ -219,6 +234,7 @@ class EIRateCell(ReplicatedLayer):
         self.lr_ini = self._float("lr_ini", lr_ini, nonnegative=True)
         self._dense_ee = self.stp_mode == "dense" and (0, 0) in blocks
         self.opto = self._opto(opto)
+        self._low_rank_options(lr_train, rank, lr_separate, lr_u_eq_v, lr_norm, lr_clamp, lr_frozen)
 
         self.adaptation, self.keep_thresh_baseline = bool(adaptation), bool(keep_thresh_baseline)
         self.a_adapt = self._float("a_adapt", a_adapt)
@@ -283,6 +299,43 @@ class EIRateCell(ReplicatedLayer):
         if any(not 0 <= i < self.sizes[0] for i in idx):
             raise ValueError(f"{self.name}: opto indices must lie in [0, {self.sizes[0]}), got {idx}")
         return idx
+
+    def _low_rank_options(self, lr_train, rank, lr_separate, lr_u_eq_v, lr_norm, lr_clamp, lr_frozen):
+        self.lr_train = bool(lr_train)
+        if self.lr_train and not self._dense_ee:
+            raise ValueError(f"{self.name}: lr_train makes the dense E→E plastic block low-rank (stp_mode='dense' "
+                             f"with (0, 0) in stp_blocks), got stp_mode={self.stp_mode!r}, "
+                             f"stp_blocks={self.stp_blocks}")
+        for arg, value, low in (("rank", rank, 1), ("lr_frozen", lr_frozen, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{self.name}: {arg} must be an int ≥ {low}, got {value!r}")
+        if lr_frozen > rank:
+            raise ValueError(f"{self.name}: lr_frozen must be at most rank = {rank}, got {lr_frozen}")
+        self.rank, self.lr_frozen = int(rank), int(lr_frozen)
+        self.lr_separate, self.lr_u_eq_v = bool(lr_separate), bool(lr_u_eq_v)
+        self.lr_norm, self.lr_clamp = bool(lr_norm), bool(lr_clamp)
+
+    def low_rank_factors(self):
+        """(V, U), float32 (N_E, rank), as they enter the E→E block J_ij ∝ 1 + V_i·U_j (lr_train only).
+
+        Frozen leading components are cut from the gradient; with `lr_separate=False` U is V; with
+        `lr_norm` each is divided by its Frobenius norm.
+        """
+        if not self.lr_train:
+            raise ValueError(f"{self.name}: low_rank_factors needs lr_train=True")
+        if not self.built:
+            self.build(None)
+
+        def held(w):
+            w = tf.cast(w, tf.float32)
+            if self.lr_frozen:
+                w = tf.concat([tf.stop_gradient(w[:, :self.lr_frozen]), w[:, self.lr_frozen:]], axis=1)
+            if self.lr_norm:
+                w = w / tf.norm(w)
+            return w
+
+        v = held(self.lr_v)
+        return v, (held(self.lr_u) if self.lr_separate else v)
 
     def _read_synapses(self, synapses):
         """{(a, b): description} from Synapses objects or saved descriptions; arrays kept for build."""
@@ -365,12 +418,26 @@ class EIRateCell(ReplicatedLayer):
         if self.stp_blocks:
             self.j_stp_weight = self.add_weight(name="j_stp", shape=(), initializer=keras.initializers.Constant(self.j_stp),
                                                 trainable=self.train_j_stp)
-        if self._dense_ee:
+        if self._dense_ee and self.lr_train:
+            base = None if self.replica_seeds is None else self.replica_seeds[0]
+            seed_v = None if base is None else derive_seed(base, "lr_v")
+            shape = (self.sizes[0], self.rank)
+            self.lr_v = self.add_weight(name="lr_v", shape=shape, trainable=True,
+                                        initializer=keras.initializers.RandomNormal(0.0, self.lr_ini, seed=seed_v))
+            if self.lr_separate:
+                if self.lr_u_eq_v:  # LR_UeqV: U starts as a copy of V, then trains on its own
+                    init = lambda shape, dtype=None, v=self.lr_v: tf.identity(v)  # noqa: E731
+                else:
+                    init = keras.initializers.RandomNormal(
+                        0.0, self.lr_ini, seed=None if base is None else derive_seed(base, "lr_u"))
+                self.lr_u = self.add_weight(name="lr_u", shape=shape, trainable=True, initializer=init)
+        elif self._dense_ee:
             seed = None if self.replica_seeds is None else derive_seed(self.replica_seeds[0], "w_train")
             # stored transposed (pre × post) so the drive is one matmul
             self.w_train = self.add_weight(name="w_train", shape=(self.sizes[0], self.sizes[0]),
                                            initializer=keras.initializers.RandomNormal(0.0, self.lr_ini, seed=seed),
                                            trainable=True)
+        if self._dense_ee:
             mask = np.ones(self.sizes[0], "float32")
             if isinstance(self.opto, int):
                 seed = 0 if self.replica_seeds is None else derive_seed(self.replica_seeds[0], "opto")
@@ -476,7 +543,14 @@ class EIRateCell(ReplicatedLayer):
             for k, (a, b) in enumerate(self.stp_blocks):
                 sign = -1.0 if self.jab[a * P + b] < 0 else 1.0
                 if self._dense_ee and (a, b) == (0, 0):
-                    matrix = 1.0 + tf.cast(self.w_train, tf.float32)
+                    if self.lr_train:
+                        v, u = self.low_rank_factors()
+                        product = tf.matmul(u, v, transpose_b=True)  # pre × post: U_j·V_i
+                        if self.lr_clamp:
+                            product = tf.maximum(product, -1.0)
+                        matrix = 1.0 + product
+                    else:
+                        matrix = 1.0 + tf.cast(self.w_train, tf.float32)
                     if self.clamp:
                         matrix = tf.nn.relu(matrix)
                     if self.opto is not None:
@@ -755,7 +829,10 @@ class EIRateCell(ReplicatedLayer):
             "stp_blocks": [list(b) for b in self.stp_blocks], "stp_rule": self.stp_rule, "stp_mode": self.stp_mode,
             "use": list(self.use), "tau_fac": list(self.tau_fac), "tau_rec": list(self.tau_rec),
             "j_stp": self.j_stp, "train_j_stp": self.train_j_stp, "w_stp": list(self.w_stp), "clamp": self.clamp,
-            "opto": list(self.opto) if isinstance(self.opto, list) else self.opto, "lr_ini": self.lr_ini, "adaptation": self.adaptation, "a_adapt": self.a_adapt,
+            "opto": list(self.opto) if isinstance(self.opto, list) else self.opto, "lr_ini": self.lr_ini,
+            "lr_train": self.lr_train, "rank": self.rank, "lr_separate": self.lr_separate,
+            "lr_u_eq_v": self.lr_u_eq_v, "lr_norm": self.lr_norm, "lr_clamp": self.lr_clamp,
+            "lr_frozen": self.lr_frozen, "adaptation": self.adaptation, "a_adapt": self.a_adapt,
             "tau_adapt": self.tau_adapt, "keep_thresh_baseline": self.keep_thresh_baseline,
             "ff_lowpass": self.ff_lowpass, "tau_ff": self.tau_ff, "ff_adaptation": self.ff_adaptation,
             "a_ff_adapt": self.a_ff_adapt, "tau_ff_adapt": self.tau_ff_adapt, "ff_stp": self.ff_stp,

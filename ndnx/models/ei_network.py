@@ -188,7 +188,7 @@ class EINetwork(keras.Model):
             if stim.shape.rank != 3 or stim.shape[1] not in (per_step, per_window) or stim.shape[2] not in widths:
                 raise ValueError(f"{self.name}: a dense stimulus must be (batch, {per_step} steps or {per_window} "
                                  f"windows, {widths[0]} or {widths[1]}), got {tuple(stim.shape)}")
-            return ("dense", stim, stim.shape[1] == per_step and cell.n_window > 1), stim.shape[0]
+            return ("dense", stim, stim.shape[1] == per_step and cell.n_window > 1), self._batch_size(stim)
         if set(inputs) != {"onsets", "offsets", "patterns"}:
             raise ValueError(f"{self.name}: a schedule needs 'onsets', 'offsets' and 'patterns', got {sorted(inputs)}")
         for key in ("onsets", "offsets"):
@@ -204,7 +204,12 @@ class EINetwork(keras.Model):
                              f"(batch, S, {widths[0]} or {widths[1]}), got {tuple(onsets.shape)}, "
                              f"{tuple(offsets.shape)}, {tuple(patterns.shape)}")
         dt = cell.dt
-        return ("schedule", tf.round(onsets / dt), tf.round(offsets / dt), patterns), onsets.shape[0]
+        return ("schedule", tf.round(onsets / dt), tf.round(offsets / dt), patterns), self._batch_size(onsets)
+
+    @staticmethod
+    def _batch_size(tensor):
+        """The static batch size, or the dynamic one when a traced input leaves it open (model.fit)."""
+        return tensor.shape[0] if tensor.shape[0] is not None else tf.shape(tensor)[0]
 
     @staticmethod
     def _batch_of(parameters, initial_state):
@@ -299,7 +304,8 @@ class EINetwork(keras.Model):
         if batch is None:
             batch = self._batch_of(parameters, initial_state)
         parameters = dict(parameters or {})
-        res = cell.resolve(parameters, batch)  # checks the parameters once, outside the compiled loop
+        known = None if tf.is_tensor(batch) else batch  # a traced batch is not checked against
+        res = cell.resolve(parameters, known)  # checks the parameters once, outside the compiled loop
         t0 = float(-self.n_steady)
         if initial_state is None:
             state = cell.initial_state(batch, resolved=res, t0=t0)
@@ -308,7 +314,7 @@ class EINetwork(keras.Model):
             given["t"] = tf.fill((batch, 1), t0)
             if any(cell.bump_switch):
                 given["switched"] = tf.zeros((batch, 1))
-            state = cell.check_state(given, batch)
+            state = cell.check_state(given, known)
         return stimulus, parameters, state
 
     def _simulate(self, inputs, parameters, initial_state, training=False):
