@@ -1,6 +1,7 @@
 """Analytic oracles of excitatory/inhibitory rate networks: steady states, fixed points, linear modes.
 
-NumPy/SciPy only. Populations are indexed A (postsynaptic) and B (presynaptic), E first; couplings
+NumPy/SciPy computations (the STP steady state is `ndnx.cells.stp.steady_state`, of the rule the
+cell integrates). Populations are indexed A (postsynaptic) and B (presynaptic), E first; couplings
 `jab` are a (n, n) post×pre matrix or its flat row-major list ([EE, EI, IE, II] for two
 populations), as NeuroFlame's `Jab`. Rates are in Hz, times in seconds. Every oracle is that of the
 spec specs/ei_networks_neuroflame.md (§3.2, §10.3) for a threshold-linear transfer Φ(h) = max(h − θ, 0):
@@ -24,6 +25,8 @@ import warnings
 
 import numpy as np
 from scipy import optimize, special
+
+from ndnx.cells import stp as stp_rules
 
 __all__ = ["stp_steady_state", "stp_efficacy", "stp_efficacy_peak", "nmda_couplings", "linear_fixed_point",
            "LinearFixedPoint", "balanced_rates", "relu_gaussian_moments", "balanced_mean_field", "MeanFieldState",
@@ -101,9 +104,7 @@ def stp_steady_state(rate, use=0.03, tau_fac=1.0, tau_rec=0.2):
     rate = np.asarray(rate, dtype=float)
     if np.any(~np.isfinite(rate)) or np.any(rate < 0):
         raise ValueError(f"stp_steady_state: rate must be finite and >= 0 (Hz), got {rate.tolist()}")
-    u = use * (1.0 + tau_fac * rate) / (1.0 + use * tau_fac * rate)
-    x = 1.0 / (1.0 + u * tau_rec * rate)
-    return u, x
+    return stp_rules.steady_state(rate, use, tau_fac, tau_rec, rule="markram")
 
 
 def stp_efficacy(rate, use=0.03, tau_fac=1.0, tau_rec=0.2):
