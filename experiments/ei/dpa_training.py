@@ -12,7 +12,8 @@ Trials (`ndnx.data.tasks`, the train_dual layout: sample 1–2 s, distractor 3�
 as stimuli; `trials_per_condition` trials of each condition (DPA: 4, Go/NoGo: 2, dual: 12), split
 per condition into training and validation (`validation_fraction`, NeuroFlame's stratified 80/20).
 Every trial starts from a random state (s, n ~ N(0, init_std²), drawn anew at each call);
-`init_std=0` starts every trial from the same deterministic state.
+`init_std=0` starts every trial from the same deterministic state. `lr_frozen=k` holds the first k
+rank components of U and V (the Go/NoGo stage of the curriculum, experiments/ei/dual_curriculum.py).
 The loss is `ndnx.losses.DualLoss` — a hinge (margin 2) in the task window (DPA: test → end),
 SmoothL1 to 0 outside it — with the negative class "neutral" (g·|z|, g = 0.1; NeuroFlame's
 class_bal = 0) by default or hinged too (`negative=hinge`). Adam at lr 0.1 decayed ×0.9 per epoch,
@@ -94,7 +95,8 @@ def loss_of(config):
 def build(config, seed, replicas):
     if replicas is not None:
         raise ValueError("ei/dpa_training: the seeds of this experiment train one by one (ensemble=false)")
-    network = build_ei_network(ei_config(config, seed), cell_options={"init_std": config["init_std"]})
+    network = build_ei_network(ei_config(config, seed), cell_options={"init_std": config["init_std"],
+                                                                     "lr_frozen": config["lr_frozen"]})
     model = EITaskModel(network, seed=int(seed))
     model.build(None)  # the weights exist before the optimizer is built on them
     train_trials = config["trials_per_condition"] - max(1, int(round(config["validation_fraction"]
@@ -125,7 +127,7 @@ experiment = Experiment(
     "ei/dpa_training",
     defaults=dict(NETWORK, task="dpa", trials_per_condition=256, validation_fraction=0.2, negative="neutral",
                   epochs=5, batch_size=32, lr=0.1, lr_decay=0.9, clip_norm=10.0, loss_threshold=0.2,
-                  odor_seed=1, task_seed=0, init_std=1.0, log_every=1, seeds=1, ensemble=False),
+                  odor_seed=1, task_seed=0, init_std=1.0, lr_frozen=0, log_every=1, seeds=1, ensemble=False),
     data=data,
     build=build,
     fit=Epochs(),
@@ -135,7 +137,7 @@ experiment = Experiment(
     checks={"task": one_of(*TASKS), "negative": one_of("neutral", "hinge"), "N_NEURON": integer(10),
             "K": positive, "trials_per_condition": integer(2), "validation_fraction": number(0, 1, True, True),
             "lr": positive, "lr_decay": positive, "clip_norm": positive, "loss_threshold": positive,
-            "odor_seed": integer(0), "task_seed": integer(0), "init_std": number(0)},
+            "odor_seed": integer(0), "task_seed": integer(0), "init_std": number(0), "lr_frozen": integer(0)},
     seeds=1,
     description="DPA / Go-NoGo / dual task learned by BPTT in a low-rank + STP network (spec §6)",
 )

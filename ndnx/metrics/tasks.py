@@ -62,8 +62,8 @@ def dual_accuracy(y_true, y_pred, read_idx=(0,), threshold=0.0, replica_axis=Non
     label, window = y_true[..., :channels], y_true[..., channels:]
     inside = (np.isfinite(label) & (window > 0))[:, :, None]       # (B, T, 1, C)
     frames = inside.sum(axis=1)                                    # (B, 1, C)
-    trial_label = np.nanmax(np.where(inside[:, :, 0], label, np.nan), axis=1) if inside.any() else \
-        np.full((z.shape[0], channels), np.nan)
+    # a trial's label: its value in the window (−inf where the trial has no scored frame)
+    trial_label = np.where(inside[:, :, 0], label, -np.inf).max(axis=1)
     positive = (trial_label > 0.5)[:, None]                        # (B, 1, C)
     sigma = 1.0 / (1.0 + np.exp(-z))
     hit = np.where(positive[:, None], sigma, 1.0 - sigma)

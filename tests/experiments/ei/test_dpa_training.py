@@ -61,3 +61,44 @@ def test_logged_scores_match_the_saved_model(tmp_path):
     soft = np.where(label[:, None] > 0.5, sigma, 1.0 - sigma)
     assert job["final"][("validation", "accuracy")][0] == pytest.approx(
         np.mean([soft[i, window[i]].mean() for i in range(len(z))]), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_dpa_hinge_loss_falls_below_0_2_within_5_epochs(tmp_path):
+    """Spec §10.3 item 9: train_dual (N = 1000, K = 100, DT = 20 ms), DPA 4 × 256 trials split 80/20, Adam lr
+    0.1: the loss falls below 0.2 within about 5 epochs (NeuroFlame's reference run: val 1.96 → 0.12 in 4).
+
+    The loss is NeuroFlame's (neutral negative class), which a readout blind to the sample brings to ≈ 0.1;
+    the choice accuracy printed beside it says whether the sample was remembered (0.5: it was not).
+    """
+    import time
+
+    exp = load_experiment(script("dpa_training"))
+    run = exp.runs({})[0]
+    start = time.time()
+    result = exp.run_job(run, [0], root=str(tmp_path), progress=False)
+    job = next(v for v in result.values() if isinstance(v, dict) and "final" in v)
+    final = {metric: float(v[0]) for (split, metric), v in job["final"].items() if split == "validation"}
+    print(f"DPA train_dual N=1000: validation {final} after {job.get('epochs_done')} epochs, "
+          f"{time.time() - start:.0f} s")
+    assert job.get("epochs_done", 5) <= 5 and final["loss"] < 0.2
+
+
+@pytest.mark.slow
+def test_curriculum_holds_the_first_rank_component_in_the_go_nogo_stage(tmp_path):
+    """experiments/ei/dual_curriculum.py: each stage starts from the previous one's V, U, J_STP; the Go/NoGo
+    stage leaves the first rank component exactly as DPA left it (spec §6) and moves the second."""
+    exp = load_experiment(script("dual_curriculum"))
+    run = exp.runs(dict(N_NEURON=100, K=10, trials_per_condition=3, **{"gng.trials_per_condition": 3},
+                        **{"dual.trials_per_condition": 2}, epochs=1, batch_size=16, init_std=0.0))[0]
+    exp.run_job(run, [0], root=str(tmp_path), progress=False)
+    steps = os.path.join(str(tmp_path), "models", "ei", "dual_curriculum", run.name, "steps")
+    cells = {}
+    for step in ("dpa", "gng", "dual"):
+        (path,) = glob.glob(os.path.join(steps, step, "*.keras"))
+        cells[step] = keras.saving.load_model(path).network.cell
+    for name in ("lr_v", "lr_u"):
+        dpa, gng, dual = (getattr(cells[s], name).numpy() for s in ("dpa", "gng", "dual"))
+        np.testing.assert_array_equal(gng[:, 0], dpa[:, 0])
+        assert np.abs(gng[:, 1] - dpa[:, 1]).max() > 1e-3  # Adam at lr 0.1 moves every free entry
+        assert np.abs(dual[:, 0] - gng[:, 0]).max() > 1e-3
