@@ -10,8 +10,8 @@ from tests.experiments.ei.helpers import ROOT
 SCRIPTS = sorted(glob.glob(os.path.join(ROOT, "experiments", "ei", "*.py")))
 # Runs per experiment: the K sweep is one run per K (100 … 1000); the others batch inside one run.
 RUNS = {"balanced_state": 4, "ring_attractor": 1, "multistability": 1, "stp": 1, "serial_bias": 1,
-        "dpa_training": 1, "dual_curriculum": 1}
-TRAINED = {"dpa_training": Epochs, "dual_curriculum": Chain}
+        "dpa_training": 1, "dual_curriculum": 1, "odr_training": 1}
+TRAINED = {"dpa_training": Epochs, "dual_curriculum": Chain, "odr_training": Epochs}
 
 
 def test_every_script_is_an_experiment_of_its_kind():
