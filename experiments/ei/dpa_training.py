@@ -20,9 +20,15 @@ class_bal = 0) by default or hinged too (`negative=hinge`). Adam at lr 0.1 decay
 gradient norm clipped at 10 (`ndnx.training.ei_tasks.task_optimizer`), batch 32, training stopped
 early once the loss is below `loss_threshold` (`TaskStopping`).
 
+With `sample_readout` (DPA only) readout column 1 also reports the sample (A: z ≥ 2, B: z ≤ −2 with
+the hinged negative class) from sample onset to test onset — NeuroFlame's "stim" window — which asks
+the network for a memory of the sample through the delay.
+
 Logged per split: the loss, NeuroFlame's accuracy (σ(z) in the window, negatives mirrored) and the
 choice accuracy (the window's mean readout above the decision threshold — 1 for the neutral
-negative class, 0 for the hinged one — exactly for label 1; `ndnx.metrics.dual_accuracy`).
+negative class, 0 for the hinged one — exactly for label 1; `ndnx.metrics.dual_accuracy`), averaged
+over the channels, and with several channels each one's as "<score>_z<column>" (dual task: z0 DPA,
+z1 Go/NoGo; with `sample_readout`: z0 DPA, z1 the sample).
 A readout that ignores the sample, the same on every trial, has choice accuracy 0.5 on the balanced
 DPA set; under the neutral negative class it can still bring the loss to ≈ 0.1 (z = 2 on every
 trial: 0 on match, 0.1·2 on non-match trials), which is why the accuracy is logged beside the loss.
@@ -45,7 +51,7 @@ import numpy as np
 from ndnx.connectivity import odor_vectors
 from ndnx.data.tasks import dpa_trials, dual_targets, dual_trials, go_nogo_trials
 from ndnx.experiment import Epochs, Experiment
-from ndnx.experiment.config import integer, number, one_of, positive
+from ndnx.experiment.config import boolean, integer, number, one_of, positive
 from ndnx.losses import DualLoss
 from ndnx.metrics import dual_accuracy
 from ndnx.models import EITaskModel, build_ei_network
@@ -79,8 +85,19 @@ def split_trials(config):
             generate(held, seed=config["task_seed"] + 1, **kwargs))
 
 
+def channels_of(config):
+    """(target channels, readout columns): the task's, and with `sample_readout` the sample on column 1."""
+    _, channels, read_idx = TASKS[config["task"]]
+    if config["sample_readout"]:
+        if config["task"] != "dpa":
+            raise ValueError(f"ei/dpa_training: sample_readout reads the sample on readout column 1, which "
+                             f"{config['task']!r} uses already; it needs task=dpa")
+        return channels + ("sample",), read_idx + (1,)
+    return channels, read_idx
+
+
 def data(config):
-    channels = TASKS[config["task"]][1]
+    channels = channels_of(config)[0]
     t_window = ei_config(config).T_WINDOW
     out = {}
     for name, trials in zip(("train", "validation"), split_trials(config)):
@@ -89,7 +106,7 @@ def data(config):
 
 
 def loss_of(config):
-    return DualLoss(read_idx=TASKS[config["task"]][2], negative=config["negative"])
+    return DualLoss(read_idx=channels_of(config)[1], negative=config["negative"])
 
 
 def build(config, seed, replicas):
@@ -115,8 +132,12 @@ def evaluate(model, x, y):
     z = model.predict(x, batch_size=256, verbose=0)
     threshold = 1.0 if loss.negative == "neutral" else 0.0
     scores = dual_accuracy(y, z, read_idx=loss.read_idx, threshold=threshold)
-    return {"loss": np.array([float(np.mean(loss(y, z)))]), "accuracy": np.array([scores["accuracy"].mean()]),
-            "choice_accuracy": np.array([scores["choice_accuracy"].mean()])}
+    out = {"loss": np.array([float(np.mean(loss(y, z)))])}
+    for name, values in scores.items():
+        out[name] = np.array([values.mean()])
+        if len(values) > 1:
+            out.update({f"{name}_z{column}": np.array([v]) for column, v in zip(loss.read_idx, values)})
+    return out
 
 
 def callbacks(config):
@@ -127,7 +148,7 @@ experiment = Experiment(
     "ei/dpa_training",
     defaults=dict(NETWORK, task="dpa", trials_per_condition=256, validation_fraction=0.2, negative="neutral",
                   epochs=5, batch_size=32, lr=0.1, lr_decay=0.9, clip_norm=10.0, loss_threshold=0.2,
-                  odor_seed=1, task_seed=0, init_std=1.0, lr_frozen=0, log_every=1, seeds=1, ensemble=False),
+                  odor_seed=1, task_seed=0, init_std=1.0, lr_frozen=0, sample_readout=False, log_every=1, seeds=1, ensemble=False),
     data=data,
     build=build,
     fit=Epochs(),
@@ -137,7 +158,8 @@ experiment = Experiment(
     checks={"task": one_of(*TASKS), "negative": one_of("neutral", "hinge"), "N_NEURON": integer(10),
             "K": positive, "trials_per_condition": integer(2), "validation_fraction": number(0, 1, True, True),
             "lr": positive, "lr_decay": positive, "clip_norm": positive, "loss_threshold": positive,
-            "odor_seed": integer(0), "task_seed": integer(0), "init_std": number(0), "lr_frozen": integer(0)},
+            "odor_seed": integer(0), "task_seed": integer(0), "init_std": number(0), "lr_frozen": integer(0),
+            "sample_readout": boolean},
     seeds=1,
     description="DPA / Go-NoGo / dual task learned by BPTT in a low-rank + STP network (spec §6)",
 )
