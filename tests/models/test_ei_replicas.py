@@ -283,6 +283,8 @@ def test_replica_arguments_are_checked():
     network = ndnx.models.EINetwork(cell(CELL_SEEDS, 3), duration=0.2, t_steady=0.04)
     with pytest.raises(ValueError, match=r"replicas must be the cell's \(3\), got 2"):
         ndnx.models.EITaskModel(network, replicas=2)
+    with pytest.raises(ValueError, match="the cell must have replicas=None, got replicas=3"):
+        network.record("unused.h5", batch_size=1)
     with pytest.raises(ValueError, match="runs inside ndnx.models.EINetwork"):
         keras.layers.RNN(cell(CELL_SEEDS, 3))(np.zeros((2, 1, 6), "float32"))
     with pytest.raises(ValueError, match="expected one seed per replica"):
