@@ -20,7 +20,7 @@ FAMILY_TESTS = {
     "ei": ["cells/test_ei_rate.py", "cells/test_stp.py", "cells/test_transfer.py", "cells/test_lif.py",
            "connectivity/*", "models/test_ei_*.py", "data/test_tasks.py", "analysis/test_decoding.py",
            "analysis/test_mean_field.py", "losses/test_task_losses.py", "experiments/ei/*",
-           "test_playgrounds.py::*[[]ei*"],
+           "metrics/test_tasks.py", "test_playgrounds.py::*[[]ei*"],
 }
 BUDGET_SECONDS = {"family": 120}
 

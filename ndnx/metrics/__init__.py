@@ -8,14 +8,18 @@
   (jackknife, conservative, extrapolated), signal-to-noise ratio (`SingleTrialCorrelation`,
   `CorrelationToAverage`, `FEVE`, `OracleCorrelation` stream them).
 
-Every public name of both is importable from here (`ndnx.metrics.feve`, ...). The Keras metric
+- `ndnx.metrics.tasks` — behavioural accuracy of a task readout (dual task, DPA, Go/NoGo:
+  `dual_accuracy`).
+
+Every public name is importable from here (`ndnx.metrics.feve`, ...). The Keras metric
 classes are registered as "ndnx>ClassName" whichever module defines them, so `.keras` files saved
 when they lived in the single module `ndnx/metrics.py` still load. One rule for every score: where a
 neuron's value is undefined it is 0, and that 0 enters the mean over neurons (details in each module).
 """
 
-from ndnx.metrics import correlation, v1
+from ndnx.metrics import correlation, tasks, v1
 from ndnx.metrics.correlation import NAN_MODES, PearsonCorrelation, mean_pearson, pearson_per_neuron
+from ndnx.metrics.tasks import dual_accuracy
 from ndnx.metrics.v1 import (
     FEVE,
     ORACLE_METHODS,
@@ -39,7 +43,7 @@ from ndnx.metrics.v1 import (
 )
 
 __all__ = [
-    "pearson_per_neuron", "mean_pearson", "NAN_MODES", "PearsonCorrelation",
+    "pearson_per_neuron", "mean_pearson", "NAN_MODES", "PearsonCorrelation", "dual_accuracy",
     "stack_repeats", "repeats_from_trials_first", "trial_average", "standardize_responses",
     "total_variance", "noise_variance", "explainable_variance", "fev", "feve", "mean_feve",
     "single_trial_correlation", "correlation_to_average", "oracle_correlation", "snr", "ORACLE_METHODS",

@@ -440,9 +440,7 @@ class EINetwork(keras.Model):
 #: Keys whose feature the port does not implement yet: switched on, `build_ei_network` refuses them.
 UNIMPLEMENTED_KEYS = {
     "IF_HEBB": "Hebbian plasticity (spec §3.4)",
-    "LR_TRAIN": "trainable low-rank weights U, V (spec §6)",
     "TRAIN_EI": "full trainable weight blocks (spec §6)",
-    "LR_READOUT": "the Linear(N_E → 1) readout of the trained network (spec §6)",
 }
 
 #: Configuration key → batched parameter of `EIRateCell` (parallel simulations, spec §1.6).
@@ -487,6 +485,15 @@ def _low_rank(c, d, low_rank_vectors):
     return dual_task_vectors(d.N_E, c["LR_MEAN"], c["LR_COV"], seed=d.seed)
 
 
+def _low_rank_training(c, stp):
+    """Cell options of LR_TRAIN = 1: the dense E→E plastic block made of trainable U, V (spec §6)."""
+    if not any((b.post, b.pre) == (0, 0) for b in stp):
+        raise ValueError(f"build_ei_network: LR_TRAIN=1 trains U, V of the plastic E→E block; it needs IF_STP=1 "
+                         f"with E→E in IS_STP, got IF_STP={c['IF_STP']}, IS_STP={list(c['IS_STP'])}")
+    return dict(stp_mode="dense", lr_train=True, rank=c["RANK"], lr_separate=bool(c["LR_MN"]),
+                lr_u_eq_v=bool(c["LR_UeqV"]), lr_norm=bool(c["LR_NORM"]), lr_clamp=bool(c["LR_CLAMP"]))
+
+
 def build_ei_network(config=None, *, layout="auto", blocks=None, low_rank_vectors=None, cell_options=None,
                      network_options=None, **overrides):
     """An `EINetwork` built from a NeuroFlame configuration (spec ei_networks_neuroflame.md §1, §2, §3, §7).
@@ -516,6 +523,7 @@ def build_ei_network(config=None, *, layout="auto", blocks=None, low_rank_vector
     | RATE_DYN, TAU, SYN_DYN, TAU_SYN, IF_NMDA, R_NMDA, TAU_NMDA | rate, fast and NMDA dynamics |
     | IF_STP, IS_STP, USE, TAU_FAC, TAU_REC, J_STP, STP_TYPE, W_STP | plastic blocks (mid-2024 "structured" semantics by default); 'hansel' and unknown names → 'markram' |
     | CLAMP, LR_INI, IF_OPTO, N_OPTO | options of the dense plastic E→E block (cell_options stp_mode='dense') |
+    | LR_TRAIN, RANK, LR_MN, LR_UeqV, LR_NORM, LR_CLAMP | LR_TRAIN 1: the dense plastic E→E block with trainable U, V (stp_mode 'dense', lr_train; needs IF_STP with E→E plastic); LR_READOUT is `ndnx.models.build_ei_task_model`'s |
     | IF_ADAPT, A_ADAPT, TAU_ADAPT | threshold adaptation of E |
     | IF_FF_DYN, TAU_FF, IF_FF_ADAPT, A_FF_ADAPT, TAU_FF_ADAPT, IF_FF_STP, FF_USE, TAU_FF_FAC, TAU_FF_REC | feedforward filters |
     | RATE_NOISE, VAR_RATE, VAR_FF | rate and input noise |
@@ -526,7 +534,7 @@ def build_ei_network(config=None, *, layout="auto", blocks=None, low_rank_vector
     Keys that describe stimuli (TASK, T_STIM_*, I0, PHI0, SIGMA0, STIM_EI, delays and ITIs) are read by
     `ndnx.data.tasks`; N_BATCH is the batch of `simulate`; DEVICE is `ei_config.device_scope(config)`;
     IF_BATCH_J is `parameters={"jab": ...}` at call time. Keys of features ndnx does not implement
-    (`UNIMPLEMENTED_KEYS`: IF_HEBB, LR_TRAIN, TRAIN_EI, LR_READOUT) raise a ValueError when switched on.
+    (`UNIMPLEMENTED_KEYS`: IF_HEBB, TRAIN_EI) raise a ValueError when switched on.
 
     Example:
         >>> import numpy as np
@@ -552,6 +560,11 @@ def build_ei_network(config=None, *, layout="auto", blocks=None, low_rank_vector
                              seed=d.seed, layout=layout, blocks=blocks)
     stp = d.stp_blocks
     options = dict(cell_options or {})
+    if c["LR_TRAIN"]:
+        options = {**_low_rank_training(c, stp), **options}
+    if c["LR_READOUT"] and not c["LR_TRAIN"]:
+        raise ValueError("build_ei_network: LR_READOUT=1 reads the rates of a low-rank trained network; it needs "
+                         "LR_TRAIN=1, got LR_TRAIN=0")
     stp_mode = options.get("stp_mode", "structured")
     opto = None
     if c["IF_OPTO"]:

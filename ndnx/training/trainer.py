@@ -264,9 +264,9 @@ def train(model, train_data, validation_data=None, *, epochs, batch_size=None, s
         if checkpoint is not None:
             checkpoint.save(done)
         final_log = True
-    if final_log or (log_dir is None and not logger.last and not worker):
+    if final_log or (not logger.last and not worker):
         # The weights changed after the last evaluation (best weights back, L-BFGS), or nothing
-        # was evaluated yet (a run without logs that trained no epoch here).
+        # was evaluated yet (a run without logs, or epochs=0: the scores of the model as built).
         logger.log(done)
         if pictures is not None and final_log:
             pictures.log(done)

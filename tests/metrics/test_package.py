@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ndnx
-from ndnx.metrics import correlation, v1
+from ndnx.metrics import correlation, tasks, v1
 
 # The public names of ndnx/metrics.py before it became a package.
 FORMER = ["pearson_per_neuron", "mean_pearson", "NAN_MODES", "PearsonCorrelation", "stack_repeats",
@@ -19,15 +19,15 @@ FORMER = ["pearson_per_neuron", "mean_pearson", "NAN_MODES", "PearsonCorrelation
           "FEVE", "OracleCorrelation"]
 
 
-# Added since: neuralpredictors' SNR and the tuple of oracle methods.
-ADDED = ["snr", "ORACLE_METHODS"]
+# Added since: neuralpredictors' SNR and the tuple of oracle methods; the task accuracy of E/I networks.
+ADDED = ["snr", "ORACLE_METHODS", "dual_accuracy"]
 
 
 def test_every_former_name_is_re_exported_from_its_module():
     assert sorted(ndnx.metrics.__all__) == sorted(FORMER + ADDED)
-    assert sorted(correlation.__all__ + v1.__all__) == sorted(FORMER + ADDED)
+    assert sorted(correlation.__all__ + v1.__all__ + tasks.__all__) == sorted(FORMER + ADDED)
     for name in FORMER + ADDED:
-        home = correlation if name in correlation.__all__ else v1
+        home = next(m for m in (correlation, v1, tasks) if name in m.__all__)
         assert getattr(ndnx.metrics, name) is getattr(home, name), name
     for name in ("PearsonCorrelation", "SingleTrialCorrelation", "CorrelationToAverage", "FEVE",
                  "OracleCorrelation"):

@@ -71,16 +71,34 @@ def test_sigmoid_names_reach_the_gaussian_cdf_branch():
     assert float(np.asarray(cell._phi(np.zeros(1, "float32"), 1.0))[0]) == pytest.approx(0.5)
 
 
-@pytest.mark.filterwarnings("ignore:load_config. LR_TRAIN=1 without LR_MN")
-@pytest.mark.parametrize("key", ["IF_HEBB", "LR_TRAIN", "TRAIN_EI", "LR_READOUT"])
+@pytest.mark.parametrize("key", ["IF_HEBB", "TRAIN_EI"])
 def test_unimplemented_features_are_refused(key):
     with pytest.raises(ValueError, match=f"build_ei_network: {key}=1 .*does not implement yet"):
         build_ei_network(N_NEURON=100, K=20, **{key: 1})
 
 
-def test_training_reference_configurations_say_what_is_missing():
-    with pytest.raises(ValueError, match="LR_TRAIN=1 asks for trainable low-rank weights"):
-        build_ei_network("train_dual")
+def test_train_dual_builds_the_trainable_low_rank_block():
+    """§6 / §7 train_dual: LR_TRAIN 1 → J_ij = GAIN·J_STP·(1 + V_i·U_j)/N_E on E→E, U = V at start."""
+    c = load_config("train_dual", N_NEURON=200, K=20, LR_NORM=0)
+    cell = build_ei_network(c).cell
+    cell.build(None)
+    assert (cell.stp_mode, cell.lr_train, cell.rank, cell.lr_separate, cell.clamp) == ("dense", True, 2, True, True)
+    v, u = (w.numpy().astype("float64") for w in (cell.lr_v, cell.lr_u))
+    assert v.shape == (160, 2) and abs(v.std() - c.LR_INI) < 0.15  # N(0, LR_INI²), 320 draws
+    np.testing.assert_array_equal(u, v)  # LR_UeqV
+    scale, coupling = cell.resolve(None, 1)["stp"][(0, 0)][:2]
+    assert float(np.asarray(scale).ravel()[0]) == pytest.approx(0.75 * 1.0 / 160)  # GAIN·J_STP/N_E
+    expected = np.maximum(1.0 + v @ u.T, 0.0)  # CLAMP 1: E→E ≥ 0 (post × pre)
+    np.testing.assert_allclose(np.asarray(coupling["kernel"]), expected.T, rtol=1e-5, atol=1e-5)
+    symmetric = build_ei_network("train_dual", N_NEURON=200, K=20, LR_MN=0).cell
+    assert symmetric.lr_separate is False
+
+
+def test_low_rank_training_keys_are_checked():
+    with pytest.raises(ValueError, match="LR_TRAIN=1 trains U, V of the plastic E→E block; it needs IF_STP=1"):
+        build_ei_network("train_dual", N_NEURON=200, K=20, IF_STP=0)
+    with pytest.raises(ValueError, match="LR_READOUT=1 .* needs LR_TRAIN=1, got LR_TRAIN=0"):
+        build_ei_network(N_NEURON=100, K=20, LR_READOUT=1)
 
 
 def test_low_rank_outside_the_dual_task_is_refused():

@@ -12,7 +12,9 @@ recurrent one, which is trained linear, then annealed into a nonlinearity, then 
   reads it from there. A killed chain restarts at the step it was in, from that step's last
   checkpoint; finished steps are not run again;
 - a step reads the run's configuration with its own keys on top: "<step>.<key>" overrides "<key>"
-  (e.g. `--set linear.epochs=20`); each step's fit keys are offered as "<step>.<key>";
+  (e.g. `--set linear.epochs=20`); each step's fit keys are offered as "<step>.<key>"; the data
+  are loaded for the step's configuration, so a step key the data read (declared in the defaults,
+  e.g. "gng.task") gives that step its own data — a curriculum;
 - its metrics are logged as "<step>/<metric>" (TensorBoard groups them by step) and the last
   step's model is the run's final model (`models/.../<run>/seed<k>.keras`).
 
@@ -85,7 +87,8 @@ class Chain(Fit):
     def check_config(self, experiment, config):
         for step in self.steps:
             for key in step.fit.required:
-                if config.get(f"{step.name}.{key}", config.get(key)) is None:
+                # a step key left null falls back to the run-wide key
+                if config.get(f"{step.name}.{key}") is None and config.get(key) is None:
                     raise ValueError(f"Experiment {experiment}: step {step.name!r} reads {key!r}; give "
                                      f"{step.name}.{key} (or {key}) a value")
 

@@ -145,7 +145,9 @@ class Job:
 
     @property
     def data(self):
-        return self.experiment.load_data(self._data_config or self.run.config)
+        # A chain step's data are loaded for its own configuration: "<step>.<key>" may change them
+        # (a curriculum trains each step on another task).
+        return self.experiment.load_data(step_config(self._data_config or self.run.config, self.step))
 
     @property
     def evaluate(self):
