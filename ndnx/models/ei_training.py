@@ -26,6 +26,12 @@ width); train with `DualLoss(replica_axis=2)` / `AngularErrorLoss(replica_axis=2
 replicas' losses) and `task_optimizer(..., replicas=R)` (the clip taken per replica). Replica r
 is the lone model built with the cell's seed s_r and the model's seed seeds[r] (`seed` an int
 gives derive_seed(seed, r), a list one per replica); `ndnx.training.extract_replica` returns it.
+From a configuration, `build_ei_network(config, cell_options={"replicas": R, "seed": [...]})`
+keeps the configuration's SEED for the connectivity and gives the cell the training seeds.
+Measured (2 busy cores, N = 400, batch 16, 110 sub-steps, dense clamped E→E block): one forward
+and gradient of R = 3 replicas took 1.43 s against 1.64 s for three lone models, R = 8 2.8 s
+against 3.1 s (forward alone 1.5–1.8× faster): at this size the step is compute-bound and the
+replicas save the per-op overhead, little else.
 
 Reference: spec ei_networks_neuroflame.md §6 "Trainable parameters", "Losses", §11 "BPTT training".
 """
