@@ -30,7 +30,7 @@ From a configuration, `build_ei_network(config, cell_options={"replicas": R, "se
 keeps the configuration's SEED for the connectivity and gives the cell the training seeds.
 Measured (2 busy cores, N = 400, batch 16, 110 sub-steps, dense clamped E→E block): one forward
 and gradient of R = 3 replicas took 1.43 s against 1.64 s for three lone models, R = 8 2.8 s
-against 3.1 s (forward alone 1.5–1.8× faster): at this size the step is compute-bound and the
+against 3.1 s (forward alone 1.2–1.8× faster): at this size the step is compute-bound and the
 replicas save the per-op overhead, little else.
 
 Reference: spec ei_networks_neuroflame.md §6 "Trainable parameters", "Losses", §11 "BPTT training".
