@@ -9,7 +9,9 @@ weight count, get_config round trip, `.keras` save and reload in a fresh process
 trainable weight with finite gradients, seeds that matter (the same seed gives the same weights
 and training-mode outputs, another seed other ones), and for replicated objects the replica
 protocol (`ndnx.layers.replicas`): replica k is, weight slice for weight slice and in training-mode
-outputs (dropout masks, sampled positions), the lone object built with seed k.
+outputs (dropout masks, sampled positions), the lone object built with seed k. A replicated object
+may share non-trainable weights its config does not carry (an E/I network's connectivity): they
+are the weights it does not record as replicated, and the lone object is given their values.
 Regularizers, initializers, losses, metrics: serialisation round trip with identical values, and
 a `.keras` round trip inside a compiled model in the same fresh process.
 """
@@ -163,15 +165,22 @@ def test_replica_k_is_the_lone_object_with_seed_k(name, i):
     replicas = num_replicas(layer)
     outputs = _trained_output(layer, x)
     recorded = replicated_variable_ids(layer)
-    assert all(id(w) in recorded for w in layer.weights), "every weight of a replicated object carries the axis"
+    shared = [w for w in layer.weights if id(w) not in recorded]
+    assert not any(w.trainable for w in shared), "every trainable weight of a replicated object carries the axis"
     lone_outputs = []
     for k in range(replicas):
         lone = _rebuilt(make(), lambda d: dict(d, replicas=None, seed=_replica_seed(d["seed"], d["replicas"], k)))
         assert num_replicas(lone) is None
+        if shared:  # built without a call (a call would draw), then given the shared values
+            lone.build(np.take(x, k, axis=input_axis).shape if input_axis is not None else x.shape)
+            for w, w_lone in zip(layer.weights, lone.weights):
+                if id(w) not in recorded:
+                    w_lone.assign(w.numpy())
         lone_outputs.append(_trained_output(lone, x if input_axis is None else np.take(x, k, axis=input_axis)))
         assert len(lone.weights) == len(layer.weights)
         for w, w_lone in zip(layer.weights, lone.weights):
-            np.testing.assert_array_equal(w.numpy()[k], w_lone.numpy(), err_msg=f"{w.path}, replica {k}")
+            value = w.numpy()[k] if id(w) in recorded else w.numpy()
+            np.testing.assert_array_equal(value, w_lone.numpy(), err_msg=f"{w.path}, replica {k}")
     shape = outputs[0].shape
     # the output's replica axis: the first axis of length R whose removal leaves the lone shape
     axis = next(a for a in range(1, len(shape)) if shape[a] == replicas
@@ -179,8 +188,8 @@ def test_replica_k_is_the_lone_object_with_seed_k(name, i):
     for k in range(replicas):
         for y, y_lone in zip(outputs, lone_outputs[k]):
             np.testing.assert_allclose(np.take(y, k, axis=axis), y_lone, rtol=1e-5, atol=1e-6)
-    if layer.weights and name not in SEED_FREE:  # the replicas are independent seeds
-        assert max(np.abs(w.numpy()[0] - w.numpy()[1]).max() for w in layer.weights) > 1e-4
+    if recorded and name not in SEED_FREE:  # the replicas are independent seeds
+        assert max(np.abs(w.numpy()[0] - w.numpy()[1]).max() for w in layer.weights if id(w) in recorded) > 1e-4
 
 
 @pytest.mark.parametrize("name,i", LAYER_PARAMS)

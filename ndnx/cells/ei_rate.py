@@ -68,6 +68,18 @@ current (/ √DT), so their effect does not depend on DT. Draws are seeded (`see
 Initial state (`initial_state`): s, n ~ N(0, init_std²), r = Φ(ff(0) + N(0, init_std²)), u at rest,
 x = 1, θ = THRESH; `init_std=0` gives a deterministic start.
 
+Seeds and replicas: `seed` is the training seed — it draws the trainable weights (W_train or V, U),
+the opto silencing, the initial state and the noise; the connectivity is the `synapses` the caller
+built (from the configuration's SEED). With `replicas=R` and seeds s_r (`seed` a list, or
+derive_seed(seed, r)) the cell is R networks on the same blocks that differ only in what a seed
+draws or training changes: J_STP, W_train or V, U are stored (R,) + shape, replica r initialised
+as the lone cell with seed s_r; replica r draws the initial state and the noise the lone cell
+with seed s_r draws. The replicas are folded into the batch: the state is (batch·R, size), row
+b·R + r replica r of simulation b, so the static blocks drive every row at once and only the
+plastic E→E block is a per-replica product (R, b, N_E)·(R, N_E, N_E). Batched `parameters` stay
+(batch, ...), one row per simulation, shared by its replicas. A replicated cell runs inside
+`ndnx.models.EINetwork` (outputs (batch, frames, R, N)), not `keras.layers.RNN`.
+
 Reference: spec ei_networks_neuroflame.md §1–3, §10.2 and §11 (NeuroFlame, GitHub kiriclope/NeuroFlame).
 """
 
@@ -139,7 +151,8 @@ class EIRateCell(ReplicatedLayer):
             tau_ff_rec: the feedforward filters.
         rate_noise, var_rate; var_ff, input_noise, noise_dt_scaling: noise.
         input_mode: "stimulus" or "total". init_std: spread of the initial state.
-        seed: int (initial state, noise, W_train). replicas: must be None (use the batch axis).
+        seed: the training seed (W_train or V, U, opto, initial state, noise; not the connectivity):
+            an int, or one int per replica. replicas: None or R (module docstring, "Seeds and replicas").
 
     Example:
         >>> import numpy as np, keras, ndnx
@@ -171,9 +184,6 @@ class EIRateCell(ReplicatedLayer):
                  input_mode="stimulus", init_std=1.0, replicas=None, seed=0, **kwargs):
         super().__init__(replicas=replicas, seed=seed, **kwargs)
         name = self.name
-        if self.replicas is not None:
-            raise ValueError(f"{name}: replicas must be None (run parallel simulations on the batch axis), "
-                             f"got {replicas!r}")
         if isinstance(sizes, (int, np.integer)) or not len(sizes) or not all(
                 isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in sizes):
             raise ValueError(f"{name}: sizes must be a list of positive ints (E first), got {sizes!r}")
@@ -261,8 +271,8 @@ class EIRateCell(ReplicatedLayer):
         self.state_names = list(self.state_names)
         self.state_size = list(sizes_)
         self.output_size = self.n_neurons
-        self._init_generator, = self.add_replica_generators("initial_state")
-        self._noise_generator, = self.add_replica_generators("noise")
+        self._init_generators = self.add_replica_generators("initial_state")
+        self._noise_generators = self.add_replica_generators("noise")
 
     # ---- argument checks ---------------------------------------------------------------------
     def _float(self, arg, value, positive=False, nonnegative=False):
@@ -319,7 +329,7 @@ class EIRateCell(ReplicatedLayer):
         """(V, U), float32 (N_E, rank), as they enter the E→E block J_ij ∝ 1 + V_i·U_j (lr_train only).
 
         Frozen leading components are cut from the gradient; with `lr_separate=False` U is V; with
-        `lr_norm` each is divided by its Frobenius norm.
+        `lr_norm` each is divided by its Frobenius norm. Replicated: (R, N_E, rank), replica by replica.
         """
         if not self.lr_train:
             raise ValueError(f"{self.name}: low_rank_factors needs lr_train=True")
@@ -329,9 +339,9 @@ class EIRateCell(ReplicatedLayer):
         def held(w):
             w = tf.cast(w, tf.float32)
             if self.lr_frozen:
-                w = tf.concat([tf.stop_gradient(w[:, :self.lr_frozen]), w[:, self.lr_frozen:]], axis=1)
+                w = tf.concat([tf.stop_gradient(w[..., :self.lr_frozen]), w[..., self.lr_frozen:]], axis=-1)
             if self.lr_norm:
-                w = w / tf.norm(w)
+                w = w / tf.norm(w, axis=(-2, -1), keepdims=True)
             return w
 
         v = held(self.lr_v)
@@ -415,36 +425,38 @@ class EIRateCell(ReplicatedLayer):
                                                 initializer=init, trainable=False)
             self._synapse_weights[(a, b)] = weights
         self._arrays = {}  # the variables hold them now
+        # What training changes and what a seed draws carries the replica axis (R,) + shape, replica
+        # r seeded as the lone cell with seed seeds[r] seeds it (derive_seed(seeds[r], name)).
         if self.stp_blocks:
-            self.j_stp_weight = self.add_weight(name="j_stp", shape=(), initializer=keras.initializers.Constant(self.j_stp),
-                                                trainable=self.train_j_stp)
+            self.j_stp_weight = self.add_replica_weight("j_stp", (), keras.initializers.Constant(self.j_stp),
+                                                        trainable=self.train_j_stp)
+        normal = keras.initializers.RandomNormal(0.0, self.lr_ini)
         if self._dense_ee and self.lr_train:
-            base = None if self.replica_seeds is None else self.replica_seeds[0]
-            seed_v = None if base is None else derive_seed(base, "lr_v")
             shape = (self.sizes[0], self.rank)
-            self.lr_v = self.add_weight(name="lr_v", shape=shape, trainable=True,
-                                        initializer=keras.initializers.RandomNormal(0.0, self.lr_ini, seed=seed_v))
+            self.lr_v = self.add_replica_weight("lr_v", shape, normal, trainable=True)
             if self.lr_separate:
                 if self.lr_u_eq_v:  # LR_UeqV: U starts as a copy of V, then trains on its own
                     init = lambda shape, dtype=None, v=self.lr_v: tf.identity(v)  # noqa: E731
+                    self.lr_u = self.add_weight(name="lr_u", shape=tuple(self.lr_v.shape), trainable=True,
+                                                initializer=init)
+                    if self.replicas is not None:
+                        self._replica_weight_ids.add(id(self.lr_u))
                 else:
-                    init = keras.initializers.RandomNormal(
-                        0.0, self.lr_ini, seed=None if base is None else derive_seed(base, "lr_u"))
-                self.lr_u = self.add_weight(name="lr_u", shape=shape, trainable=True, initializer=init)
+                    self.lr_u = self.add_replica_weight("lr_u", shape, normal, trainable=True)
         elif self._dense_ee:
-            seed = None if self.replica_seeds is None else derive_seed(self.replica_seeds[0], "w_train")
             # stored transposed (pre × post) so the drive is one matmul
-            self.w_train = self.add_weight(name="w_train", shape=(self.sizes[0], self.sizes[0]),
-                                           initializer=keras.initializers.RandomNormal(0.0, self.lr_ini, seed=seed),
-                                           trainable=True)
+            self.w_train = self.add_replica_weight("w_train", (self.sizes[0], self.sizes[0]), normal, trainable=True)
         if self._dense_ee:
-            mask = np.ones(self.sizes[0], "float32")
-            if isinstance(self.opto, int):
-                seed = 0 if self.replica_seeds is None else derive_seed(self.replica_seeds[0], "opto")
-                mask[np.random.default_rng(seed).choice(self.sizes[0], self.opto, replace=False)] = 0.0
-            elif self.opto is not None:
-                mask[self.opto] = 0.0
-            self._opto_mask = mask[:, None]
+            masks = []
+            for base in self.replica_seeds or [None] * (self.replicas or 1):
+                mask = np.ones(self.sizes[0], "float32")
+                if isinstance(self.opto, int):
+                    seed = 0 if base is None else derive_seed(base, "opto")
+                    mask[np.random.default_rng(seed).choice(self.sizes[0], self.opto, replace=False)] = 0.0
+                elif self.opto is not None:
+                    mask[self.opto] = 0.0
+                masks.append(mask[:, None])
+            self._opto_mask = masks[0] if self.replicas is None else np.stack(masks)
         self.built = True
 
     # ---- per-call parameters -----------------------------------------------------------------
@@ -485,11 +497,22 @@ class EIRateCell(ReplicatedLayer):
                                  f"simulations")
             if v.shape[1] != width:
                 v = tf.tile(v, (1, width))
-            return v
+            return self._replica_rows(v)
         if name == "j_stp":
+            if self.replicas is not None:  # per replica, applied by `_plastic_drive`
+                return tf.ones((1, 1), tf.float32)
             return tf.reshape(tf.cast(self.j_stp_weight, tf.float32), (1, 1))
         default = getattr(self, name)
         return tf.constant(np.reshape(np.asarray(default, "float32"), (1, width)))
+
+    def _replica_rows(self, value):
+        """A per-simulation (batch, ...) tensor on the rows of a replicated state (batch·R, ...):
+        every simulation's row repeated R times (one row broadcasts as it is)."""
+        if self.replicas is None or value.shape[0] == 1:
+            return value
+        if value.shape[0] is not None:
+            return tf.repeat(value, self.replicas, axis=0)
+        return tf.repeat(value, tf.where(tf.shape(value)[0] > 1, self.replicas, 1), axis=0)
 
     def _per_neuron(self, per_population, populations=None):
         """(rows, P) → (rows, N) (or over the given populations only)."""
@@ -545,7 +568,7 @@ class EIRateCell(ReplicatedLayer):
                 if self._dense_ee and (a, b) == (0, 0):
                     if self.lr_train:
                         v, u = self.low_rank_factors()
-                        product = tf.matmul(u, v, transpose_b=True)  # pre × post: U_j·V_i
+                        product = tf.matmul(u, v, transpose_b=True)  # pre × post: U_j·V_i (per replica)
                         if self.lr_clamp:
                             product = tf.maximum(product, -1.0)
                         matrix = 1.0 + product
@@ -556,10 +579,12 @@ class EIRateCell(ReplicatedLayer):
                     if self.opto is not None:
                         matrix = matrix * self._opto_mask
                     scale = gain * j_stp * w_stp[:, k:k + 1] * (sign / sizes[0])
-                    coupling = {"kernel": matrix}
+                    coupling = {"kernel": matrix} if self.replicas is None else {"replica_kernel": matrix}
                 else:
                     scale = gain * j_stp * w_stp[:, k:k + 1] * (sign * self._blocks[(a, b)]["scale"] / sqrt_k[b])
                     coupling = self._synapse_weights[(a, b)]
+                if self.replicas is not None and "j_stp" not in (parameters or {}):
+                    coupling = dict(coupling, replica_gain=tf.cast(self.j_stp_weight, tf.float32))
                 res["stp"][(a, b)] = (scale, coupling, use[:, k:k + 1], tau_fac[:, k:k + 1], tau_rec[:, k:k + 1])
         if self.adaptation:
             res["adapt"] = (self._filter(p("tau_adapt")), p("a_adapt"))
@@ -589,15 +614,19 @@ class EIRateCell(ReplicatedLayer):
         N = self.n_neurons
         std = self.init_std
 
-        def draw():
-            z = keras.random.normal((batch_size, N), seed=self._init_generator, dtype="float32")
-            return z * std
+        rows = batch_size if self.replicas is None else batch_size * self.replicas
 
-        zeros = tf.zeros((batch_size, N), tf.float32)
+        def draws(generator):
+            return [keras.random.normal((batch_size, N), seed=generator, dtype="float32") * std for _ in range(3)]
+
+        per_replica = [draws(g) for g in self._init_generators]  # s, n, z of every replica
+        s, n, z = (per_replica[0][i] if self.replicas is None else
+                   tf.reshape(tf.stack([d[i] for d in per_replica], axis=1), (-1, N)) for i in range(3))
+
+        zeros = tf.zeros((rows, N), tf.float32)
         drive = zeros if self.input_mode == "total" else res.get("drive_before", res["drive"]) + zeros
         thresh = res["thresh"] + zeros
-        s, n, z = draw(), draw(), draw()
-        state = {"t": tf.fill((batch_size, 1), tf.cast(t0, tf.float32)), "s": s,
+        state = {"t": tf.fill((rows, 1), tf.cast(t0, tf.float32)), "s": s,
                  "r": self._phi(drive + z, thresh)}
         if self.nmda:
             state["n"] = n
@@ -605,8 +634,8 @@ class EIRateCell(ReplicatedLayer):
             state["theta"] = thresh[:, :self.sizes[0]]
         for a, b in self.stp_blocks:
             use = res["stp"][(a, b)][2]
-            state[f"u_{a}_{b}"] = stp_rules.resting_u(self.stp_rule, use + tf.zeros((batch_size, self.sizes[b])))
-            state[f"x_{a}_{b}"] = tf.ones((batch_size, self.sizes[b]), tf.float32)
+            state[f"u_{a}_{b}"] = stp_rules.resting_u(self.stp_rule, use + tf.zeros((rows, self.sizes[b])))
+            state[f"x_{a}_{b}"] = tf.ones((rows, self.sizes[b]), tf.float32)
         if self.ff_lowpass:
             state["ff"] = drive
         if self.ff_adaptation:
@@ -615,10 +644,16 @@ class EIRateCell(ReplicatedLayer):
             state["u_ff"] = stp_rules.resting_u(self.stp_rule, self.ff_use + zeros)
             state["x_ff"] = zeros + 1.0
         if any(self.bump_switch):
-            state["switched"] = tf.zeros((batch_size, 1), tf.float32)
+            state["switched"] = tf.zeros((rows, 1), tf.float32)
         return state
 
+    def _refuse_rnn(self):
+        if self.replicas is not None:
+            raise ValueError(f"{self.name}: a replicated cell runs inside ndnx.models.EINetwork (its state folds the "
+                             f"replicas into the batch), not keras.layers.RNN; got replicas={self.replicas}")
+
     def get_initial_state(self, batch_size=None):
+        self._refuse_rnn()
         state = self.initial_state(batch_size)
         return [state[k] for k in self.state_names]
 
@@ -644,9 +679,16 @@ class EIRateCell(ReplicatedLayer):
 
     # ---- dynamics ----------------------------------------------------------------------------
     def _noise(self, key, kind, t, shape):
-        seed = tf.random.experimental.stateless_fold_in(key, kind)
-        seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(t[0, 0], tf.int64))
-        return tf.random.stateless_normal(shape, seed=seed, dtype=tf.float32)
+        def normal(key, shape):
+            seed = tf.random.experimental.stateless_fold_in(key, kind)
+            seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(t[0, 0], tf.int64))
+            return tf.random.stateless_normal(shape, seed=seed, dtype=tf.float32)
+
+        if self.replicas is None:
+            return normal(key, shape)
+        # replica r draws, from its own key, the (batch, N) noise of the lone cell with seed seeds[r]
+        lone = (shape[0] // self.replicas, shape[1])
+        return tf.reshape(tf.stack([normal(key[r], lone) for r in range(self.replicas)], axis=1), (-1, shape[1]))
 
     def _pad(self, stim):
         width = stim.shape[-1]
@@ -713,7 +755,7 @@ class EIRateCell(ReplicatedLayer):
             u, x, transmitted = stp_rules.stp_step(self.stp_rule, state[f"u_{a}_{b}"], state[f"x_{a}_{b}"], pre[b],
                                                    self.dt, use, tau_fac, tau_rec)
             new[f"u_{a}_{b}"], new[f"x_{a}_{b}"] = u, x
-            add(a, b, synaptic_drive(tf.cast(transmitted, cdt), coupling, scale))
+            add(a, b, self._plastic_drive(tf.cast(transmitted, cdt), coupling, scale))
 
         def join(parts):
             return tf.concat([p if p is not None else tf.zeros((batch, n)) for p, n in zip(parts, sizes)], axis=1)
@@ -748,6 +790,23 @@ class EIRateCell(ReplicatedLayer):
             new["theta"] = base + (state["theta"] - base) * decay + a_adapt * r_e * g
         new["t"] = t + 1.0
         return new
+
+    def _plastic_drive(self, x, coupling, scale):
+        """The drive of a plastic block; replicated, rows b·R + r use replica r's kernel and J_STP."""
+        if self.replicas is None:
+            return synaptic_drive(x, coupling, scale)
+        coupling = dict(coupling)
+        gain, kernels = coupling.pop("replica_gain", None), coupling.pop("replica_kernel", None)
+        R = self.replicas
+        if kernels is None:
+            d = synaptic_drive(x, coupling, scale)
+        else:
+            d = tf.einsum("brn,rnm->brm", tf.reshape(x, (-1, R, x.shape[-1])), tf.cast(kernels, x.dtype))
+            d = tf.reshape(d, (-1, d.shape[-1])) * tf.cast(scale, x.dtype)
+        if gain is None:
+            return d
+        n = d.shape[-1]
+        return tf.reshape(tf.reshape(d, (-1, R, n)) * tf.cast(gain, d.dtype)[:, None], (-1, n))
 
     def _stimulus_at(self, stimulus, i, t):
         """(stim (batch, N) or None, active (batch, 1) or None) at sub-step i with counter t."""
@@ -801,11 +860,14 @@ class EIRateCell(ReplicatedLayer):
         return dict(zip(names, values)), {name: v * scale for name, v in zip(record, sums)}
 
     def noise_key(self):
-        """A fresh (2,) key for this call's noise (from the cell's seeded generator)."""
-        return self._noise_generator.next()
+        """A fresh (2,) key for this call's noise (from the cell's seeded generator); (R, 2) replicated."""
+        if self.replicas is None:
+            return self._noise_generators[0].next()
+        return tf.stack([g.next() for g in self._noise_generators])
 
     @tf.autograph.experimental.do_not_convert
     def call(self, inputs, states, training=None):
+        self._refuse_rnn()
         state = self.check_state(states)
         x = tf.cast(inputs, tf.float32)
         res = self.resolve(None, x.shape[0])

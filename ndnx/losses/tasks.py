@@ -33,7 +33,10 @@ y_true[..., 1] the memory-window mask w. From the first Fourier mode of each fra
 with "in" the frames where w = 1 and "out" those where w = 0: the bump must sit at the target
 through the memory window, exist there (m1 ≥ m0), and be gone outside it.
 
-Neither loss has a replica axis (E/I networks run parallel simulations on the batch axis instead).
+Replicas (`ndnx.layers.replicas`): with `replica_axis` (2 for the (batch, frames, R, ...) readout of
+a replicated `ndnx.models.EITaskModel`, 1 for (batch, R, frames, ...)) the loss of a trial is the sum
+over replicas of each replica's loss, against shared targets (batch, frames, ...) or per-replica
+targets that carry the replica axis too, so each replica's gradient is the one it would get alone.
 """
 
 import numpy as np
@@ -41,6 +44,7 @@ import keras
 from keras import ops
 
 from ndnx.analysis.decoding import first_fourier_mode_ops
+from ndnx.losses.spikes import check_replica_axis
 from ndnx.registry import register
 
 __all__ = ["DualLoss", "AngularErrorLoss", "NEGATIVE_CLASSES"]
@@ -61,6 +65,35 @@ def _masked_mean(values, weights):
     """Σ_t weights·values / Σ_t weights over the frame axis (1), 0 where no frame has weight."""
     total = ops.sum(weights, axis=1)
     return ops.sum(values * weights, axis=1) / ops.maximum(total, ops.ones_like(total))
+
+
+def _fold_replicas(name, replica_axis, y_true, y_pred):
+    """(y_true, y_pred, R) with the replicas folded into the batch (row b·R + r), R None without them."""
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    if replica_axis is None:
+        return y_true, y_pred, None
+    pred, true = tuple(y_pred.shape), tuple(y_true.shape)
+    if len(pred) != 4 or replica_axis > 2:
+        raise ValueError(f"{name}: with replica_axis={replica_axis} the predictions must be of rank 4 with the "
+                         f"replica axis at 1 or 2 (batch, frames, R, ...), got shape {pred}")
+    replicas = pred[replica_axis]
+
+    def fold(y):
+        y = ops.moveaxis(y, replica_axis, 1)
+        return ops.reshape(y, (-1,) + tuple(y.shape[2:]))
+
+    if len(true) == 3:  # shared targets
+        return ops.repeat(y_true, replicas, axis=0), fold(y_pred), replicas
+    if len(true) != 4 or true[replica_axis] not in (None, replicas):
+        raise ValueError(f"{name}: targets {true} must be shared (the predictions {pred} without axis "
+                         f"{replica_axis}) or carry the {replicas} replicas on axis {replica_axis}")
+    return fold(y_true), fold(y_pred), replicas
+
+
+def _sum_replicas(loss, replicas):
+    """Per-trial loss: the sum over replicas of the folded rows' losses."""
+    return loss if replicas is None else ops.sum(ops.reshape(loss, (-1, replicas)), axis=1)
 
 
 def _check_shapes(name, y_true, y_pred, expected_true, what):
@@ -93,6 +126,8 @@ class DualLoss(keras.losses.Loss):
         negative: "hinge" (both classes hinged) or "neutral" (label 0 costs neutral_gain·|z|).
         neutral_gain: g of the neutral negative class (0.1).
         beta: SmoothL1 threshold β (1, PyTorch's default).
+        replica_axis: None, or the replica axis of the predictions (2 for a replicated
+            `EITaskModel`): the sum over replicas of each replica's loss (module docstring).
 
     Example:
         >>> import numpy as np, ndnx
@@ -102,9 +137,10 @@ class DualLoss(keras.losses.Loss):
         0.5
     """
 
-    def __init__(self, read_idx=(0,), thresh=2.0, negative="hinge", neutral_gain=0.1, beta=1.0, name="dual_loss",
-                 **kwargs):
+    def __init__(self, read_idx=(0,), thresh=2.0, negative="hinge", neutral_gain=0.1, beta=1.0, replica_axis=None,
+                 name="dual_loss", **kwargs):
         super().__init__(name=name, **kwargs)
+        self.replica_axis = check_replica_axis("DualLoss", replica_axis)
         if isinstance(read_idx, (int, np.integer)) and not isinstance(read_idx, bool):
             read_idx = (read_idx,)
         if not isinstance(read_idx, (list, tuple)) or not read_idx or any(
@@ -120,6 +156,7 @@ class DualLoss(keras.losses.Loss):
         self.beta = _finite_number("DualLoss", "beta", beta, positive=True)
 
     def call(self, y_true, y_pred):
+        y_true, y_pred, replicas = _fold_replicas("DualLoss", self.replica_axis, y_true, y_pred)
         channels = len(self.read_idx)
         _check_shapes("DualLoss", y_true, y_pred, 2 * channels, "a readout")
         columns = y_pred.shape[-1]
@@ -138,12 +175,13 @@ class DualLoss(keras.losses.Loss):
         smooth_l1 = ops.where(magnitude < self.beta, 0.5 * z * z / self.beta, magnitude - 0.5 * self.beta)
         inside = counted * window
         outside = counted * (1.0 - window)
-        return ops.sum(_masked_mean(hinge, inside) + _masked_mean(smooth_l1, outside), axis=-1)
+        loss = ops.sum(_masked_mean(hinge, inside) + _masked_mean(smooth_l1, outside), axis=-1)
+        return _sum_replicas(loss, replicas)
 
     def get_config(self):
         config = super().get_config()
         config.update({"read_idx": list(self.read_idx), "thresh": self.thresh, "negative": self.negative,
-                       "neutral_gain": self.neutral_gain, "beta": self.beta})
+                       "neutral_gain": self.neutral_gain, "beta": self.beta, "replica_axis": self.replica_axis})
         return config
 
 
@@ -165,6 +203,9 @@ class AngularErrorLoss(keras.losses.Loss):
     The phase gradient grows like 1/m1, so a profile with almost no bump (m1 ≪ 1) gets large
     phase gradients; a larger ε tempers them.
 
+    `replica_axis` (None, or 2 for the (batch, frames, R, N_E) rates of a replicated
+    `EITaskModel`): the sum over replicas of each replica's loss (module docstring).
+
     Example:
         >>> import numpy as np, ndnx
         >>> theta = 2 * np.pi * np.arange(16) / 16
@@ -174,11 +215,13 @@ class AngularErrorLoss(keras.losses.Loss):
         0.0
     """
 
-    def __init__(self, epsilon=1e-7, name="angular_error", **kwargs):
+    def __init__(self, epsilon=1e-7, replica_axis=None, name="angular_error", **kwargs):
         super().__init__(name=name, **kwargs)
+        self.replica_axis = check_replica_axis("AngularErrorLoss", replica_axis)
         self.epsilon = _finite_number("AngularErrorLoss", "epsilon", epsilon, positive=True)
 
     def call(self, y_true, y_pred):
+        y_true, y_pred, replicas = _fold_replicas("AngularErrorLoss", self.replica_axis, y_true, y_pred)
         _check_shapes("AngularErrorLoss", y_true, y_pred, 2, "E rates")
         m0, m1, cos_phi, sin_phi = first_fourier_mode_ops(y_pred, epsilon=self.epsilon)
         target, window = y_true[..., 0], y_true[..., 1]
@@ -188,9 +231,10 @@ class AngularErrorLoss(keras.losses.Loss):
         outside = counted * (1.0 - window)
         phase = 0.5 * (ops.square(sin_phi - ops.sin(target)) + ops.square(cos_phi - ops.cos(target)))
         bump = ops.relu(1.0 - m1 / ops.maximum(m0, self.epsilon))
-        return _masked_mean(phase + bump, inside) + _masked_mean(ops.square(m1), outside)
+        loss = _masked_mean(phase + bump, inside) + _masked_mean(ops.square(m1), outside)
+        return _sum_replicas(loss, replicas)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"epsilon": self.epsilon})
+        config.update({"epsilon": self.epsilon, "replica_axis": self.replica_axis})
         return config

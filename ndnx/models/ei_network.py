@@ -33,6 +33,11 @@ Outputs: the rates (B, F, N), or, when `record_stp` / `record_recurrent` is set,
 "rates", the window means "u_a_b" / "x_a_b" of every plastic block (a ← b), and "recurrent",
 the window mean of the recurrent input s + n of E neurons (B, F, N_E).
 
+Replicas: with a replicated cell (`EIRateCell(replicas=R)`, several training seeds on one
+connectivity) the inputs and parameters stay shared (B, ...), every output gets the replica axis
+after the frames, (B, F, R, width), and states (`initial_state`, `return_state`) are the cell's
+(B·R, size) rows, row b·R + r replica r of simulation b. `record` takes lone networks only.
+
 Long runs: `record(path, ...)` streams the frames to an HDF5 file chunk by chunk, carrying the
 state between chunks, instead of holding the trial in memory.
 
@@ -155,12 +160,13 @@ class EINetwork(keras.Model):
         batch = None
         if input_shape is not None and not isinstance(input_shape, dict):
             batch = input_shape[0]
-        shapes = {"rates": (batch, self.frames, self.cell.n_neurons)}
+        replicas = () if self.cell.replicas is None else (self.cell.replicas,)
+        shapes = {"rates": (batch, self.frames) + replicas + (self.cell.n_neurons,)}
         if not self._dict_output:
             return shapes["rates"]
         for name in self._records[1:]:
             width = self.cell.sizes[0] if name == "recurrent" else self.cell.sizes[int(name.split("_")[2])]
-            shapes[name] = (batch, self.frames, width)
+            shapes[name] = (batch, self.frames) + replicas + (width,)
         return shapes
 
     @property
@@ -211,13 +217,12 @@ class EINetwork(keras.Model):
         """The static batch size, or the dynamic one when a traced input leaves it open (model.fit)."""
         return tensor.shape[0] if tensor.shape[0] is not None else tf.shape(tensor)[0]
 
-    @staticmethod
-    def _batch_of(parameters, initial_state):
-        for source in (initial_state or {}, parameters or {}):
+    def _batch_of(self, parameters, initial_state):
+        for source, per in ((initial_state or {}, self.cell.replicas or 1), (parameters or {}, 1)):
             for value in source.values():
                 shape = np.shape(value) if not tf.is_tensor(value) else tuple(value.shape)
                 if len(shape) >= 2 and shape[0] is not None:
-                    return int(shape[0])
+                    return int(shape[0]) // per  # a replicated state has batch·R rows
         return 1
 
     # ---- simulation --------------------------------------------------------------------------
@@ -307,14 +312,20 @@ class EINetwork(keras.Model):
         known = None if tf.is_tensor(batch) else batch  # a traced batch is not checked against
         res = cell.resolve(parameters, known)  # checks the parameters once, outside the compiled loop
         t0 = float(-self.n_steady)
+        # A replicated cell's state has batch·R rows (row b·R + r: replica r of simulation b), so the
+        # shared stimulus is repeated R times on the batch axis.
+        rows = batch if cell.replicas is None else batch * cell.replicas
+        if cell.replicas is not None and stimulus is not None:
+            stimulus = tuple(tf.repeat(v, cell.replicas, axis=0) if tf.is_tensor(v) and v.shape.rank else v
+                             for v in stimulus)
         if initial_state is None:
             state = cell.initial_state(batch, resolved=res, t0=t0)
         else:
             given = dict(initial_state)
-            given["t"] = tf.fill((batch, 1), t0)
+            given["t"] = tf.fill((rows, 1), t0)
             if any(cell.bump_switch):
-                given["switched"] = tf.zeros((batch, 1))
-            state = cell.check_state(given, known)
+                given["switched"] = tf.zeros((rows, 1))
+            state = cell.check_state(given, None if known is None else rows)
         return stimulus, parameters, state
 
     def _simulate(self, inputs, parameters, initial_state, training=False):
@@ -326,6 +337,10 @@ class EINetwork(keras.Model):
         state, out = self._function("trial", jit=jit)(state, self.cell.noise_key(), stimulus, parameters)
         out = dict(out)
         out["rates"] = out.pop("r")
+        replicas = self.cell.replicas
+        if replicas is not None:  # rows b·R + r → (batch, frames, R, width)
+            out = {k: tf.transpose(tf.reshape(v, (-1, replicas, v.shape[1], v.shape[2])), (0, 2, 1, 3))
+                   for k, v in out.items()}
         return out, state
 
     def call(self, inputs=None, parameters=None, initial_state=None, training=None):
@@ -373,6 +388,9 @@ class EINetwork(keras.Model):
 
         if not (isinstance(chunk_frames, (int, np.integer)) and chunk_frames >= 1):
             raise ValueError(f"{self.name}: chunk_frames must be a positive int, got {chunk_frames!r}")
+        if self.cell.replicas is not None:
+            raise ValueError(f"{self.name}: record streams one network's frames; the cell must have replicas=None, "
+                             f"got replicas={self.cell.replicas} (extract a replica first)")
         inputs = self._inputs(onsets, offsets, patterns, stimulus)
         if inputs is None and batch_size is not None:
             inputs = {"onsets": np.zeros((batch_size, 0), "float32"), "offsets": np.zeros((batch_size, 0), "float32"),

@@ -3,6 +3,10 @@
 - `task_optimizer`: Adam at lr 0.1, the rate multiplied by γ = 0.9 after every epoch
   (PyTorch's ExponentialLR stepped per epoch = Keras' ExponentialDecay with decay_steps = the
   steps of one epoch, staircase), and an optional clip of the gradient's global norm at 10.
+  For a replicated model (`replicas=R`, seeds trained as one model, `ndnx.layers.replicas`) a
+  global-norm clip would couple the seeds (one norm over every seed's gradient); the clip is then
+  taken replica by replica (`ReplicaClippedAdam`: g_r ← g_r·c/max(‖g_r‖, c), ‖g_r‖ the norm of
+  replica r's slices of every gradient), so each seed is clipped as it would be alone.
 - `TaskStopping`: stop when the training loss (and the validation loss, when there is one) is
   below a threshold, when a loss is NaN or infinite, or when the monitored loss improved by less
   than `min_delta` = 1e-2 over the last `patience` = 5 epochs.
@@ -17,12 +21,87 @@ Example:
 import math
 
 import keras
+from keras import ops
 
-__all__ = ["task_optimizer", "TaskStopping"]
+__all__ = ["task_optimizer", "TaskStopping", "ReplicaClippedAdam"]
 
 
-def task_optimizer(steps_per_epoch, learning_rate=0.1, decay=0.9, clip_norm=10.0):
-    """Adam(lr·decay^epoch) with the epoch counted in steps; clip_norm None for no clipping."""
+@keras.saving.register_keras_serializable(package="ndnx")
+class ReplicaClippedAdam(keras.optimizers.Adam):
+    """Adam with the gradient's global norm clipped at `replica_clipnorm` replica by replica.
+
+        g_r ← g_r · c / max(‖g_r‖, c),   ‖g_r‖² = Σ_w ‖w's gradient[r]‖²
+
+    Every trainable variable must carry the replica axis first (as every trainable weight of a
+    replicated `ndnx.models.EITaskModel` does). Replica r is then updated exactly as a lone model
+    under `Adam(global_clipnorm=c)` would be, and `ndnx.training.ensemble.check_replica_optimizer`
+    accepts it (`keeps_replicas_apart`). With replicas=None it is Adam(global_clipnorm=c).
+
+    Args:
+        replicas: R, or None.
+        replica_clipnorm: c > 0.
+        **kwargs: Adam's arguments (no clipnorm / global_clipnorm: they would mix the replicas).
+
+    Example:
+        >>> import numpy as np, keras
+        >>> from ndnx.training.ei_tasks import ReplicaClippedAdam
+        >>> opt = ReplicaClippedAdam(replicas=2, replica_clipnorm=1.0)
+        >>> grad = np.array([[3.0, 4.0], [0.3, 0.4]], "float32")  # 2 replicas of a weight of 2 entries
+        >>> np.asarray(opt._clip_gradients([grad])[0], "float64").round(3).tolist()  # norms 5 → 1, 0.5 kept
+        [[0.6, 0.8], [0.3, 0.4]]
+    """
+
+    keeps_replicas_apart = True
+
+    def __init__(self, replicas=None, replica_clipnorm=10.0, **kwargs):
+        super().__init__(**kwargs)
+        if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1):
+            raise ValueError(f"ReplicaClippedAdam: replicas must be a positive int or None, got {replicas!r}")
+        if isinstance(replica_clipnorm, bool) or not (isinstance(replica_clipnorm, (int, float))
+                                                      and math.isfinite(replica_clipnorm) and replica_clipnorm > 0):
+            raise ValueError(f"ReplicaClippedAdam: replica_clipnorm must be a finite number > 0, "
+                             f"got {replica_clipnorm!r}")
+        if self.clipnorm is not None or self.global_clipnorm is not None:
+            raise ValueError("ReplicaClippedAdam: clipnorm and global_clipnorm mix the replicas; give "
+                             "replica_clipnorm only")
+        self.replicas, self.replica_clipnorm = replicas, float(replica_clipnorm)
+
+    def _clip_gradients(self, grads):
+        grads = [None if g is None else ops.convert_to_tensor(g) for g in super()._clip_gradients(grads)]
+        present = [g for g in grads if g is not None]  # clipvalue (entry by entry) done above
+        if not present:
+            return grads
+        rows = 1 if self.replicas is None else self.replicas
+        for g in present:
+            if self.replicas is not None and (len(g.shape) == 0 or g.shape[0] != rows):
+                raise ValueError(f"ReplicaClippedAdam: every gradient must carry the {rows} replicas first, got a "
+                                 f"gradient of shape {tuple(g.shape)}")
+        squares = sum(ops.sum(ops.reshape(ops.square(g), (rows, -1)), axis=1) for g in present)
+        norm = ops.sqrt(squares)  # (R,)
+        c = self.replica_clipnorm
+        scale = c * ops.minimum(1.0 / norm, 1.0 / c) + (norm - norm)  # as keras' clip_by_global_norm
+        out = []
+        for g in grads:
+            if g is None:
+                out.append(g)
+            elif self.replicas is None:
+                out.append(g * ops.cast(scale[0], g.dtype))
+            else:
+                out.append(g * ops.cast(ops.reshape(scale, (rows,) + (1,) * (len(g.shape) - 1)), g.dtype))
+        return out
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"replicas": self.replicas, "replica_clipnorm": self.replica_clipnorm})
+        return config
+
+
+def task_optimizer(steps_per_epoch, learning_rate=0.1, decay=0.9, clip_norm=10.0, replicas=None):
+    """Adam(lr·decay^epoch) with the epoch counted in steps; clip_norm None for no clipping.
+
+    With `replicas=R` (a replicated model) the clip is per replica (`ReplicaClippedAdam`), so the
+    seeds stay independent; without clip_norm it is plain Adam either way.
+    """
     if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
         raise ValueError(f"task_optimizer: steps_per_epoch must be an int ≥ 1, got {steps_per_epoch!r}")
     for arg, value in (("learning_rate", learning_rate), ("decay", decay)):
@@ -30,9 +109,14 @@ def task_optimizer(steps_per_epoch, learning_rate=0.1, decay=0.9, clip_norm=10.0
             raise ValueError(f"task_optimizer: {arg} must be a finite number > 0, got {value!r}")
     if clip_norm is not None and not (isinstance(clip_norm, (int, float)) and clip_norm > 0):
         raise ValueError(f"task_optimizer: clip_norm must be > 0 or None, got {clip_norm!r}")
+    if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1):
+        raise ValueError(f"task_optimizer: replicas must be a positive int or None, got {replicas!r}")
     schedule = keras.optimizers.schedules.ExponentialDecay(float(learning_rate), decay_steps=steps_per_epoch,
                                                            decay_rate=float(decay), staircase=True)
-    optimizer = keras.optimizers.Adam(learning_rate=schedule, global_clipnorm=clip_norm)
+    if replicas is not None and clip_norm is not None:
+        optimizer = ReplicaClippedAdam(replicas=replicas, replica_clipnorm=clip_norm, learning_rate=schedule)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=schedule, global_clipnorm=clip_norm)
     optimizer.learning_rate_schedule = schedule
     return optimizer
 

@@ -39,6 +39,8 @@ def _mixing_reason(optimizer):
                     "(clipvalue clips entry by entry and is fine)")
     if type(optimizer) in ELEMENTWISE_OPTIMIZERS or getattr(optimizer, "elementwise", False) is True:
         return None
+    if getattr(optimizer, "keeps_replicas_apart", False) is True:  # e.g. clips replica by replica
+        return None
     if name in _MIXING:
         return f"{name} {_MIXING[name]}"
     return (f"{name} is not known to be elementwise (a class whose update of every entry depends on that "
@@ -51,7 +53,8 @@ def check_replica_optimizer(model):
     The seeds of a replicated model are independent only if every weight entry is updated from
     its own gradient history: SGD (with momentum/Nesterov), Adam, AdamW, Adamax, Nadam, RMSprop,
     Adagrad, Adadelta, Ftrl, Lion, ScheduleFreeAdamW, `clipvalue`, and optimizer classes that
-    declare `elementwise = True`. LAMB, Adafactor, Muon, `clipnorm` / `global_clipnorm` (and a
+    declare `elementwise = True` (or `keeps_replicas_apart = True`: they mix entries only within
+    a replica, as `ndnx.training.ei_tasks.ReplicaClippedAdam` does). LAMB, Adafactor, Muon, `clipnorm` / `global_clipnorm` (and a
     LossScaleOptimizer or MultiOptimizer around any of them) let one seed's gradient change
     another seed's step, and raise a ValueError. A plain model, or one not compiled yet, passes.
     (A LossScaleOptimizer skips a step for every seed when any gradient is not finite.)
@@ -116,7 +119,8 @@ def extract_replica(model, r):
             target._replica_generators[name][0].state.assign(generators[r].state.value)
     if getattr(model, "compiled", False) and model.optimizer is not None:
         # Same loss and a fresh optimizer of the same configuration (its state is per ensemble).
-        optimizer = model.optimizer.__class__.from_config(model.optimizer.get_config())
+        # (an optimizer configured per replica, e.g. ReplicaClippedAdam, becomes its lone form)
+        optimizer = model.optimizer.__class__.from_config(lone_config(model.optimizer.get_config(), r))
         single.compile(optimizer=optimizer, loss=_lone_loss(model.loss), jit_compile=model.jit_compile)
         optimizer.build(single.trainable_variables)  # saved built: reloads without a warning
     return single

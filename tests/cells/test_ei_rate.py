@@ -261,7 +261,7 @@ def test_bad_input_gives_one_clear_line():
     _one_line_error(lambda: rich_cell(tau=(0.02, -1.0)), r"tau must be finite and > 0, got -1.0")
     _one_line_error(lambda: rich_cell(stp_rule="hansel"), r"stp_rule must be one of .* got 'hansel'")
     _one_line_error(lambda: rich_cell(transfer="sigmoid"), r"transfer must be one of .* got 'sigmoid'")
-    _one_line_error(lambda: rich_cell(replicas=2), r"replicas must be None")
+    _one_line_error(lambda: rich_cell(replicas=0), r"replicas must be a positive int or None, got 0")
     bad = {(0, 0): Synapses.from_dense(np.ones((6, 5)))}
     _one_line_error(lambda: EIRateCell(SIZES, bad), r"synapses\[\(0, 0\)\] must have shape \(6, 6\) \(post × pre\), "
                                                     r"got \(6, 5\)")

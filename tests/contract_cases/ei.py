@@ -6,7 +6,9 @@ Case 2: ELL blocks, NeuroFlame's dense trainable E→E plastic block with CLAMP 
 adaptation, feedforward low-pass, rate and input noise, BUMP_SWITCH, inputs per sub-step
 (batch, windows, n_window, N). EINetwork: a 0.12 s trial of case 1's cell after a 0.06 s steady
 period, driven by a dense stimulus at window resolution. Case 3 and EITaskModel: the low-rank
-trainable E→E block (lr_train, rank 2, LR_CLAMP), the model reading the overlaps plus a linear column.
+trainable E→E block (lr_train, rank 2, LR_CLAMP), the model reading the overlaps plus a linear column;
+EITaskModel case 2: two training seeds of it as one replicated model (shared connectivity; J_STP,
+V, U, the readout, initial state and noise per replica), outputs (batch, frames, R, width).
 """
 
 import keras
@@ -39,11 +41,13 @@ def _ell_cell():
                                  rate_noise=True, var_rate=0.5, var_ff=(0.1, 0.1), bump_switch=(0, 1), seed=4)
 
 
-def _low_rank_cell():
+def _low_rank_cell(**overrides):
     blocks = {key: Synapses.from_dense(mask) for key, mask in MASKS.items() if key != (0, 0)}
-    return ndnx.cells.EIRateCell(SIZES, blocks, in_degree=4, m0=1.0, gain=1.0, dt=0.01, t_window=0.03,
-                                 rate_dynamics=True, tau=(0.02, 0.01), tau_syn=(0.01, 0.01), stp_blocks=[(0, 0)],
-                                 stp_mode="dense", j_stp=2.0, lr_train=True, rank=2, lr_clamp=True, seed=5)
+    kwargs = dict(in_degree=4, m0=1.0, gain=1.0, dt=0.01, t_window=0.03, rate_dynamics=True, tau=(0.02, 0.01),
+                  tau_syn=(0.01, 0.01), stp_blocks=[(0, 0)], stp_mode="dense", j_stp=2.0, lr_train=True, rank=2,
+                  lr_clamp=True, seed=5)
+    kwargs.update(overrides)
+    return ndnx.cells.EIRateCell(SIZES, blocks, **kwargs)
 
 
 def _ell_count():
@@ -67,5 +71,10 @@ LAYER_CASES = {
         (lambda: ndnx.models.EITaskModel(ndnx.models.EINetwork(_low_rank_cell(), duration=0.12, t_steady=0.06),
                                          linear_readout=True, seed=2), TRIAL, (4, 5, 3),
          1 + 2 * 8 * 2 + sum(m.size for k, m in MASKS.items() if k != (0, 0)) + 8 + 1),
+        (lambda: ndnx.models.EITaskModel(ndnx.models.EINetwork(_low_rank_cell(replicas=2, seed=[5, 6], rate_noise=True,
+                                                                              var_rate=0.3),
+                                                               duration=0.12, t_steady=0.06),
+                                         linear_readout=True, seed=[2, 3]), TRIAL, (4, 5, 2, 3),
+         2 * (1 + 2 * 8 * 2 + 8 + 1) + sum(m.size for k, m in MASKS.items() if k != (0, 0))),
     ],
 }
