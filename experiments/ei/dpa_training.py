@@ -33,6 +33,12 @@ A readout that ignores the sample, the same on every trial, has choice accuracy 
 DPA set; under the neutral negative class it can still bring the loss to ≈ 0.1 (z = 2 on every
 trial: 0 on match, 0.1·2 on non-match trials), which is why the accuracy is logged beside the loss.
 
+Seeds: the network (connectivity, odor-independent structure) comes from `network_seed`; a seed
+draws the trained weights' initial values (V, U), the initial states and any noise. The seeds of a
+run train as one replicated model (`--set seeds=4`: four training seeds of one network in one
+model, each with its own optimiser state and gradient clip; `ensemble=false` trains them one by
+one, with identical results).
+
 The trained model (V, U, J_STP with the network) is saved per seed under training_data/models/.
 
 Defaults are the spec's reference run (N = 1000, 4 × 256 trials, 5 epochs; NeuroFlame: val loss
@@ -52,6 +58,7 @@ from ndnx.connectivity import odor_vectors
 from ndnx.data.tasks import dpa_trials, dual_targets, dual_trials, go_nogo_trials
 from ndnx.experiment import Epochs, Experiment
 from ndnx.experiment.config import boolean, integer, number, one_of, positive
+from ndnx.layers.replicas import num_replicas
 from ndnx.losses import DualLoss
 from ndnx.metrics import dual_accuracy
 from ndnx.models import EITaskModel, build_ei_network
@@ -63,8 +70,13 @@ TASKS = {"dpa": (dpa_trials, ("dpa",), (0,)), "go_nogo": (go_nogo_trials, ("gng"
 NETWORK = dict(N_NEURON=1000, K=100)
 
 
-def ei_config(config, seed=0):
-    return load_config("train_dual", **{k: config[k] for k in NETWORK}, SEED=int(seed))
+def ei_config(config):
+    return load_config("train_dual", **{k: config[k] for k in NETWORK}, SEED=config["network_seed"])
+
+
+def training_seeds(seed, replicas):
+    """The cell's seed: the job's seed, or one per replica (replica r is the lone model with seed + r)."""
+    return int(seed) if replicas is None else [int(seed) + r for r in range(replicas)]
 
 
 def split_trials(config):
@@ -105,38 +117,41 @@ def data(config):
     return out
 
 
-def loss_of(config):
-    return DualLoss(read_idx=channels_of(config)[1], negative=config["negative"])
+def loss_of(config, replicas=None):
+    return DualLoss(read_idx=channels_of(config)[1], negative=config["negative"],
+                    replica_axis=None if replicas is None else 2)
 
 
 def build(config, seed, replicas):
-    if replicas is not None:
-        raise ValueError("ei/dpa_training: the seeds of this experiment train one by one (ensemble=false)")
-    network = build_ei_network(ei_config(config, seed), cell_options={"init_std": config["init_std"],
-                                                                     "lr_frozen": config["lr_frozen"]})
-    model = EITaskModel(network, seed=int(seed))
+    seeds = training_seeds(seed, replicas)
+    network = build_ei_network(ei_config(config), cell_options={
+        "init_std": config["init_std"], "lr_frozen": config["lr_frozen"], "replicas": replicas, "seed": seeds})
+    model = EITaskModel(network, replicas=replicas, seed=seeds)
     model.build(None)  # the weights exist before the optimizer is built on them
     train_trials = config["trials_per_condition"] - max(1, int(round(config["validation_fraction"]
                                                                        * config["trials_per_condition"])))
     conditions = {"dpa": 4, "go_nogo": 2, "dual": 12}[config["task"]]
     steps = math.ceil(conditions * train_trials / config["batch_size"])
     model.compile(optimizer=task_optimizer(steps, learning_rate=config["lr"], decay=config["lr_decay"],
-                                           clip_norm=config["clip_norm"]),
-                  loss=loss_of(config), jit_compile=False)
+                                           clip_norm=config["clip_norm"], replicas=replicas),
+                  loss=loss_of(config, replicas), jit_compile=False)
     return model
 
 
 def evaluate(model, x, y):
-    """Loss, NeuroFlame's accuracy and the choice accuracy of one split (the compiled DualLoss says how)."""
-    loss = model.loss
+    """Per seed (replica): loss, NeuroFlame's accuracy and the choice accuracy of one split (the compiled
+    DualLoss says how)."""
+    loss = DualLoss.from_config(dict(model.loss.get_config(), replica_axis=None))  # one seed's loss
     z = model.predict(x, batch_size=256, verbose=0)
+    if num_replicas(model) is None:
+        z = z[:, :, None]
     threshold = 1.0 if loss.negative == "neutral" else 0.0
-    scores = dual_accuracy(y, z, read_idx=loss.read_idx, threshold=threshold)
-    out = {"loss": np.array([float(np.mean(loss(y, z)))])}
+    scores = dual_accuracy(y, z, read_idx=loss.read_idx, threshold=threshold, replica_axis=2)   # (R, C)
+    out = {"loss": np.array([float(np.mean(loss(y, z[:, :, r]))) for r in range(z.shape[2])])}
     for name, values in scores.items():
-        out[name] = np.array([values.mean()])
-        if len(values) > 1:
-            out.update({f"{name}_z{column}": np.array([v]) for column, v in zip(loss.read_idx, values)})
+        out[name] = values.mean(axis=1)
+        if values.shape[1] > 1:
+            out.update({f"{name}_z{column}": values[:, c] for c, column in enumerate(loss.read_idx)})
     return out
 
 
@@ -148,7 +163,7 @@ experiment = Experiment(
     "ei/dpa_training",
     defaults=dict(NETWORK, task="dpa", trials_per_condition=256, validation_fraction=0.2, negative="neutral",
                   epochs=5, batch_size=32, lr=0.1, lr_decay=0.9, clip_norm=10.0, loss_threshold=0.2,
-                  odor_seed=1, task_seed=0, init_std=1.0, lr_frozen=0, sample_readout=False, log_every=1, seeds=1, ensemble=False),
+                  odor_seed=1, task_seed=0, init_std=1.0, lr_frozen=0, sample_readout=False, network_seed=0, log_every=1, seeds=1),
     data=data,
     build=build,
     fit=Epochs(),
@@ -159,7 +174,7 @@ experiment = Experiment(
             "K": positive, "trials_per_condition": integer(2), "validation_fraction": number(0, 1, True, True),
             "lr": positive, "lr_decay": positive, "clip_norm": positive, "loss_threshold": positive,
             "odor_seed": integer(0), "task_seed": integer(0), "init_std": number(0), "lr_frozen": integer(0),
-            "sample_readout": boolean},
+            "sample_readout": boolean, "network_seed": integer(0)},
     seeds=1,
     description="DPA / Go-NoGo / dual task learned by BPTT in a low-rank + STP network (spec §6)",
 )

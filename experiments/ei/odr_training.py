@@ -18,6 +18,10 @@ far above NeuroFlame's reported losses. Adam at lr 0.1 decayed ×0.9 per epoch, 
 stopped once the loss is below `loss_threshold` (NeuroFlame's reference: val 0.384 → 0.050 in 13
 epochs on 3276 trials; the spec's smoke test asks for < 0.06).
 
+Seeds: the network's connectivity comes from `network_seed`; a seed draws W_train's initial values,
+the initial states and any noise, and the seeds of a run train as one replicated model
+(`--set seeds=4`; see experiments/ei/dpa_training.py).
+
 Logged per split: the loss and the memory error — the mean absolute angle between the target and
 the bump's phase (first Fourier moment, `ndnx.analysis.decoding`) at the last frame of the memory
 window, in degrees (a network that forgot the target scores 90° on average).
@@ -37,6 +41,7 @@ from ndnx.analysis.decoding import circular_error, fourier_moments
 from ndnx.data.tasks import odr_targets, odr_trials
 from ndnx.experiment import Epochs, Experiment
 from ndnx.experiment.config import boolean, integer, number, positive
+from ndnx.layers.replicas import num_replicas
 from ndnx.losses import AngularErrorLoss
 from ndnx.models import EITaskModel, build_ei_network
 from ndnx.models.ei_config import derive_quantities, load_config
@@ -45,11 +50,11 @@ from ndnx.training.ei_tasks import TaskStopping, task_optimizer
 NETWORK = dict(N_NEURON=1000, K=250)
 
 
-def ei_config(config, seed=0, duration=None):
+def ei_config(config, duration=None):
     overrides = {k: config[k] for k in NETWORK}
     if duration is not None:
         overrides.update(DURATION=duration, RANDOM_DELAY=0, RANDOM_ITI=0)  # the trials carry the delays
-    return load_config("train_odr_EI", **overrides, SEED=int(seed))
+    return load_config("train_odr_EI", **overrides, SEED=config["network_seed"])
 
 
 def split_trials(config):
@@ -89,29 +94,34 @@ def data(config):
 
 
 def build(config, seed, replicas):
-    if replicas is not None:
-        raise ValueError("ei/odr_training: the seeds of this experiment train one by one (ensemble=false)")
-    network = build_ei_network(ei_config(config, seed, duration_of(config)),
-                               cell_options={"stp_mode": "dense", "init_std": config["init_std"]})
-    model = EITaskModel(network, readout="rates", seed=int(seed))
+    seeds = int(seed) if replicas is None else [int(seed) + r for r in range(replicas)]
+    network = build_ei_network(ei_config(config, duration_of(config)), cell_options={
+        "stp_mode": "dense", "init_std": config["init_std"], "replicas": replicas, "seed": seeds})
+    model = EITaskModel(network, readout="rates", replicas=replicas, seed=seeds)
     model.build(None)  # the weights exist before the optimizer is built on them
     held = max(8, 8 * int(round(config["validation_fraction"] * config["trials"] / 8)))
     steps = math.ceil((config["trials"] - held) / config["batch_size"])
     model.compile(optimizer=task_optimizer(steps, learning_rate=config["lr"], decay=config["lr_decay"],
-                                           clip_norm=config["clip_norm"]),
-                  loss=AngularErrorLoss(), jit_compile=False)
+                                           clip_norm=config["clip_norm"], replicas=replicas),
+                  loss=AngularErrorLoss(replica_axis=None if replicas is None else 2), jit_compile=False)
     return model
 
 
 def evaluate(model, x, y):
-    """The loss and the memory error (degrees) at the last frame of each trial's memory window."""
+    """Per seed (replica): the loss and the memory error (degrees) at the last frame of each trial's memory
+    window."""
     rates = model.predict(x, batch_size=256, verbose=0)
-    loss = float(np.mean(model.loss(y, rates)))
+    if num_replicas(model) is None:
+        rates = rates[:, :, None]
+    loss = AngularErrorLoss.from_config(dict(model.loss.get_config(), replica_axis=None))  # one seed's loss
     window = y[..., 1] > 0
     last = window.shape[1] - 1 - np.argmax(window[:, ::-1], axis=1)
-    _, _, phase = fourier_moments(rates[np.arange(len(rates)), last])
-    error = np.degrees(np.abs(circular_error(phase, y[:, 0, 0])))
-    return {"loss": np.array([loss]), "memory_error_deg": np.array([float(error.mean())])}
+    losses, errors = [], []
+    for r in range(rates.shape[2]):
+        losses.append(float(np.mean(loss(y, rates[:, :, r]))))
+        _, _, phase = fourier_moments(rates[np.arange(len(rates)), last, r])
+        errors.append(float(np.degrees(np.abs(circular_error(phase, y[:, 0, 0]))).mean()))
+    return {"loss": np.array(losses), "memory_error_deg": np.array(errors)}
 
 
 def callbacks(config):
@@ -122,7 +132,7 @@ experiment = Experiment(
     "ei/odr_training",
     defaults=dict(NETWORK, trials=4096, validation_fraction=0.2, random_delays=False, epochs=13, batch_size=32,
                   lr=0.1, lr_decay=0.9, clip_norm=10.0, loss_threshold=0.05, task_seed=0, init_std=1.0,
-                  log_every=1, seeds=1, ensemble=False),
+                  network_seed=0, log_every=1, seeds=1),
     data=data,
     build=build,
     fit=Epochs(),
@@ -131,7 +141,8 @@ experiment = Experiment(
     callbacks=callbacks,
     checks={"N_NEURON": integer(10), "K": positive, "trials": integer(16), "random_delays": boolean,
             "validation_fraction": number(0, 1, True, True), "lr": positive, "lr_decay": positive,
-            "clip_norm": positive, "loss_threshold": positive, "task_seed": integer(0), "init_std": number(0)},
+            "clip_norm": positive, "loss_threshold": positive, "task_seed": integer(0), "init_std": number(0),
+            "network_seed": integer(0)},
     seeds=1,
     description="ODR learned by BPTT in an E/I network with STP, angular loss (spec §6)",
 )

@@ -102,3 +102,19 @@ def test_curriculum_holds_the_first_rank_component_in_the_go_nogo_stage(tmp_path
         np.testing.assert_array_equal(gng[:, 0], dpa[:, 0])
         assert np.abs(gng[:, 1] - dpa[:, 1]).max() > 1e-3  # Adam at lr 0.1 moves every free entry
         assert np.abs(dual[:, 0] - gng[:, 0]).max() > 1e-3
+
+
+def test_seeds_as_one_replicated_model_equal_lone_runs(tmp_path):
+    """seeds=2 in one model: each replica's scores are those of the lone run with its seed (epochs=0: the
+    networks as built, V and U drawn from each seed, the connectivity from network_seed)."""
+    exp = load_experiment(script("dpa_training"))
+    config = dict(TINY, epochs=0, trials_per_condition=3, validation_fraction=0.34)
+    run = exp.runs(dict(config, seeds=2))[0]
+    both = exp.run_job(run, [0, 1], root=str(tmp_path / "ensemble"), progress=False)
+    ensemble = next(v for v in both.values() if isinstance(v, dict) and "final" in v)["final"]
+    for seed in (0, 1):
+        alone = exp.run_job(exp.runs(config)[0], [seed], root=str(tmp_path / f"seed{seed}"), progress=False)
+        final = next(v for v in alone.values() if isinstance(v, dict) and "final" in v)["final"]
+        for key in (("validation", "loss"), ("validation", "accuracy"), ("train", "loss")):
+            assert ensemble[key][seed] == pytest.approx(final[key][0], rel=1e-5), (seed, key)
+    assert abs(ensemble[("validation", "loss")][0] - ensemble[("validation", "loss")][1]) > 1e-4  # seeds differ
