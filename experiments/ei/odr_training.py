@@ -26,8 +26,9 @@ Logged per split: the loss and the memory error — the mean absolute angle betw
 the bump's phase (first Fourier moment, `ndnx.analysis.decoding`) at the last frame of the memory
 window, in degrees (a network that forgot the target scores 90° on average).
 
-The defaults are the reference run (about an hour per epoch-ten on 2 CPU cores); a quick look:
-`--set N_NEURON=400 --set K=100 --set trials=256 --set epochs=3`.
+The defaults are the reference run (13 epochs of 3280 training trials at N = 1000: hours on 2 CPU
+cores — at N = 400, 820 trials took 1.5 minutes per epoch, loss 0.67 → 0.20 and memory error
+47° → 3.5° in 8 epochs); a quick look: `--set N_NEURON=400 --set K=100 --set trials=256 --set epochs=3`.
 
     ndnx run experiments/ei/odr_training.py
     ndnx summarize ei/odr_training
