@@ -137,6 +137,7 @@ def _gradients(model, loss):
     return [g.numpy() for g in tape.gradient(value, model.trainable_weights)]
 
 
+@pytest.mark.slow  # family budget; the replicas' forward equivalence is checked fast above
 def test_gradients_and_adam_steps_of_each_replica_are_its_lone_models():
     ensemble = task_model(CELL_SEEDS, MODEL_SEEDS, 3, **NOISE)
     runner = task_model(CELL_SEEDS[0], MODEL_SEEDS[0], None, **NOISE)

@@ -41,9 +41,11 @@ def test_split_is_stratified_and_labels_are_sample_equals_test():
         np.testing.assert_array_equal(np.flatnonzero(y[0, :, 1]), np.arange(70, 111))
 
 
-def test_logged_scores_match_the_saved_model(tmp_path):
+# epochs 0: the scores of the model as built (fast); 1: one epoch of BPTT through `ndnx run` first (slow, budget)
+@pytest.mark.parametrize("epochs", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_logged_scores_match_the_saved_model(tmp_path, epochs):
     exp = load_experiment(script("dpa_training"))
-    run = exp.runs(TINY)[0]
+    run = exp.runs(dict(TINY, epochs=epochs))[0]
     result = exp.run_job(run, [0], root=str(tmp_path), progress=False)
     job = next(v for v in result.values() if isinstance(v, dict) and "final" in v)
     (path,) = glob.glob(os.path.join(str(tmp_path), "models", "ei", "dpa_training", run.name, "seed0.keras"))
@@ -104,6 +106,7 @@ def test_curriculum_holds_the_first_rank_component_in_the_go_nogo_stage(tmp_path
         assert np.abs(dual[:, 0] - gng[:, 0]).max() > 1e-3
 
 
+@pytest.mark.slow  # family budget; replica = lone model is checked fast in tests/models/test_ei_replicas.py
 def test_seeds_as_one_replicated_model_equal_lone_runs(tmp_path):
     """seeds=2 in one model: each replica's scores are those of the lone run with its seed (epochs=0: the
     networks as built, V and U drawn from each seed, the connectivity from network_seed)."""
