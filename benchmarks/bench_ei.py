@@ -88,10 +88,12 @@ def drive_cpu_seconds(net, batch, steps):
     """CPU seconds of the four synaptic drives of a step alone, `steps` times in one compiled loop."""
     import tensorflow as tf
 
-    from ndnx.connectivity import synaptic_drive
+    from ndnx.connectivity import narrow_columns, synaptic_drive
 
     cell = net.cell
-    weights, offsets, sizes = cell._synapse_weights, cell.offsets, cell.sizes
+    offsets, sizes = cell.offsets, cell.sizes
+    # as the step reads them: uint16 columns where they fit
+    weights = {(a, b): narrow_columns(w, sizes[b]) for (a, b), w in cell._synapse_weights.items()}
 
     @tf.function(jit_compile=True, autograph=False)
     def run(r):

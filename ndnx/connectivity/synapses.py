@@ -17,7 +17,7 @@ stores `tensors()` as non-trainable weights and calls `synaptic_drive` on them i
 
 import numpy as np
 
-__all__ = ["Synapses", "synaptic_drive", "tensor_specs", "LAYOUTS"]
+__all__ = ["Synapses", "synaptic_drive", "narrow_columns", "tensor_specs", "LAYOUTS", "NARROW_LIMIT"]
 
 LAYOUTS = ("dense", "ell")
 
@@ -213,6 +213,34 @@ UNROLL_SINGLE, UNROLL_BATCH = 1, 16
 #: In the compiled loop a batch of PAD_BATCH_ABOVE < B < PAD_BATCH presynaptic vectors is padded
 #: with zero vectors to PAD_BATCH (measured, see `synaptic_drive`).
 PAD_BATCH_ABOVE, PAD_BATCH = 4, 16
+#: ELL columns fit uint16 when the padding index n_pre is below this (see `narrow_columns`).
+NARROW_LIMIT = 2 ** 16
+
+
+def narrow_columns(tensors, n_pre):
+    """`tensors` of an ELL block with its columns as uint16 when n_pre < NARROW_LIMIT, else unchanged.
+
+    The ELL drive streams the whole columns array once per step (40 MB at N = 10⁴, K = 500 as
+    int32): as uint16 it is half that and stays in the 32 MB L3 cache, and at B = 1 the drive can
+    pad x to NARROW_LIMIT entries so that XLA's index clamping is provably a no-op and is compiled
+    away (see `synaptic_drive`, 35 % less CPU per step). Call it once per trial, outside the step
+    loop (the cast is one pass over the columns); dense blocks and int32 columns of larger blocks
+    come back as they are. `synaptic_drive` reads either.
+
+    Example:
+        >>> from ndnx.connectivity import Synapses, narrow_columns, synaptic_drive
+        >>> s = Synapses.from_rows([[0, 2], [1]], n_pre=3)
+        >>> t = narrow_columns(s.tensors(), 3)
+        >>> t["columns"].dtype.name, synaptic_drive([[1.0, 2.0, 3.0]], t).numpy().tolist()
+        ('uint16', [[4.0, 2.0]])
+    """
+    import tensorflow as tf
+
+    if "columns" not in tensors or int(n_pre) >= NARROW_LIMIT:
+        return tensors
+    out = dict(tensors)
+    out["columns"] = tf.cast(tensors["columns"], tf.uint16)
+    return out
 
 
 def synaptic_drive(x, tensors, scale=1.0):
@@ -288,6 +316,7 @@ def _ell_drive(x, tensors):
     import tensorflow as tf
 
     columns = tf.convert_to_tensor(tensors["columns"])
+    narrow = columns.dtype == tf.uint16
     values = tensors.get("values")
     values = None if values is None else tf.cast(values, x.dtype)
     k_max, n_post = columns.shape
@@ -296,7 +325,10 @@ def _ell_drive(x, tensors):
     single = flat.shape[0] == 1
     # operand row n_pre is the zero the padding index points at
     if single:
-        operand = tf.concat([flat[0], tf.zeros([1], x.dtype)], 0)
+        # with uint16 columns an operand of NARROW_LIMIT entries makes every index in range, so the
+        # compiled gather drops its clamping (2.6 instead of 5 instructions per synapse)
+        width = NARROW_LIMIT if narrow and not tf.executing_eagerly() else n_pre + 1
+        operand = tf.concat([flat[0], tf.zeros([width - n_pre], x.dtype)], 0)
         acc = tf.zeros([n_post], x.dtype)
     else:
         batch = tf.shape(flat)[0]

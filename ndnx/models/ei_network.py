@@ -53,6 +53,7 @@ Reference: spec ei_networks_neuroflame.md §1.5, §10.2, §10.3 item 7 and §11 
 """
 
 import math
+import os
 
 import numpy as np
 import keras
@@ -67,6 +68,9 @@ __all__ = ["EINetwork", "FIRST_WINDOW", "build_ei_network", "ei_network_paramete
            "CONFIG_PARAMETERS"]
 
 FIRST_WINDOW = ("exact", "neuroflame")
+#: `parallel_drive="auto"` splits the drives of networks this large, at batches up to PARALLEL_MAX_BATCH
+#: (measured, benchmarks/bench_ei.py).
+PARALLEL_MIN_NEURONS, PARALLEL_MAX_BATCH = 2000, 1
 
 
 @register("layer")
@@ -83,6 +87,12 @@ class EINetwork(keras.Model):
         jit_loop: XLA-compile the simulation loop (not in training-mode calls, whose gradient TF
             cannot take through a compiled loop from outside; compile the train step with
             jit_compile=True for that).
+        parallel_drive: "auto" (default), True or False: run the step loop uncompiled with the
+            synaptic drives as two XLA-compiled halves of the postsynaptic rows, which TensorFlow
+            runs on two cores (`ndnx.connectivity.parallel_drive`; same results to float32
+            rounding). "auto" does so where it was measured faster: a compiled, non-training call
+            of a sparse network of ≥ PARALLEL_MIN_NEURONS neurons, batch ≤ PARALLEL_MAX_BATCH, on a
+            machine with ≥ 2 cores.
 
     Example:
         >>> import numpy as np, ndnx
@@ -98,7 +108,7 @@ class EINetwork(keras.Model):
     """
 
     def __init__(self, cell, duration=6.0, t_steady=1.0, first_window="exact", record_stp=False,
-                 record_recurrent=False, jit_loop=True, **kwargs):
+                 record_recurrent=False, jit_loop=True, parallel_drive="auto", **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
@@ -126,6 +136,12 @@ class EINetwork(keras.Model):
             self.n_first = min(n_window, self.n_steady)
         self.record_stp, self.record_recurrent = bool(record_stp), bool(record_recurrent)
         self.jit_loop = bool(jit_loop)
+        if parallel_drive not in ("auto", True, False):
+            raise ValueError(f"{self.name}: parallel_drive must be 'auto', True or False, got {parallel_drive!r}")
+        if parallel_drive is True and not cell.drive_parts_allowed:
+            raise ValueError(f"{self.name}: parallel_drive=True needs every block of the cell in the 'ell' layout and "
+                             f"stp_mode other than 'dense'")
+        self.parallel_drive = parallel_drive
         self._records = ["r"]
         if self.record_stp:
             self._records += [f"{ux}_{a}_{b}" for a, b in cell.stp_blocks for ux in ("u", "x")]
@@ -269,31 +285,44 @@ class EINetwork(keras.Model):
         return dict(zip(names, values)), {name: tf.transpose(a.stack(), (1, 0, 2))
                                           for a, name in zip(arrays, self._records)}
 
-    def _function(self, kind, n_frames=None, jit=None):
+    def _drive_parts(self, batch, jit):
+        """2 when the drives run as two parallel halves (`parallel_drive`), else 1."""
+        if not jit or self.parallel_drive is False:
+            return 1
+        if self.parallel_drive is True:
+            return 2
+        cell = self.cell
+        fits = isinstance(batch, (int, np.integer)) and batch <= PARALLEL_MAX_BATCH
+        return 2 if (fits and cell.drive_parts_allowed and cell.n_neurons >= PARALLEL_MIN_NEURONS
+                     and (os.cpu_count() or 1) >= 2) else 1
+
+    def _function(self, kind, n_frames=None, jit=None, drive_parts=1):
         """The (compiled) graph function of a trial or a piece of it, traced once per kind and size.
 
         Autograph is off: the loops are explicit `tf.while_loop`s and every Python branch is static,
-        and converting the step's code would cost seconds of tracing.
+        and converting the step's code would cost seconds of tracing. With drive_parts > 1 the loop
+        is not compiled, its drives are (`parallel_drive`).
         """
         jit = self.jit_loop if jit is None else jit
-        name = (kind, n_frames, jit)
+        name = (kind, n_frames, jit, drive_parts)
         if name not in self._functions:
             def prologue(state, key, stimulus, parameters):
-                res = self.cell.resolve(parameters, None)
+                res = self.cell.resolve(parameters, None, drive_parts=drive_parts)
                 return self._prologue(state, res, key, stimulus)
 
             def frames(state, key, stimulus, parameters, first_frame):
-                res = self.cell.resolve(parameters, None)
+                res = self.cell.resolve(parameters, None, drive_parts=drive_parts)
                 return self._frames(state, res, key, stimulus, first_frame, n_frames)
 
             def trial(state, key, stimulus, parameters):
-                res = self.cell.resolve(parameters, None)
+                res = self.cell.resolve(parameters, None, drive_parts=drive_parts)
                 state, first = self._prologue(state, res, key, stimulus)
                 state, rest = self._frames(state, res, key, stimulus, 1, self.n_frames)
                 return state, {name: tf.concat([first[name][:, None], rest[name]], axis=1) for name in self._records}
 
             fn = {"prologue": prologue, "frames": frames, "trial": trial}[kind]
-            self._functions[name] = tf.function(fn, jit_compile=jit, reduce_retracing=True, autograph=False)
+            self._functions[name] = tf.function(fn, jit_compile=jit and drive_parts == 1, reduce_retracing=True,
+                                                autograph=False)
         return self._functions[name]
 
     def _start(self, inputs, parameters, initial_state):
@@ -323,7 +352,9 @@ class EINetwork(keras.Model):
         # cross the XLA boundary): training runs the loop uncompiled, or inside the caller's own
         # XLA-compiled train step (compile(jit_compile=True)).
         jit = self.jit_loop and not training
-        state, out = self._function("trial", jit=jit)(state, self.cell.noise_key(), stimulus, parameters)
+        parts = self._drive_parts(int(state["r"].shape[0]) if state["r"].shape[0] is not None else None, jit)
+        state, out = self._function("trial", jit=jit, drive_parts=parts)(state, self.cell.noise_key(), stimulus,
+                                                                          parameters)
         out = dict(out)
         out["rates"] = out.pop("r")
         return out, state
@@ -386,7 +417,8 @@ class EINetwork(keras.Model):
                                 ("t_steady", self.t_steady), ("sizes", list(cell.sizes))):
                 f.attrs[attr] = value
             f["frame_times"] = self.frame_times()
-            state, first = self._function("prologue")(state, key, stimulus, parameters)
+            parts = self._drive_parts(batch, self.jit_loop)
+            state, first = self._function("prologue", drive_parts=parts)(state, key, stimulus, parameters)
             sets = {}
             for name, value in first.items():
                 label = "rates" if name == "r" else name
@@ -397,7 +429,8 @@ class EINetwork(keras.Model):
             done = 0
             while done < self.n_frames:
                 n = min(chunk_frames, self.n_frames - done)
-                state, rest = self._function("frames", n)(state, key, stimulus, parameters, tf.constant(1 + done))
+                state, rest = self._function("frames", n, drive_parts=parts)(state, key, stimulus, parameters,
+                                                                            tf.constant(1 + done))
                 for name, value in rest.items():
                     sets[name][:, 1 + done:1 + done + n] = np.asarray(value)
                 done += n
@@ -409,6 +442,7 @@ class EINetwork(keras.Model):
             "cell": keras.saving.serialize_keras_object(self.cell),
             "duration": self.duration, "t_steady": self.t_steady, "first_window": self.first_window,
             "record_stp": self.record_stp, "record_recurrent": self.record_recurrent, "jit_loop": self.jit_loop,
+            "parallel_drive": self.parallel_drive,
         })
         return config
 
