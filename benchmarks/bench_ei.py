@@ -17,6 +17,9 @@ Figures (benchmarks/results/ei.json):
 - step_ms_wall_* / step_ms_cpu_*: one step (all four blocks' drives + the elementwise update);
 - drive_ms_cpu_N1e4_B1 / _B10: the four `synaptic_drive` calls of a step alone, in the same kind
   of compiled loop (the rest of the step is the elementwise update);
+- neuron_steps_per_s_N1e4_B1_parallel (and its _cpu, step_ms_*): `EINetwork(parallel_drive=True)`,
+  the drives as two XLA-compiled row halves on two cores from an uncompiled loop; it needs a
+  free second core (with other jobs on the machine it is slower than the default);
 - stp_neuron_steps_per_s_N1e4_B1: with structured STP on E→E (one more u/x update per step);
 - compile_seconds_N1e4_B1: the first call's extra time (tracing + XLA);
 - not measured any more: `jit_loop=False` (1.0–1.2·10⁵ neuron-steps/s at B = 1 and 10 when the
@@ -56,7 +59,7 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-def make_net(n, k, jit=True, stp=False, duration=1.0, t_window=0.1):
+def make_net(n, k, jit=True, stp=False, duration=1.0, t_window=0.1, parallel=False):
     import ndnx
     from ndnx.connectivity import build_network
 
@@ -66,7 +69,7 @@ def make_net(n, k, jit=True, stp=False, duration=1.0, t_window=0.1):
                                  ja0=(2.0, 1.0), dt=DT, t_window=t_window, rate_dynamics=True, tau=(0.04, 0.02),
                                  tau_syn=(0.004, 0.002), nmda=False, stp_blocks=[(0, 0)] if stp else [],
                                  j_stp=1.0, seed=0)
-    return ndnx.models.EINetwork(cell, duration=duration, t_steady=0.0, jit_loop=jit)
+    return ndnx.models.EINetwork(cell, duration=duration, t_steady=0.0, jit_loop=jit, parallel_drive=parallel)
 
 
 def trial(net, batch, repeats):
@@ -133,6 +136,8 @@ def small(quick):
         results[f"drive_ms_cpu_N1e4_B{batch}"] = drive_cpu_seconds(net, batch, steps) / steps * 1e3
     wall, cpu, _ = trial(make_net(n, k, stp=True, duration=duration), 1, 1)
     results["stp_neuron_steps_per_s_N1e4_B1"] = n * steps / wall
+    wall, cpu, _ = trial(make_net(n, k, duration=duration, parallel=True), 1, repeats)
+    record(results, "N1e4_B1_parallel", n, 1, steps, wall, cpu)
     return results
 
 

@@ -260,6 +260,12 @@ def synaptic_drive(x, tensors, scale=1.0):
     method                                         B = 1 (ms)     B = 10 (ms)
     =============================================  =============  ==============
     column loop (this function, XLA)               8.5–12         29–49
+    same, uint16 columns (`narrow_columns`, cast   5.0–6.7        28–32
+    once per call) and at B = 1 x padded to 2¹⁶
+    so the gather needs no clamping (default in
+    `ndnx.cells.EIRateCell`)
+    same, uint16 cast inside the loop (clamp-free  8.3–8.5        —
+    but 40 MB of int32 columns still read)
     same, int16 columns / one merged E+I block     same ±4 %      same ±4 %
     same, 1–20 columns per iteration               best 1 (B=1)   best 16 (B>1)
     same, rows sorted by degree in bands (JDS)     same (−12 %    same
@@ -272,6 +278,17 @@ def synaptic_drive(x, tensors, scale=1.0):
     same, the rows split in two halves, run        no gain on     no gain on
     concurrently (in one XLA function, or two      the shared     the shared
     XLA functions under TF's inter-op pool)        machine        machine
+    same, two halves in one XLA function, re-      one thread     —
+    measured (also with the concurrency-           does it all
+    optimised scheduler flag)                      (no overlap)
+    same, two XLA halves under TF's inter-op       50/50 on two   —
+    pool (`ndnx.connectivity.parallel_drive`)      threads, +1.4
+                                                   ms CPU/step
+    U columns per iteration into a (U, n_post)     U = 64: 7.6    —
+    accumulator (XLA splits the fused loop over    wall, 13.7 CPU
+    2 threads)
+    one gather (U, n_post) + reduce over U         U = 64: 7.4    —
+                                                   wall, 14 CPU
     one gather (B, n_post, k_max) + sum (XLA)      48–76          540–610
     transposed (n_pre, B) row gather + sum (XLA)   55–64          540
     dense matmul (XLA)                             34–49          161
@@ -280,6 +297,12 @@ def synaptic_drive(x, tensors, scale=1.0):
     tf.sparse.segment_sum (no XLA)                 133            230
     scipy.sparse CSR (NumPy, for scale)            11.6–12.6      72–80
     =============================================  =============  ==============
+
+    Where the time goes at B = 1: XLA clamps every gather index into [0, n_pre] (about half the
+    instructions of the int32 loop: sign mask, compare, cmov per synapse), and the int32 columns
+    (4 bytes per synapse, 40 MB per step at 10⁷ synapses) do not fit the 32 MB L3 cache. uint16
+    columns with x padded to 2¹⁶ remove both (the loop is 2.6 instructions per synapse: a 16-bit
+    index load, a scalar load, a vector add per 8): 0.5–0.65 ns per synapse.
 
     A gathered row of 16 floats is one 64-byte cache line, hence the padding. The two-core split
     does run concurrently when a core is free (TF's inter-op pool, checked with a toy loop: two

@@ -39,9 +39,13 @@ state between chunks, instead of holding the trial in memory.
 The window loop runs inside one `tf.function` (autograph off); with `jit_loop=True` (default) it
 is XLA-compiled. On the 2-core CPU (benchmarks/bench_ei.py: N = 10⁴, K = 500 ELL blocks,
 DT = 1 ms) that is 6.6× (batch 1) and 5.6× (batch 10) faster than the uncompiled loop, for about
-3 s of compilation per trial shape; the step's time is then ~97 % the synaptic drive (the ELL
-gather) and ~0.2–0.4 ms per step the rest of the update. For short trials of small networks the
-uncompiled loop (`jit_loop=False`) starts faster.
+3 s of compilation per trial shape (figures from before the uint16 columns); the step's time is
+then ~95 % the synaptic drive (the ELL gather) and ~0.2–0.4 ms per step the rest of the update.
+The cell reads its ELL columns as uint16 (`ndnx.connectivity.narrow_columns`, once per call),
+which halved a step at B = 1 (13.2 → 6.0 ms, 1.66·10⁶ neuron-steps/s) and took 27 % off its CPU
+time at B = 10. `parallel_drive=True` splits the drives over two cores instead (see the
+argument). For short trials of small networks the uncompiled loop (`jit_loop=False`) starts
+faster.
 
 From a configuration: `build_ei_network(config, **overrides)` reads NeuroFlame's keys
 (`ndnx.models.ei_config`) into `ndnx.connectivity.build_network` + `EIRateCell` + `EINetwork`
@@ -53,7 +57,6 @@ Reference: spec ei_networks_neuroflame.md §1.5, §10.2, §10.3 item 7 and §11 
 """
 
 import math
-import os
 
 import numpy as np
 import keras
@@ -68,9 +71,6 @@ __all__ = ["EINetwork", "FIRST_WINDOW", "build_ei_network", "ei_network_paramete
            "CONFIG_PARAMETERS"]
 
 FIRST_WINDOW = ("exact", "neuroflame")
-#: `parallel_drive="auto"` splits the drives of networks this large, at batches up to PARALLEL_MAX_BATCH
-#: (measured, benchmarks/bench_ei.py).
-PARALLEL_MIN_NEURONS, PARALLEL_MAX_BATCH = 2000, 1
 
 
 @register("layer")
@@ -87,12 +87,12 @@ class EINetwork(keras.Model):
         jit_loop: XLA-compile the simulation loop (not in training-mode calls, whose gradient TF
             cannot take through a compiled loop from outside; compile the train step with
             jit_compile=True for that).
-        parallel_drive: "auto" (default), True or False: run the step loop uncompiled with the
-            synaptic drives as two XLA-compiled halves of the postsynaptic rows, which TensorFlow
-            runs on two cores (`ndnx.connectivity.parallel_drive`; same results to float32
-            rounding). "auto" does so where it was measured faster: a compiled, non-training call
-            of a sparse network of ≥ PARALLEL_MIN_NEURONS neurons, batch ≤ PARALLEL_MAX_BATCH, on a
-            machine with ≥ 2 cores.
+        parallel_drive: run the step loop uncompiled with the synaptic drives as two XLA-compiled
+            halves of the postsynaptic rows, which TensorFlow's inter-op pool runs on two cores
+            (`ndnx.connectivity.parallel_drive`; the same rates to float32 rounding, ≤ 1e-6 of
+            their maximum). Only with a free second core: it costs ~1.4 ms more CPU per step
+            (benchmarks/bench_ei.py), and in training-mode calls the loop stays as `jit_loop` says.
+            Needs every block in the "ell" layout and stp_mode other than "dense".
 
     Example:
         >>> import numpy as np, ndnx
@@ -108,7 +108,7 @@ class EINetwork(keras.Model):
     """
 
     def __init__(self, cell, duration=6.0, t_steady=1.0, first_window="exact", record_stp=False,
-                 record_recurrent=False, jit_loop=True, parallel_drive="auto", **kwargs):
+                 record_recurrent=False, jit_loop=True, parallel_drive=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
@@ -136,9 +136,10 @@ class EINetwork(keras.Model):
             self.n_first = min(n_window, self.n_steady)
         self.record_stp, self.record_recurrent = bool(record_stp), bool(record_recurrent)
         self.jit_loop = bool(jit_loop)
-        if parallel_drive not in ("auto", True, False):
-            raise ValueError(f"{self.name}: parallel_drive must be 'auto', True or False, got {parallel_drive!r}")
-        if parallel_drive is True and not cell.drive_parts_allowed:
+        if not isinstance(parallel_drive, (bool, np.bool_)):
+            raise ValueError(f"{self.name}: parallel_drive must be True or False, got {parallel_drive!r}")
+        parallel_drive = bool(parallel_drive)
+        if parallel_drive and not cell.drive_parts_allowed:
             raise ValueError(f"{self.name}: parallel_drive=True needs every block of the cell in the 'ell' layout and "
                              f"stp_mode other than 'dense'")
         self.parallel_drive = parallel_drive
@@ -285,16 +286,9 @@ class EINetwork(keras.Model):
         return dict(zip(names, values)), {name: tf.transpose(a.stack(), (1, 0, 2))
                                           for a, name in zip(arrays, self._records)}
 
-    def _drive_parts(self, batch, jit):
-        """2 when the drives run as two parallel halves (`parallel_drive`), else 1."""
-        if not jit or self.parallel_drive is False:
-            return 1
-        if self.parallel_drive is True:
-            return 2
-        cell = self.cell
-        fits = isinstance(batch, (int, np.integer)) and batch <= PARALLEL_MAX_BATCH
-        return 2 if (fits and cell.drive_parts_allowed and cell.n_neurons >= PARALLEL_MIN_NEURONS
-                     and (os.cpu_count() or 1) >= 2) else 1
+    def _drive_parts(self, jit):
+        """2 when the drives run as two parallel halves (`parallel_drive` in a compiled call), else 1."""
+        return 2 if jit and self.parallel_drive else 1
 
     def _function(self, kind, n_frames=None, jit=None, drive_parts=1):
         """The (compiled) graph function of a trial or a piece of it, traced once per kind and size.
@@ -352,7 +346,7 @@ class EINetwork(keras.Model):
         # cross the XLA boundary): training runs the loop uncompiled, or inside the caller's own
         # XLA-compiled train step (compile(jit_compile=True)).
         jit = self.jit_loop and not training
-        parts = self._drive_parts(int(state["r"].shape[0]) if state["r"].shape[0] is not None else None, jit)
+        parts = self._drive_parts(jit)
         state, out = self._function("trial", jit=jit, drive_parts=parts)(state, self.cell.noise_key(), stimulus,
                                                                           parameters)
         out = dict(out)
@@ -417,7 +411,7 @@ class EINetwork(keras.Model):
                                 ("t_steady", self.t_steady), ("sizes", list(cell.sizes))):
                 f.attrs[attr] = value
             f["frame_times"] = self.frame_times()
-            parts = self._drive_parts(batch, self.jit_loop)
+            parts = self._drive_parts(self.jit_loop)
             state, first = self._function("prologue", drive_parts=parts)(state, key, stimulus, parameters)
             sets = {}
             for name, value in first.items():
