@@ -305,13 +305,16 @@ def synaptic_drive(x, tensors, scale=1.0):
     index load, a scalar load, a vector add per 8): 0.5–0.65 ns per synapse.
 
     A gathered row of 16 floats is one 64-byte cache line, hence the padding. The two-core split
-    does run concurrently when a core is free (TF's inter-op pool, checked with a toy loop: two
-    independent XLA loops took 1.0–1.5× the wall time of one), but with other jobs on the cores (load 4–7) it gave nothing, and
-    its per-step launch overhead made B = 1 slower (8.6–12 ms CPU against 6.6–9), so it is not used.
+    runs concurrently only as two XLA functions under TF's inter-op pool (one XLA function runs
+    independent loops on one thread); it is `ndnx.models.EINetwork(parallel_drive=True)`, opt-in:
+    its uncompiled step loop costs CPU (10.4 against 6.7 ms per step at B = 1 under a load of 4.5,
+    for 6.4 against 6.5 ms wall), so it pays only with a free second core — not yet measured on a
+    quiet machine.
 
-    About 0.9 ns per synapse at B = 1 and 0.4 ns per synapse and batch element at B = 10; at
-    N = 10⁵, K = 1000 (10⁸ synapses, rates no longer in the L1/L2 caches) 230–290 ms at B = 1 and
-    680 ms at B = 10. Against a dense block the ELL drive wins from N ≈ 2000 (K = N/10) at every
+    About 0.9 ns per synapse at B = 1 (0.5–0.65 ns with uint16 columns) and 0.4 ns per synapse and
+    batch element at B = 10 (0.3 with uint16); at N = 10⁵, K = 1000 (10⁸ synapses, rates no longer
+    in the L1/L2 caches; n_pre = 80000 is too wide for uint16) 230–290 ms at B = 1 and 680 ms at
+    B = 10. Against a dense block the ELL drive wins from N ≈ 2000 (K = N/10) at every
     batch size up to 64 and ties below.
 
     Example:
