@@ -307,9 +307,8 @@ def synaptic_drive(x, tensors, scale=1.0):
     A gathered row of 16 floats is one 64-byte cache line, hence the padding. The two-core split
     runs concurrently only as two XLA functions under TF's inter-op pool (one XLA function runs
     independent loops on one thread); it is `ndnx.models.EINetwork(parallel_drive=True)`, opt-in:
-    its uncompiled step loop costs CPU (10.4 against 6.7 ms per step at B = 1 under a load of 4.5,
-    for 6.4 against 6.5 ms wall), so it pays only with a free second core — not yet measured on a
-    quiet machine.
+    its uncompiled step loop costs CPU (8.8–10.4 against 5.9–7.1 ms per step at B = 1), so it pays
+    only with a free second core: 5.0–5.3 against 5.8–7.0 ms wall at load ~1, a tie at load 4.5.
 
     About 0.9 ns per synapse at B = 1 (0.5–0.65 ns with uint16 columns) and 0.4 ns per synapse and
     batch element at B = 10 (0.3 with uint16); at N = 10⁵, K = 1000 (10⁸ synapses, rates no longer
