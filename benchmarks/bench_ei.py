@@ -17,6 +17,9 @@ Figures (benchmarks/results/ei.json):
 - step_ms_wall_* / step_ms_cpu_*: one step (all four blocks' drives + the elementwise update);
 - drive_ms_cpu_N1e4_B1 / _B10: the four `synaptic_drive` calls of a step alone, in the same kind
   of compiled loop (the rest of the step is the elementwise update);
+- neuron_steps_per_s_N1e4_B1_parallel (and its _cpu, step_ms_*): `EINetwork(parallel_drive=True)`,
+  the drives as two XLA-compiled row halves on two cores from an uncompiled loop; it needs a
+  free second core (with other jobs on the machine it is slower than the default);
 - stp_neuron_steps_per_s_N1e4_B1: with structured STP on E→E (one more u/x update per step);
 - compile_seconds_N1e4_B1: the first call's extra time (tracing + XLA);
 - not measured any more: `jit_loop=False` (1.0–1.2·10⁵ neuron-steps/s at B = 1 and 10 when the
@@ -26,6 +29,14 @@ Figures (benchmarks/results/ei.json):
 The original simulator (NeuroFlame, dense float32 matmul, 2-core CPU): 3.1·10⁵ neuron-steps/s at
 B = 1, 3.2·10⁶ at B = 10, and N = 10⁵ does not fit (a 40 GB dense matrix). Floors: ≥ 1.55·10⁶
 (5×) at B = 1, ≥ 6.4·10⁶ (2×) at B = 10, N = 10⁵ within 8 GB; the table marks each.
+
+Last figures (2-core machine shared with another session's jobs; they move ±20 % between runs):
+ei.json is a quick run at load 1.3: 1.42·10⁶ at B = 1 (7.0 ms per step), 1.87·10⁶ with
+parallel_drive (5.3 ms wall, 9.8 ms CPU), 5.6·10⁶ at B = 10 (17.9 ms wall, 34 ms CPU), N = 10⁵
+6.8·10⁵ (2.5 GB). At load 0.8–1.3 a few minutes earlier: 1.74·10⁶ (5.8 ms), 2.01·10⁶ parallel
+(5.0 ms), 7.7·10⁶ at B = 10 (13.0 ms); at load 4.5: 1.53·10⁶, 1.56·10⁶ and 5.1·10⁶. Before the
+uint16 columns (`ndnx.connectivity.narrow_columns`): 7.6·10⁵ (13.2 ms) and 4.6·10⁶ (21.6 ms wall,
+38.5 CPU).
 
     python benchmarks/bench_ei.py [--quick]
 """
@@ -56,7 +67,7 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-def make_net(n, k, jit=True, stp=False, duration=1.0, t_window=0.1):
+def make_net(n, k, jit=True, stp=False, duration=1.0, t_window=0.1, parallel=False):
     import ndnx
     from ndnx.connectivity import build_network
 
@@ -66,7 +77,7 @@ def make_net(n, k, jit=True, stp=False, duration=1.0, t_window=0.1):
                                  ja0=(2.0, 1.0), dt=DT, t_window=t_window, rate_dynamics=True, tau=(0.04, 0.02),
                                  tau_syn=(0.004, 0.002), nmda=False, stp_blocks=[(0, 0)] if stp else [],
                                  j_stp=1.0, seed=0)
-    return ndnx.models.EINetwork(cell, duration=duration, t_steady=0.0, jit_loop=jit)
+    return ndnx.models.EINetwork(cell, duration=duration, t_steady=0.0, jit_loop=jit, parallel_drive=parallel)
 
 
 def trial(net, batch, repeats):
@@ -88,10 +99,12 @@ def drive_cpu_seconds(net, batch, steps):
     """CPU seconds of the four synaptic drives of a step alone, `steps` times in one compiled loop."""
     import tensorflow as tf
 
-    from ndnx.connectivity import synaptic_drive
+    from ndnx.connectivity import narrow_columns, synaptic_drive
 
     cell = net.cell
-    weights, offsets, sizes = cell._synapse_weights, cell.offsets, cell.sizes
+    offsets, sizes = cell.offsets, cell.sizes
+    # as the step reads them: uint16 columns where they fit
+    weights = {(a, b): narrow_columns(w, sizes[b]) for (a, b), w in cell._synapse_weights.items()}
 
     @tf.function(jit_compile=True, autograph=False)
     def run(r):
@@ -131,6 +144,8 @@ def small(quick):
         results[f"drive_ms_cpu_N1e4_B{batch}"] = drive_cpu_seconds(net, batch, steps) / steps * 1e3
     wall, cpu, _ = trial(make_net(n, k, stp=True, duration=duration), 1, 1)
     results["stp_neuron_steps_per_s_N1e4_B1"] = n * steps / wall
+    wall, cpu, _ = trial(make_net(n, k, duration=duration, parallel=True), 1, repeats)
+    record(results, "N1e4_B1_parallel", n, 1, steps, wall, cpu)
     return results
 
 

@@ -91,7 +91,8 @@ import tensorflow as tf
 
 from ndnx.cells import stp as stp_rules
 from ndnx.cells.transfer import transfer_function
-from ndnx.connectivity.synapses import LAYOUTS, Synapses, synaptic_drive, tensor_specs
+from ndnx.connectivity.parallel_drive import parallel_drives, split_rows
+from ndnx.connectivity.synapses import LAYOUTS, Synapses, narrow_columns, synaptic_drive, tensor_specs
 from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.registry import register
 from ndnx.seeding import derive_seed
@@ -112,6 +113,16 @@ BATCHED_PARAMETERS = {
     "var_rate": "scalar", "var_ff": "population", "a_adapt": "scalar", "tau_adapt": "scalar",
 }
 _POSITIVE = {"tau", "tau_syn", "tau_nmda", "tau_rec", "tau_adapt"}
+
+
+def _draw_noise(key, kind, t, like):
+    """N(0, 1) noise shaped like `like`, from the call's key, the noise kind and the step counter t."""
+    seed = tf.random.experimental.stateless_fold_in(key, kind)
+    seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(t[0, 0], tf.int64))
+    return tf.random.stateless_normal(tf.shape(like), seed=seed, dtype=tf.float32)
+
+
+_xla_noise = tf.function(_draw_noise, jit_compile=True, autograph=False)
 
 
 def _is_concrete(value):
@@ -459,6 +470,12 @@ class EIRateCell(ReplicatedLayer):
             self._opto_mask = masks[0] if self.replicas is None else np.stack(masks)
         self.built = True
 
+    @property
+    def drive_parts_allowed(self):
+        """Whether `resolve(drive_parts > 1)` applies: every block sparse, no dense plastic block, no replicas."""
+        return (not self._dense_ee and self.replicas is None
+                and all(d["layout"] == "ell" for d in self._blocks.values()))
+
     # ---- per-call parameters -----------------------------------------------------------------
     def _width(self, kind):
         return {"scalar": 1, "population": self.n_populations, "stp": len(self.stp_blocks),
@@ -525,10 +542,14 @@ class EIRateCell(ReplicatedLayer):
         return decay, (1.0 - decay if self.euler == "exponential" else self.dt / tau)
 
     @tf.autograph.experimental.do_not_convert
-    def resolve(self, parameters=None, batch=None):
+    def resolve(self, parameters=None, batch=None, drive_parts=1):
         """Every per-call constant of the dynamics, from the defaults and `parameters` (see class doc).
 
-        Returned once per call and handed to `run_steps`; tensors are (1 or batch, ...).
+        Returned once per call and handed to `run_steps`; tensors are (1 or batch, ...). With
+        `drive_parts` > 1 the step computes the synaptic drives as that many XLA-compiled row
+        ranges (`ndnx.connectivity.parallel_drive`), for a step loop that is not compiled itself
+        (`ndnx.models.EINetwork`'s parallel drive); every block must then be sparse ("ell") and
+        `stp_mode` not "dense".
         """
         if parameters is not None:
             unknown = sorted(set(parameters) - set(BATCHED_PARAMETERS))
@@ -559,6 +580,15 @@ class EIRateCell(ReplicatedLayer):
             res["nmda"] = (decay, p("r_nmda") * g)
         res["static"] = {(a, b): gain * jab[:, a * P + b:a * P + b + 1] * (desc["scale"] / sqrt_k[b])
                          for (a, b), desc in self._blocks.items() if (a, b) not in self.stp_blocks}
+        # once per call, outside the step loop: the drive streams narrow columns faster
+        res["synapses"] = {block: narrow_columns(w, sizes[block[1]]) for block, w in self._synapse_weights.items()}
+        if drive_parts > 1:
+            if not self.drive_parts_allowed:
+                raise ValueError(f"{self.name}: drive_parts > 1 needs every block in the 'ell' layout and stp_mode "
+                                 f"other than 'dense', got layouts {sorted({d['layout'] for d in self._blocks.values()})} "
+                                 f"and stp_mode {self.stp_mode!r}")
+            res["synapses"] = {block: split_rows(t, drive_parts) for block, t in res["synapses"].items()}
+            res["drive_parts"] = drive_parts
         if self.stp_blocks:
             j_stp, w_stp = p("j_stp"), p("w_stp")
             use, tau_fac, tau_rec = p("use"), p("tau_fac"), p("tau_rec")
@@ -582,7 +612,7 @@ class EIRateCell(ReplicatedLayer):
                     coupling = {"kernel": matrix} if self.replicas is None else {"replica_kernel": matrix}
                 else:
                     scale = gain * j_stp * w_stp[:, k:k + 1] * (sign * self._blocks[(a, b)]["scale"] / sqrt_k[b])
-                    coupling = self._synapse_weights[(a, b)]
+                    coupling = res["synapses"][(a, b)]
                 if self.replicas is not None and "j_stp" not in (parameters or {}):
                     coupling = dict(coupling, replica_gain=tf.cast(self.j_stp_weight, tf.float32))
                 res["stp"][(a, b)] = (scale, coupling, use[:, k:k + 1], tau_fac[:, k:k + 1], tau_rec[:, k:k + 1])
@@ -678,17 +708,17 @@ class EIRateCell(ReplicatedLayer):
         return out
 
     # ---- dynamics ----------------------------------------------------------------------------
-    def _noise(self, key, kind, t, shape):
-        def normal(key, shape):
-            seed = tf.random.experimental.stateless_fold_in(key, kind)
-            seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(t[0, 0], tf.int64))
-            return tf.random.stateless_normal(shape, seed=seed, dtype=tf.float32)
-
+    def _noise(self, key, kind, t, like, res):
+        # TF's and XLA's kernels of stateless_normal draw different numbers from one seed: a step
+        # loop left uncompiled for the parallel drive draws inside XLA, as the compiled loop does
+        draw = _xla_noise if res.get("drive_parts", 1) > 1 else _draw_noise
+        kind = tf.constant(kind, tf.int64)
         if self.replicas is None:
-            return normal(key, shape)
+            return draw(key, kind, t, like)
         # replica r draws, from its own key, the (batch, N) noise of the lone cell with seed seeds[r]
-        lone = (shape[0] // self.replicas, shape[1])
-        return tf.reshape(tf.stack([normal(key[r], lone) for r in range(self.replicas)], axis=1), (-1, shape[1]))
+        width = like.shape[-1]
+        lone = tf.reshape(like, (-1, self.replicas, width))[:, 0]
+        return tf.reshape(tf.stack([draw(key[r], kind, t, lone) for r in range(self.replicas)], axis=1), (-1, width))
 
     def _pad(self, stim):
         width = stim.shape[-1]
@@ -719,7 +749,7 @@ class EIRateCell(ReplicatedLayer):
             ff = drive if stim is None else drive + res["stim_scale"] * stim
             ff = ff + tf.zeros_like(state["r"])
         if "ff_noise" in res:
-            ff = ff + res["ff_noise"] * self._noise(key, 0, t, (batch, N))
+            ff = ff + res["ff_noise"] * self._noise(key, 0, t, state["r"], res)
         if self.ff_lowpass:
             decay, g = res["ff_lowpass"]
             ff = state["ff"] * decay + g * ff
@@ -737,7 +767,7 @@ class EIRateCell(ReplicatedLayer):
         # 2. rate noise
         r = state["r"]
         if "rate_noise" in res:
-            r = r + res["rate_noise"] * self._noise(key, 1, t, (batch, N))
+            r = r + res["rate_noise"] * self._noise(key, 1, t, state["r"], res)
         # 3. recurrent drive, per postsynaptic population: from E (for NMDA) and from the others
         pre = [r[:, o:o + n] for o, n in zip(offsets, sizes)]
         from_e = [None] * len(sizes)
@@ -749,13 +779,21 @@ class EIRateCell(ReplicatedLayer):
             target[a] = d if target[a] is None else target[a] + d
 
         cdt = self.compute_dtype
-        for (a, b), scale in res["static"].items():
-            add(a, b, synaptic_drive(tf.cast(pre[b], cdt), self._synapse_weights[(a, b)], scale))
+        jobs = [(a, b, tf.cast(pre[b], cdt), res["synapses"][(a, b)], scale) for (a, b), scale in res["static"].items()]
         for (a, b), (scale, coupling, use, tau_fac, tau_rec) in res.get("stp", {}).items():
             u, x, transmitted = stp_rules.stp_step(self.stp_rule, state[f"u_{a}_{b}"], state[f"x_{a}_{b}"], pre[b],
                                                    self.dt, use, tau_fac, tau_rec)
             new[f"u_{a}_{b}"], new[f"x_{a}_{b}"] = u, x
-            add(a, b, self._plastic_drive(tf.cast(transmitted, cdt), coupling, scale))
+            if self.replicas is None:
+                jobs.append((a, b, tf.cast(transmitted, cdt), coupling, scale))
+            else:  # per-replica kernels and J_STP
+                add(a, b, self._plastic_drive(tf.cast(transmitted, cdt), coupling, scale))
+        if res.get("drive_parts", 1) > 1:  # row ranges on the cores (resolve(drive_parts=...))
+            drives = parallel_drives([j[2] for j in jobs], [j[3] for j in jobs], [j[4] for j in jobs])
+        else:
+            drives = [synaptic_drive(x, tensors, scale) for _, _, x, tensors, scale in jobs]
+        for (a, b, *_), d in zip(jobs, drives):
+            add(a, b, d)
 
         def join(parts):
             return tf.concat([p if p is not None else tf.zeros((batch, n)) for p, n in zip(parts, sizes)], axis=1)

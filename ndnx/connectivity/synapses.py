@@ -17,7 +17,7 @@ stores `tensors()` as non-trainable weights and calls `synaptic_drive` on them i
 
 import numpy as np
 
-__all__ = ["Synapses", "synaptic_drive", "tensor_specs", "LAYOUTS"]
+__all__ = ["Synapses", "synaptic_drive", "narrow_columns", "tensor_specs", "LAYOUTS", "NARROW_LIMIT"]
 
 LAYOUTS = ("dense", "ell")
 
@@ -213,6 +213,34 @@ UNROLL_SINGLE, UNROLL_BATCH = 1, 16
 #: In the compiled loop a batch of PAD_BATCH_ABOVE < B < PAD_BATCH presynaptic vectors is padded
 #: with zero vectors to PAD_BATCH (measured, see `synaptic_drive`).
 PAD_BATCH_ABOVE, PAD_BATCH = 4, 16
+#: ELL columns fit uint16 when the padding index n_pre is below this (see `narrow_columns`).
+NARROW_LIMIT = 2 ** 16
+
+
+def narrow_columns(tensors, n_pre):
+    """`tensors` of an ELL block with its columns as uint16 when n_pre < NARROW_LIMIT, else unchanged.
+
+    The ELL drive streams the whole columns array once per step (40 MB at N = 10⁴, K = 500 as
+    int32): as uint16 it is half that and stays in the 32 MB L3 cache, and at B = 1 the drive can
+    pad x to NARROW_LIMIT entries so that XLA's index clamping is provably a no-op and is compiled
+    away (see `synaptic_drive`, 35 % less CPU per step). Call it once per trial, outside the step
+    loop (the cast is one pass over the columns); dense blocks and int32 columns of larger blocks
+    come back as they are. `synaptic_drive` reads either.
+
+    Example:
+        >>> from ndnx.connectivity import Synapses, narrow_columns, synaptic_drive
+        >>> s = Synapses.from_rows([[0, 2], [1]], n_pre=3)
+        >>> t = narrow_columns(s.tensors(), 3)
+        >>> t["columns"].dtype.name, synaptic_drive([[1.0, 2.0, 3.0]], t).numpy().tolist()
+        ('uint16', [[4.0, 2.0]])
+    """
+    import tensorflow as tf
+
+    if "columns" not in tensors or int(n_pre) >= NARROW_LIMIT:
+        return tensors
+    out = dict(tensors)
+    out["columns"] = tf.cast(tensors["columns"], tf.uint16)
+    return out
 
 
 def synaptic_drive(x, tensors, scale=1.0):
@@ -232,6 +260,12 @@ def synaptic_drive(x, tensors, scale=1.0):
     method                                         B = 1 (ms)     B = 10 (ms)
     =============================================  =============  ==============
     column loop (this function, XLA)               8.5–12         29–49
+    same, uint16 columns (`narrow_columns`, cast   5.0–6.7        28–32
+    once per call) and at B = 1 x padded to 2¹⁶
+    so the gather needs no clamping (default in
+    `ndnx.cells.EIRateCell`)
+    same, uint16 cast inside the loop (clamp-free  8.3–8.5        —
+    but 40 MB of int32 columns still read)
     same, int16 columns / one merged E+I block     same ±4 %      same ±4 %
     same, 1–20 columns per iteration               best 1 (B=1)   best 16 (B>1)
     same, rows sorted by degree in bands (JDS)     same (−12 %    same
@@ -244,6 +278,17 @@ def synaptic_drive(x, tensors, scale=1.0):
     same, the rows split in two halves, run        no gain on     no gain on
     concurrently (in one XLA function, or two      the shared     the shared
     XLA functions under TF's inter-op pool)        machine        machine
+    same, two halves in one XLA function, re-      one thread     —
+    measured (also with the concurrency-           does it all
+    optimised scheduler flag)                      (no overlap)
+    same, two XLA halves under TF's inter-op       50/50 on two   —
+    pool (`ndnx.connectivity.parallel_drive`)      threads, +1.4
+                                                   ms CPU/step
+    U columns per iteration into a (U, n_post)     U = 64: 7.6    —
+    accumulator (XLA splits the fused loop over    wall, 13.7 CPU
+    2 threads)
+    one gather (U, n_post) + reduce over U         U = 64: 7.4    —
+                                                   wall, 14 CPU
     one gather (B, n_post, k_max) + sum (XLA)      48–76          540–610
     transposed (n_pre, B) row gather + sum (XLA)   55–64          540
     dense matmul (XLA)                             34–49          161
@@ -253,14 +298,22 @@ def synaptic_drive(x, tensors, scale=1.0):
     scipy.sparse CSR (NumPy, for scale)            11.6–12.6      72–80
     =============================================  =============  ==============
 
-    A gathered row of 16 floats is one 64-byte cache line, hence the padding. The two-core split
-    does run concurrently when a core is free (TF's inter-op pool, checked with a toy loop: two
-    independent XLA loops took 1.0–1.5× the wall time of one), but with other jobs on the cores (load 4–7) it gave nothing, and
-    its per-step launch overhead made B = 1 slower (8.6–12 ms CPU against 6.6–9), so it is not used.
+    Where the time goes at B = 1: XLA clamps every gather index into [0, n_pre] (about half the
+    instructions of the int32 loop: sign mask, compare, cmov per synapse), and the int32 columns
+    (4 bytes per synapse, 40 MB per step at 10⁷ synapses) do not fit the 32 MB L3 cache. uint16
+    columns with x padded to 2¹⁶ remove both (the loop is 2.6 instructions per synapse: a 16-bit
+    index load, a scalar load, a vector add per 8): 0.5–0.65 ns per synapse.
 
-    About 0.9 ns per synapse at B = 1 and 0.4 ns per synapse and batch element at B = 10; at
-    N = 10⁵, K = 1000 (10⁸ synapses, rates no longer in the L1/L2 caches) 230–290 ms at B = 1 and
-    680 ms at B = 10. Against a dense block the ELL drive wins from N ≈ 2000 (K = N/10) at every
+    A gathered row of 16 floats is one 64-byte cache line, hence the padding. The two-core split
+    runs concurrently only as two XLA functions under TF's inter-op pool (one XLA function runs
+    independent loops on one thread); it is `ndnx.models.EINetwork(parallel_drive=True)`, opt-in:
+    its uncompiled step loop costs CPU (8.8–10.4 against 5.9–7.1 ms per step at B = 1), so it pays
+    only with a free second core: 5.0–5.3 against 5.8–7.0 ms wall at load ~1, a tie at load 4.5.
+
+    About 0.9 ns per synapse at B = 1 (0.5–0.65 ns with uint16 columns) and 0.4 ns per synapse and
+    batch element at B = 10 (0.3 with uint16); at N = 10⁵, K = 1000 (10⁸ synapses, rates no longer
+    in the L1/L2 caches; n_pre = 80000 is too wide for uint16) 230–290 ms at B = 1 and 680 ms at
+    B = 10. Against a dense block the ELL drive wins from N ≈ 2000 (K = N/10) at every
     batch size up to 64 and ties below.
 
     Example:
@@ -288,6 +341,7 @@ def _ell_drive(x, tensors):
     import tensorflow as tf
 
     columns = tf.convert_to_tensor(tensors["columns"])
+    narrow = columns.dtype == tf.uint16
     values = tensors.get("values")
     values = None if values is None else tf.cast(values, x.dtype)
     k_max, n_post = columns.shape
@@ -296,7 +350,10 @@ def _ell_drive(x, tensors):
     single = flat.shape[0] == 1
     # operand row n_pre is the zero the padding index points at
     if single:
-        operand = tf.concat([flat[0], tf.zeros([1], x.dtype)], 0)
+        # with uint16 columns an operand of NARROW_LIMIT entries makes every index in range, so the
+        # compiled gather drops its clamping (2.6 instead of 5 instructions per synapse)
+        width = NARROW_LIMIT if narrow and not tf.executing_eagerly() else n_pre + 1
+        operand = tf.concat([flat[0], tf.zeros([width - n_pre], x.dtype)], 0)
         acc = tf.zeros([n_post], x.dtype)
     else:
         batch = tf.shape(flat)[0]

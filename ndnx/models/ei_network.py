@@ -44,9 +44,13 @@ state between chunks, instead of holding the trial in memory.
 The window loop runs inside one `tf.function` (autograph off); with `jit_loop=True` (default) it
 is XLA-compiled. On the 2-core CPU (benchmarks/bench_ei.py: N = 10⁴, K = 500 ELL blocks,
 DT = 1 ms) that is 6.6× (batch 1) and 5.6× (batch 10) faster than the uncompiled loop, for about
-3 s of compilation per trial shape; the step's time is then ~97 % the synaptic drive (the ELL
-gather) and ~0.2–0.4 ms per step the rest of the update. For short trials of small networks the
-uncompiled loop (`jit_loop=False`) starts faster.
+3 s of compilation per trial shape (figures from before the uint16 columns); the step's time is
+then ~95 % the synaptic drive (the ELL gather) and ~0.2–0.4 ms per step the rest of the update.
+The cell reads its ELL columns as uint16 (`ndnx.connectivity.narrow_columns`, once per call),
+which halved a step at B = 1 (13.2 → 6.0 ms, 1.66·10⁶ neuron-steps/s) and took 27 % off its CPU
+time at B = 10. `parallel_drive=True` splits the drives over two cores instead (see the
+argument). For short trials of small networks the uncompiled loop (`jit_loop=False`) starts
+faster.
 
 From a configuration: `build_ei_network(config, **overrides)` reads NeuroFlame's keys
 (`ndnx.models.ei_config`) into `ndnx.connectivity.build_network` + `EIRateCell` + `EINetwork`
@@ -88,6 +92,12 @@ class EINetwork(keras.Model):
         jit_loop: XLA-compile the simulation loop (not in training-mode calls, whose gradient TF
             cannot take through a compiled loop from outside; compile the train step with
             jit_compile=True for that).
+        parallel_drive: run the step loop uncompiled with the synaptic drives as two XLA-compiled
+            halves of the postsynaptic rows, which TensorFlow's inter-op pool runs on two cores
+            (`ndnx.connectivity.parallel_drive`; the same rates to float32 rounding, ≤ 1e-6 of
+            their maximum). Only with a free second core: it costs ~1.4 ms more CPU per step
+            (benchmarks/bench_ei.py), and in training-mode calls the loop stays as `jit_loop` says.
+            Needs every block in the "ell" layout and stp_mode other than "dense".
 
     Example:
         >>> import numpy as np, ndnx
@@ -103,7 +113,7 @@ class EINetwork(keras.Model):
     """
 
     def __init__(self, cell, duration=6.0, t_steady=1.0, first_window="exact", record_stp=False,
-                 record_recurrent=False, jit_loop=True, **kwargs):
+                 record_recurrent=False, jit_loop=True, parallel_drive=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
@@ -131,6 +141,14 @@ class EINetwork(keras.Model):
             self.n_first = min(n_window, self.n_steady)
         self.record_stp, self.record_recurrent = bool(record_stp), bool(record_recurrent)
         self.jit_loop = bool(jit_loop)
+        if not isinstance(parallel_drive, (bool, np.bool_)):
+            raise ValueError(f"{self.name}: parallel_drive must be True or False, got {parallel_drive!r}")
+        parallel_drive = bool(parallel_drive)
+        if parallel_drive and not cell.drive_parts_allowed:
+            raise ValueError(f"{self.name}: parallel_drive=True needs every block of the cell in the 'ell' layout, "
+                             f"stp_mode other than 'dense' and no replicas, got stp_mode={cell.stp_mode!r}, "
+                             f"replicas={cell.replicas}")
+        self.parallel_drive = parallel_drive
         self._records = ["r"]
         if self.record_stp:
             self._records += [f"{ux}_{a}_{b}" for a, b in cell.stp_blocks for ux in ("u", "x")]
@@ -274,31 +292,37 @@ class EINetwork(keras.Model):
         return dict(zip(names, values)), {name: tf.transpose(a.stack(), (1, 0, 2))
                                           for a, name in zip(arrays, self._records)}
 
-    def _function(self, kind, n_frames=None, jit=None):
+    def _drive_parts(self, jit):
+        """2 when the drives run as two parallel halves (`parallel_drive` in a compiled call), else 1."""
+        return 2 if jit and self.parallel_drive else 1
+
+    def _function(self, kind, n_frames=None, jit=None, drive_parts=1):
         """The (compiled) graph function of a trial or a piece of it, traced once per kind and size.
 
         Autograph is off: the loops are explicit `tf.while_loop`s and every Python branch is static,
-        and converting the step's code would cost seconds of tracing.
+        and converting the step's code would cost seconds of tracing. With drive_parts > 1 the loop
+        is not compiled, its drives are (`parallel_drive`).
         """
         jit = self.jit_loop if jit is None else jit
-        name = (kind, n_frames, jit)
+        name = (kind, n_frames, jit, drive_parts)
         if name not in self._functions:
             def prologue(state, key, stimulus, parameters):
-                res = self.cell.resolve(parameters, None)
+                res = self.cell.resolve(parameters, None, drive_parts=drive_parts)
                 return self._prologue(state, res, key, stimulus)
 
             def frames(state, key, stimulus, parameters, first_frame):
-                res = self.cell.resolve(parameters, None)
+                res = self.cell.resolve(parameters, None, drive_parts=drive_parts)
                 return self._frames(state, res, key, stimulus, first_frame, n_frames)
 
             def trial(state, key, stimulus, parameters):
-                res = self.cell.resolve(parameters, None)
+                res = self.cell.resolve(parameters, None, drive_parts=drive_parts)
                 state, first = self._prologue(state, res, key, stimulus)
                 state, rest = self._frames(state, res, key, stimulus, 1, self.n_frames)
                 return state, {name: tf.concat([first[name][:, None], rest[name]], axis=1) for name in self._records}
 
             fn = {"prologue": prologue, "frames": frames, "trial": trial}[kind]
-            self._functions[name] = tf.function(fn, jit_compile=jit, reduce_retracing=True, autograph=False)
+            self._functions[name] = tf.function(fn, jit_compile=jit and drive_parts == 1, reduce_retracing=True,
+                                                autograph=False)
         return self._functions[name]
 
     def _start(self, inputs, parameters, initial_state):
@@ -334,7 +358,9 @@ class EINetwork(keras.Model):
         # cross the XLA boundary): training runs the loop uncompiled, or inside the caller's own
         # XLA-compiled train step (compile(jit_compile=True)).
         jit = self.jit_loop and not training
-        state, out = self._function("trial", jit=jit)(state, self.cell.noise_key(), stimulus, parameters)
+        parts = self._drive_parts(jit)
+        state, out = self._function("trial", jit=jit, drive_parts=parts)(state, self.cell.noise_key(), stimulus,
+                                                                          parameters)
         out = dict(out)
         out["rates"] = out.pop("r")
         replicas = self.cell.replicas
@@ -404,7 +430,8 @@ class EINetwork(keras.Model):
                                 ("t_steady", self.t_steady), ("sizes", list(cell.sizes))):
                 f.attrs[attr] = value
             f["frame_times"] = self.frame_times()
-            state, first = self._function("prologue")(state, key, stimulus, parameters)
+            parts = self._drive_parts(self.jit_loop)
+            state, first = self._function("prologue", drive_parts=parts)(state, key, stimulus, parameters)
             sets = {}
             for name, value in first.items():
                 label = "rates" if name == "r" else name
@@ -415,7 +442,8 @@ class EINetwork(keras.Model):
             done = 0
             while done < self.n_frames:
                 n = min(chunk_frames, self.n_frames - done)
-                state, rest = self._function("frames", n)(state, key, stimulus, parameters, tf.constant(1 + done))
+                state, rest = self._function("frames", n, drive_parts=parts)(state, key, stimulus, parameters,
+                                                                            tf.constant(1 + done))
                 for name, value in rest.items():
                     sets[name][:, 1 + done:1 + done + n] = np.asarray(value)
                 done += n
@@ -427,6 +455,7 @@ class EINetwork(keras.Model):
             "cell": keras.saving.serialize_keras_object(self.cell),
             "duration": self.duration, "t_steady": self.t_steady, "first_window": self.first_window,
             "record_stp": self.record_stp, "record_recurrent": self.record_recurrent, "jit_loop": self.jit_loop,
+            "parallel_drive": self.parallel_drive,
         })
         return config
 
