@@ -30,8 +30,10 @@ The original simulator (NeuroFlame, dense float32 matmul, 2-core CPU): 3.1·10�
 B = 1, 3.2·10⁶ at B = 10, and N = 10⁵ does not fit (a 40 GB dense matrix). Floors: ≥ 1.55·10⁶
 (5×) at B = 1, ≥ 6.4·10⁶ (2×) at B = 10, N = 10⁵ within 8 GB; the table marks each.
 
-Last figures (2-core machine shared with another session's jobs; they move ±20 % between runs):
-ei.json is a quick run at load 1.3: 1.42·10⁶ at B = 1 (7.0 ms per step), 1.87·10⁶ with
+Last figures (2-core machine shared with other jobs; they move ±20 % between runs): ei.json is a
+quick run after the replicas merge at load 0.9: 1.17·10⁶ at B = 1 (8.5 ms per step), 6.6·10⁶ at
+B = 10; one run earlier, at load 1.0: 1.34·10⁶ (7.4 ms), 1.45·10⁶ with parallel_drive, 8.3·10⁶ at
+B = 10, N = 10⁵ 8.4·10⁵ (2.5 GB). Before that merge, a quick run at load 1.3: 1.42·10⁶ at B = 1 (7.0 ms per step), 1.87·10⁶ with
 parallel_drive (5.3 ms wall, 9.8 ms CPU), 5.6·10⁶ at B = 10 (17.9 ms wall, 34 ms CPU), N = 10⁵
 6.8·10⁵ (2.5 GB). At load 0.8–1.3 a few minutes earlier: 1.74·10⁶ (5.8 ms), 2.01·10⁶ parallel
 (5.0 ms), 7.7·10⁶ at B = 10 (13.0 ms); at load 4.5: 1.53·10⁶, 1.56·10⁶ and 5.1·10⁶. Before the

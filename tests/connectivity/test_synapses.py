@@ -42,6 +42,7 @@ def test_dense_and_ell_drives_match_the_numpy_product(valued):
     np.testing.assert_allclose(drive(ell, x, 0.7, "graph"), expected, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow  # family budget
 def test_the_ell_drive_back_propagates_as_the_matrix_product():
     w = random_block(29, 41, 0.3, valued=True)
     x = tf.constant(RNG.random((4, 41)).astype("float32"))

@@ -124,6 +124,7 @@ def test_config_ring_fixed_point_matches_the_spec():
     assert r_i == pytest.approx(3.32, abs=0.01)
 
 
+@pytest.mark.slow  # family budget; a (B, 1) grid = separate runs fast: tests/experiments/ei/test_ring_attractor.py
 def test_batched_j_stp_grid_equals_separate_runs():
     """§10.3 item 8: a (B, 1) J_STP run equals B scalar runs (same seed, no noise)."""
     c = load_config("config_ringEI", N_NEURON=40, IF_STP=1, RATE_NOISE=0, DURATION=0.2, T_STEADY=0.1)

@@ -19,6 +19,7 @@ def make_net(parallel_drive, synapses=None, **cell_options):
                                  record_stp=bool(options.get("stp_blocks")))
 
 
+@pytest.mark.slow  # family budget; the split drives against NumPy: tests/connectivity/test_parallel_drive.py
 def test_parallel_drive_gives_the_compiled_loop_rates():
     # noise (drawn by XLA in both paths), a plastic block (its coupling split too) and a stimulus
     options = dict(stp_blocks=[(0, 0)], rate_noise=True, var_rate=0.1, var_ff=(0.1, 0.1))

@@ -72,7 +72,7 @@ def fresh_lone(r, runner, **overrides):
     return runner
 
 
-@pytest.mark.parametrize("case", ["quiet", "noisy_w_train"])
+@pytest.mark.parametrize("case", [pytest.param("quiet", marks=pytest.mark.slow), "noisy_w_train"])  # budget
 def test_replica_r_is_the_lone_model_with_seed_r(case):
     overrides = {"quiet": {}, "noisy_w_train": dict(NOISE, lr_train=False, clamp=True, opto=[1, 4])}[case]
     readout = "rates" if case == "noisy_w_train" else "overlaps"
@@ -191,6 +191,7 @@ def test_replica_clipped_adam_against_the_clip_by_hand():
     np.testing.assert_allclose(lone[0], [0.6, 0.8], rtol=1e-6)
 
 
+@pytest.mark.slow  # family budget
 def test_extract_replica_is_the_lone_model_and_round_trips(tmp_path):
     ensemble = task_model(CELL_SEEDS, MODEL_SEEDS, 3, **NOISE)
     ensemble(SCHEDULE)

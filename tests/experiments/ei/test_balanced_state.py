@@ -7,6 +7,7 @@ import pytest
 from tests.experiments.ei.helpers import run_tiny
 
 
+@pytest.mark.slow  # family budget; the balanced state against the mean field: tests/analysis/test_mean_field.py
 def test_balanced_rates_at_k100(tmp_path):
     _, config, metrics, rec = run_tiny("balanced_state", tmp_path, N_NEURON=2500, K=[100.0], T_STEADY=0.2,
                                        DURATION=0.4, skip_frames=0)

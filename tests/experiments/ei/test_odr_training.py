@@ -14,6 +14,7 @@ from tests.experiments.ei.helpers import script
 TINY = dict(N_NEURON=100, K=25, trials=40, validation_fraction=0.2, epochs=0, init_std=0.0)
 
 
+@pytest.mark.slow  # family budget; the script loads fast in test_scripts.py
 def test_targets_windows_and_logged_memory_error(tmp_path):
     exp = load_experiment(script("odr_training"))
     run = exp.runs(TINY)[0]

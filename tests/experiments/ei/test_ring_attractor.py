@@ -10,6 +10,7 @@ from ndnx.models.ei_config import load_config
 from tests.experiments.ei.helpers import run_tiny
 
 
+@pytest.mark.slow  # family budget; (B, 1) parameters = separate runs fast: tests/cells/test_stp.py
 def test_grid_as_one_batch_equals_separate_runs(tmp_path):
     _, config, metrics, rec = run_tiny("ring_attractor", tmp_path, N_NEURON=40, RATE_NOISE=0, T_STEADY=0.1,
                                        DURATION=0.4, n_j_stp=2, n_je0=2, init_std=0.0, record_rates=True,
