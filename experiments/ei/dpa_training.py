@@ -63,10 +63,12 @@ from ndnx.losses import DualLoss
 from ndnx.metrics import dual_accuracy
 from ndnx.models import EITaskModel, build_ei_network
 from ndnx.models.ei_config import derive_quantities, load_config
+from ndnx.training import lone_loss
 from ndnx.training.ei_tasks import TaskStopping, task_optimizer
 
-TASKS = {"dpa": (dpa_trials, ("dpa",), (0,)), "go_nogo": (go_nogo_trials, ("gng",), (1,)),
-         "dual": (dual_trials, ("dpa", "gng"), (0, 1))}
+#: task → (trial generator, target channels, readout columns, conditions)
+TASKS = {"dpa": (dpa_trials, ("dpa",), (0,), 4), "go_nogo": (go_nogo_trials, ("gng",), (1,), 2),
+         "dual": (dual_trials, ("dpa", "gng"), (0, 1), 12)}
 NETWORK = dict(N_NEURON=1000, K=100)
 
 
@@ -79,17 +81,23 @@ def training_seeds(seed, replicas):
     return int(seed) if replicas is None else [int(seed) + r for r in range(replicas)]
 
 
+def held_out(config):
+    """Validation trials per condition (at least 1, leaving at least 1 to train on)."""
+    total = config["trials_per_condition"]
+    held = max(1, int(round(config["validation_fraction"] * total)))
+    if held >= total:
+        raise ValueError(f"ei/dpa_training: validation_fraction {config['validation_fraction']} of "
+                         f"{total} trials per condition leaves none to train on")
+    return held
+
+
 def split_trials(config):
     """(train, validation) `TaskTrials`: per condition, the first part for training, the rest held out."""
     generate = TASKS[config["task"]][0]
     c = ei_config(config)
     n_e = derive_quantities(c).N_E
     odors = odor_vectors(n_e, seed=config["odor_seed"])
-    total = config["trials_per_condition"]
-    held = max(1, int(round(config["validation_fraction"] * total)))
-    if held >= total:
-        raise ValueError(f"ei/dpa_training: validation_fraction {config['validation_fraction']} of "
-                         f"{total} trials per condition leaves none to train on")
+    total, held = config["trials_per_condition"], held_out(config)
     # Two seeds of the generator: the conditions are laid out the same way, the trials drawn apart.
     kwargs = dict(odors=odors, stim_on=tuple(c.T_STIM_ON), stim_off=tuple(c.T_STIM_OFF),
                   tail=float(c.DURATION) - float(c.T_STIM_OFF[-1]))
@@ -99,7 +107,7 @@ def split_trials(config):
 
 def channels_of(config):
     """(target channels, readout columns): the task's, and with `sample_readout` the sample on column 1."""
-    _, channels, read_idx = TASKS[config["task"]]
+    _, channels, read_idx, _ = TASKS[config["task"]]
     if config["sample_readout"]:
         if config["task"] != "dpa":
             raise ValueError(f"ei/dpa_training: sample_readout reads the sample on readout column 1, which "
@@ -128,10 +136,8 @@ def build(config, seed, replicas):
         "init_std": config["init_std"], "lr_frozen": config["lr_frozen"], "replicas": replicas, "seed": seeds})
     model = EITaskModel(network, replicas=replicas, seed=seeds)
     model.build(None)  # the weights exist before the optimizer is built on them
-    train_trials = config["trials_per_condition"] - max(1, int(round(config["validation_fraction"]
-                                                                       * config["trials_per_condition"])))
-    conditions = {"dpa": 4, "go_nogo": 2, "dual": 12}[config["task"]]
-    steps = math.ceil(conditions * train_trials / config["batch_size"])
+    conditions = TASKS[config["task"]][3]
+    steps = math.ceil(conditions * (config["trials_per_condition"] - held_out(config)) / config["batch_size"])
     model.compile(optimizer=task_optimizer(steps, learning_rate=config["lr"], decay=config["lr_decay"],
                                            clip_norm=config["clip_norm"], replicas=replicas),
                   loss=loss_of(config, replicas), jit_compile=False)
@@ -141,7 +147,7 @@ def build(config, seed, replicas):
 def evaluate(model, x, y):
     """Per seed (replica): loss, NeuroFlame's accuracy and the choice accuracy of one split (the compiled
     DualLoss says how)."""
-    loss = DualLoss.from_config(dict(model.loss.get_config(), replica_axis=None))  # one seed's loss
+    loss = lone_loss(model.loss)  # one seed's
     z = model.predict(x, batch_size=256, verbose=0)
     if num_replicas(model) is None:
         z = z[:, :, None]

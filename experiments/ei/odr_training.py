@@ -46,6 +46,7 @@ from ndnx.layers.replicas import num_replicas
 from ndnx.losses import AngularErrorLoss
 from ndnx.models import EITaskModel, build_ei_network
 from ndnx.models.ei_config import derive_quantities, load_config
+from ndnx.training import lone_loss
 from ndnx.training.ei_tasks import TaskStopping, task_optimizer
 
 NETWORK = dict(N_NEURON=1000, K=250)
@@ -65,23 +66,28 @@ def split_trials(config):
     random = config["random_delays"]
     kwargs = dict(targets=8, delay_list=list(c.DELAY_LIST) if random else None,
                   iti_list=list(c.ITI_LIST) if random else None)
-    held = max(8, 8 * int(round(config["validation_fraction"] * config["trials"] / 8)))
+    held = held_out(config)
     train = odr_trials(n_e, config["trials"] - held, config["task_seed"], **kwargs)
     validation = odr_trials(n_e, held, config["task_seed"] + 1, **kwargs)
-    # one trial length for both splits: the longest delay and ITI either drew
     return train, validation
 
 
-def duration_of(config):
-    train, validation = split_trials(config)
-    return max(train.duration, validation.duration)
+def held_out(config):
+    """Validation trials: a multiple of the 8 targets, at least 8."""
+    return max(8, 8 * int(round(config["validation_fraction"] * config["trials"] / 8)))
+
+
+def duration_of(splits):
+    """One trial length for both splits: the longest delay and ITI either drew."""
+    return max(trials.duration for trials in splits)
 
 
 def data(config):
     t_window = ei_config(config).T_WINDOW
-    duration = duration_of(config)
+    splits = split_trials(config)
+    duration = duration_of(splits)
     out = {}
-    for name, trials in zip(("train", "validation"), split_trials(config)):
+    for name, trials in zip(("train", "validation"), splits):
         x = trials.inputs()
         y = odr_targets(trials, t_window)
         y[trials.frame_mask("cue", t_window) > 0, 0] = np.nan  # the cue's own frames are left out
@@ -96,12 +102,11 @@ def data(config):
 
 def build(config, seed, replicas):
     seeds = int(seed) if replicas is None else [int(seed) + r for r in range(replicas)]
-    network = build_ei_network(ei_config(config, duration_of(config)), cell_options={
+    network = build_ei_network(ei_config(config, duration_of(split_trials(config))), cell_options={
         "stp_mode": "dense", "init_std": config["init_std"], "replicas": replicas, "seed": seeds})
     model = EITaskModel(network, readout="rates", replicas=replicas, seed=seeds)
     model.build(None)  # the weights exist before the optimizer is built on them
-    held = max(8, 8 * int(round(config["validation_fraction"] * config["trials"] / 8)))
-    steps = math.ceil((config["trials"] - held) / config["batch_size"])
+    steps = math.ceil((config["trials"] - held_out(config)) / config["batch_size"])
     model.compile(optimizer=task_optimizer(steps, learning_rate=config["lr"], decay=config["lr_decay"],
                                            clip_norm=config["clip_norm"], replicas=replicas),
                   loss=AngularErrorLoss(replica_axis=None if replicas is None else 2), jit_compile=False)
@@ -114,7 +119,7 @@ def evaluate(model, x, y):
     rates = model.predict(x, batch_size=256, verbose=0)
     if num_replicas(model) is None:
         rates = rates[:, :, None]
-    loss = AngularErrorLoss.from_config(dict(model.loss.get_config(), replica_axis=None))  # one seed's loss
+    loss = lone_loss(model.loss)  # one seed's
     window = y[..., 1] > 0
     last = window.shape[1] - 1 - np.argmax(window[:, ::-1], axis=1)
     losses, errors = [], []

@@ -3,7 +3,7 @@
 from ndnx.training.callbacks import EpochCheckpoint, ImageLogger, ProgressBar, ReplicaLogger, RunHParams
 from ndnx.training.compiled_epochs import CompiledEpochs, epoch_permutation
 from ndnx.training.early_stopping import ReplicaEarlyStopping
-from ndnx.training.ensemble import all_layers, check_replica_optimizer, extract_replica, num_replicas
+from ndnx.training.ensemble import all_layers, check_replica_optimizer, extract_replica, lone_loss, num_replicas
 from ndnx.training.evaluation import loss_evaluation
 from ndnx.training.lbfgs import box_bounds, fit_lbfgs
 from ndnx.training.trainer import save_model_atomic, save_replicas, train
@@ -12,6 +12,6 @@ from ndnx.training.xla import xla_helps
 __all__ = [
     "CompiledEpochs", "EpochCheckpoint", "ImageLogger", "ProgressBar", "ReplicaEarlyStopping", "ReplicaLogger",
     "RunHParams",
-    "all_layers", "check_replica_optimizer", "box_bounds", "epoch_permutation", "extract_replica", "fit_lbfgs",
+    "all_layers", "check_replica_optimizer", "box_bounds", "epoch_permutation", "extract_replica", "lone_loss", "fit_lbfgs",
     "num_replicas", "save_model_atomic", "save_replicas", "loss_evaluation", "train", "xla_helps",
 ]

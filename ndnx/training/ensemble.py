@@ -67,12 +67,12 @@ def check_replica_optimizer(model):
                          f"independent; {reason}")
 
 
-def _lone_loss(loss):
+def lone_loss(loss):
     """`loss` (or a structure of losses) with replica_axis=None where it has that option."""
     if isinstance(loss, dict):
-        return {k: _lone_loss(v) for k, v in loss.items()}
+        return {k: lone_loss(v) for k, v in loss.items()}
     if isinstance(loss, (list, tuple)):
-        return type(loss)(_lone_loss(v) for v in loss)
+        return type(loss)(lone_loss(v) for v in loss)
     if isinstance(loss, keras.losses.Loss) and "replica_axis" in loss.get_config():
         return loss.__class__.from_config(dict(loss.get_config(), replica_axis=None))
     return loss
@@ -121,6 +121,6 @@ def extract_replica(model, r):
         # Same loss and a fresh optimizer of the same configuration (its state is per ensemble).
         # (an optimizer configured per replica, e.g. ReplicaClippedAdam, becomes its lone form)
         optimizer = model.optimizer.__class__.from_config(lone_config(model.optimizer.get_config(), r))
-        single.compile(optimizer=optimizer, loss=_lone_loss(model.loss), jit_compile=model.jit_compile)
+        single.compile(optimizer=optimizer, loss=lone_loss(model.loss), jit_compile=model.jit_compile)
         optimizer.build(single.trainable_variables)  # saved built: reloads without a warning
     return single
