@@ -195,6 +195,20 @@ class CordsNet(keras.Model):
                                          self.weight_norm)
 
     # --- loops ---------------------------------------------------------------------------------------
+    def _step_impl(self, k, drive0, drive1, states, baseline):
+        new = self.cell.step(k, drive0, drive1, states)
+        deviation = (tf.add_n([tf.reduce_mean(tf.square(r - b)) for r, b in zip(new, baseline)]) if baseline
+                     else tf.constant(0.0))
+        return new, self.cell.logits(k, new), deviation
+
+    def _step(self, k, drive0, drive1, states, baseline=()):
+        """One step as its own XLA computation: new states, their logits, Σ_j mean((r_j − baseline_j)²).
+
+        Compiled even inside uncompiled loops: TF's graph optimiser turns the step's sums into
+        temporary-variable accumulators that collide between calls of a large uncompiled while loop.
+        """
+        return self._function("step", self._step_impl, True)(k, drive0, drive1, tuple(states), tuple(baseline))
+
     def _integrate(self, k, drive0, drive1, states, steps, logits=False, areas=()):
         """`steps` synchronous steps (a Python int); per-step logits (T, B, n) and chosen areas' states."""
         cell = self.cell
@@ -208,10 +222,10 @@ class CordsNet(keras.Model):
                    for j in areas]
 
         def body(i, states, arrays):
-            new = cell.step(k, drive0, drive1, states)
+            new, step_logits, _ = self._step(k, drive0, drive1, states)
             out = []
             if logits:
-                out.append(arrays[0].write(i, cell.logits(k, new)))
+                out.append(arrays[0].write(i, step_logits))
             out += [a.write(i, new[j]) for a, j in zip(arrays[len(out):], areas)]
             return i + 1, new, out
 
@@ -394,14 +408,13 @@ class CordsNet(keras.Model):
     # --- training ------------------------------------------------------------------------------------
     def _chunk(self, k, drive0, drive1, states, baseline, steps, spontaneous):
         """`steps` steps; per-step logits (T, B, n) and, if `spontaneous`, Σ_j mean((r_j − baseline_j)²) (T,)."""
-        cell = self.cell
         logits, deviations = [], []
         for _ in range(steps):
-            states = cell.step(k, drive0, drive1, states)
+            states, step_logits, deviation = self._step(k, drive0, drive1, states, baseline)
             if spontaneous:
-                deviations.append(tf.add_n([tf.reduce_mean(tf.square(r - b)) for r, b in zip(states, baseline)]))
+                deviations.append(deviation)
             else:
-                logits.append(cell.logits(k, states))
+                logits.append(step_logits)
         return states, (tf.stack(deviations) if spontaneous else tf.stack(logits))
 
     def _phase(self, k, drive0, drive1, states, steps, baseline=None):
