@@ -40,7 +40,7 @@ def ramp_weights(ramp_steps=30, ramp_log10=(-3.0, 0.0)):
     """logspace(ramp_log10[0], ramp_log10[1], ramp_steps): the readout-step weights of spec §2.5.
 
     Example:
-        >>> ramp_weights(3, (-2, 0)).tolist()
+        >>> ramp_weights(3, (-2, 0)).round(6).tolist()
         [0.01, 0.1, 1.0]
     """
     return np.logspace(float(ramp_log10[0]), float(ramp_log10[1]), int(ramp_steps)).astype("float32")
@@ -109,6 +109,8 @@ class CordsNet(keras.Model):
         spontaneous_weight, spontaneous_steps: the return-to-baseline penalty of "three_phase".
         checkpoint_every: steps per gradient-checkpointed chunk (None or 0: no recomputation).
         jit_loop: XLA-compile the inference loops.
+        winograd_min_size: None, or areas at least this many pixels a side use Winograd 3×3
+            convolutions (`ndnx.cells.CordsNetCell`; 0 for all areas).
         replicas: must be None. seed: int or None (initial weights).
 
     Example:
@@ -122,14 +124,16 @@ class CordsNet(keras.Model):
     def __init__(self, depth=8, num_classes=1000, image_size=224, channels=3, alpha=0.2, blank_steps=100,
                  stimulus_steps=100, readout="final", nonlinearity="relu", prelu_slope=0.0, weight_norm=True,
                  protocol="three_phase", ramp_steps=30, ramp_log10=(-3.0, 0.0), spontaneous_weight=1e-3,
-                 spontaneous_steps=10, checkpoint_every=10, jit_loop=True, replicas=None, seed=None, **kwargs):
+                 spontaneous_steps=10, checkpoint_every=10, jit_loop=True, winograd_min_size=None, replicas=None,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
         if replicas is not None:
             raise ValueError(f"{self.name}: replicas must be None (CordsNet is not replicated), got {replicas!r}")
         self.replicas = None
         self.seed = seed
         self.cell = CordsNetCell(depth, image_size, channels, num_classes, alpha=alpha, nonlinearity=nonlinearity,
-                                 prelu_slope=prelu_slope, weight_norm=weight_norm, seed=seed, name="cell")
+                                 prelu_slope=prelu_slope, weight_norm=weight_norm,
+                                 winograd_min_size=winograd_min_size, seed=seed, name="cell")
         self.blank_steps = _steps(self.name, "blank_steps", blank_steps, 0)
         self.stimulus_steps = _steps(self.name, "stimulus_steps", stimulus_steps, 1)
         self.readout = _readout_mode(self.name, readout, self.stimulus_steps)
@@ -570,6 +574,7 @@ class CordsNet(keras.Model):
             "spontaneous_steps": self.spontaneous_steps,
             "checkpoint_every": self.checkpoint_every,
             "jit_loop": self.jit_loop,
+            "winograd_min_size": self.cell.winograd_min_size,
             "replicas": self.replicas,
             "seed": self.seed,
         })

@@ -89,3 +89,15 @@ def test_bad_arguments_name_the_layer():
         ndnx.layers.WeightNormConv2D(0, 3, name="c")
     with pytest.raises(ValueError, match="replicas must be None"):
         ndnx.layers.WeightNormDense(3, replicas=2)
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 7, 3), (1, 6, 9, 4), (1, 1, 2, 2)])
+def test_winograd_convolution_is_the_pytorch_padding_1_convolution(shape):
+    from ndnx.layers.winograd import winograd_conv3x3, winograd_kernel
+
+    x = RNG.normal(size=shape).astype("float32")
+    k = RNG.normal(size=(3, 3, shape[-1], 5)).astype("float32")
+    expected = conv(x, k, 1, 1)
+    got = np.asarray(winograd_conv3x3(x, winograd_kernel(k)))
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=2e-6 * np.abs(expected).max())

@@ -164,19 +164,27 @@ def test_gradient_checkpointing_gives_the_same_gradients():
 def test_hdf5_record_equals_the_simulated_states(tmp_path):
     h5py = pytest.importorskip("h5py")
     rng = np.random.default_rng(5)
-    net = ndnx.models.cordsnet_r4(num_classes=3, image_size=20, channels=1, blank_steps=3, stimulus_steps=4,
+    net = ndnx.models.cordsnet_r2(num_classes=3, image_size=12, channels=1, blank_steps=4, stimulus_steps=4,
                                   jit_loop=False, seed=4)
-    images = rng.normal(size=(2, 20, 20, 1)).astype("float32")
-    path = net.record(images, layers=(1, 3), path=str(tmp_path / "states.h5"), chunk_steps=2)
+    images = rng.normal(size=(2, 12, 12, 1)).astype("float32")
+    path = net.record(images, layers=(0, 1), path=str(tmp_path / "states.h5"), chunk_steps=2)
     states = net.simulate(images, return_states=True)["states"]
     with h5py.File(path, "r") as f:
-        for j in (1, 3):
+        for j in (0, 1):
             data = f[f"area{j}"][...]
-            assert data.shape == (7, 2) + states[j].shape[2:]
-            np.testing.assert_allclose(data[3:], np.swapaxes(states[j], 0, 1), rtol=1e-6, atol=1e-6)
-            np.testing.assert_allclose(data[2], np.repeat(net.spontaneous_state()[j], 2, axis=0), rtol=1e-6,
+            assert data.shape == (8, 2) + states[j].shape[2:]
+            np.testing.assert_allclose(data[4:], np.swapaxes(states[j], 0, 1), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(data[3], np.repeat(net.spontaneous_state()[j], 2, axis=0), rtol=1e-6,
                                        atol=1e-6)
-    window = ndnx.models.cordsnet_r4(num_classes=3, image_size=20, channels=1, blank_steps=3, stimulus_steps=4,
-                                     readout=("window", 2), jit_loop=False, seed=4)
-    np.testing.assert_allclose(np.asarray(window(images)), net.simulate(images)["logits"][:, 2:], rtol=1e-5,
-                               atol=1e-6)
+
+
+@pytest.mark.slow
+def test_window_readout_is_the_tail_of_the_per_step_logits():
+    rng = np.random.default_rng(6)
+    images = rng.normal(size=(2, 20, 20, 1)).astype("float32")
+    nets = [ndnx.models.cordsnet_r4(num_classes=3, image_size=20, channels=1, blank_steps=3, stimulus_steps=4,
+                                    readout=readout, seed=4) for readout in ("all", ("window", 2), "final")]
+    every = np.asarray(nets[0](images))
+    assert every.shape == (2, 4, 3)
+    np.testing.assert_allclose(np.asarray(nets[1](images)), every[:, 2:], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(nets[2](images)), every[:, -1], rtol=1e-5, atol=1e-6)
