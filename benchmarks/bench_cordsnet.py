@@ -18,7 +18,21 @@ Figures (benchmarks/results/cordsnet.json):
 The original (PyTorch, 2-core CPU): 11.5 s per image, 0.087 images/s at batch 1 (stem recomputed per
 area and step, blank phase per batch). Floor: ≥ 3× faster, 0.26 images/s.
 
-Last figures: see the bottom of this docstring (filled in from the last full run).
+Last full run (2026-12-02, 2-core AMD EPYC shared with other jobs, load 6.2, tests of this package
+running alongside for part of it; benchmarks/results/cordsnet.json):
+
+- R8, 224 px, batch 1: 15.2 s per image (152 ms per stimulus step) → 0.066 images/s wall, 0.143 from
+  CPU time (7.0 CPU-s per image; on an idle 2-core machine that is ≈ 3.5 s, ≈ 0.29 images/s — an
+  extrapolation, not a measurement); batch 8: 0.069 wall, 0.153 CPU; first call 70 s (tracing, XLA,
+  100-step blank phase); a blank phase alone after a weight change 18.5 s.
+- R2, 28 px, batch 8, three-phase training step: 4.5 s wall, 2.6 s CPU; first step 127 s (tracing and
+  compiling 300 steps of forward and backward).
+- The wall figure does not meet the floor under this load; the CPU figure is 1.6× the original's wall
+  figure (which was measured on the same machine when it was quieter, load unknown).
+- Tried: Winograd F(2×2, 3×3) for the large areas (`winograd_min_size`): 2.25× fewer multiply-adds,
+  but under XLA on this CPU the same CPU time per step as direct convolution (~100 ms at batch 1, R8)
+  and a longer compile, so it is off by default; an uncompiled loop (`jit_loop=False`, the step still
+  XLA-compiled) costs about the same per step.
 
     python benchmarks/bench_cordsnet.py [--quick]
 """

@@ -19,8 +19,9 @@ last `spontaneous_steps` steps add spontaneous_weight · Σ_j mean((r_j − base
 recomputes the forward pass chunk by chunk (`checkpoint_every` steps, `tf.recompute_grad`), holding
 only the states at chunk edges.
 
-Throughput (benchmarks/bench_cordsnet.py, 2-core CPU, 224 px, 100 + 100 steps): see that script's
-docstring for the current figures.
+Throughput (benchmarks/bench_cordsnet.py, 2-core CPU shared with other jobs at load 6, 224 px, 100 + 100
+steps, blank phase cached): R8 15.2 s per image at batch 1 (7.0 CPU-s), 152 ms per step; details and
+history in that script's docstring.
 """
 
 import numpy as np
