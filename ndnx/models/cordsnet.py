@@ -418,14 +418,16 @@ class CordsNet(keras.Model):
     # --- training ------------------------------------------------------------------------------------
     def _chunk(self, k, drive0, drive1, states, baseline, steps, spontaneous):
         """`steps` steps; per-step logits (T, B, n) and, if `spontaneous`, Σ_j mean((r_j − baseline_j)²) (T,)."""
-        logits, deviations = [], []
-        for _ in range(steps):
-            states, step_logits, deviation = self._step(k, drive0, drive1, states, baseline)
-            if spontaneous:
-                deviations.append(deviation)
-            else:
-                logits.append(step_logits)
-        return states, (tf.stack(deviations) if spontaneous else tf.stack(logits))
+        shape = () if spontaneous else (None, self.num_classes)
+        outputs = tf.TensorArray(tf.float32, size=steps, element_shape=shape)
+
+        def body(i, states, outputs):
+            new, step_logits, deviation = self._step(k, drive0, drive1, states, baseline)
+            return i + 1, new, outputs.write(i, deviation if spontaneous else step_logits)
+
+        _, states, outputs = tf.while_loop(lambda i, s, o: i < steps, body, (tf.constant(0), tuple(states), outputs),
+                                           maximum_iterations=steps)
+        return states, outputs.stack()
 
     def _phase(self, k, drive0, drive1, states, steps, baseline=None):
         """A phase with gradients, in checkpointed chunks; returns (states, per-step outputs (T, ...))."""
