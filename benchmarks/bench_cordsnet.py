@@ -18,21 +18,24 @@ Figures (benchmarks/results/cordsnet.json):
 The original (PyTorch, 2-core CPU): 11.5 s per image, 0.087 images/s at batch 1 (stem recomputed per
 area and step, blank phase per batch). Floor: ≥ 3× faster, 0.26 images/s.
 
-Last full run (2026-12-02, 2-core AMD EPYC shared with other jobs, load 6.2, tests of this package
-running alongside for part of it; benchmarks/results/cordsnet.json):
+Last full run (2026-12-02 18:05, 2-core AMD EPYC shared with other jobs, load 5.6;
+benchmarks/results/cordsnet.json):
 
-- R8, 224 px, batch 1: 15.2 s per image (152 ms per stimulus step) → 0.066 images/s wall, 0.143 from
-  CPU time (7.0 CPU-s per image; on an idle 2-core machine that is ≈ 3.5 s, ≈ 0.29 images/s — an
-  extrapolation, not a measurement); batch 8: 0.069 wall, 0.153 CPU; first call 70 s (tracing, XLA,
-  100-step blank phase); a blank phase alone after a weight change 18.5 s.
-- R2, 28 px, batch 8, three-phase training step: 4.5 s wall, 2.6 s CPU; first step 127 s (tracing and
-  compiling 300 steps of forward and backward).
-- The wall figure does not meet the floor under this load; the CPU figure is 1.6× the original's wall
-  figure (which was measured on the same machine when it was quieter, load unknown).
+- R8, 224 px, batch 1: 7.8 s per image (78 ms per stimulus step) → 0.128 images/s wall, 0.130 from CPU
+  time (the process got about one core); batch 8: 0.148 wall, 0.150 CPU (6.8 s per image); first call
+  30 s (tracing, XLA, the 100-step blank phase); a blank phase alone after a weight change 7.1 s.
+  That is 1.5× (batch 1) and 1.7× (batch 8) the original's 0.087, short of the 3× floor (0.26) on
+  this loaded machine; ~1.6 GMAC per step in 78 ms of one core is ~20 GMAC/s, half of a core's FMA
+  peak, so the rest of the floor needs the second core (an idle machine) or fewer multiply-adds.
+- An earlier run under heavier load (6.2, with this package's tests alongside): 15.2 s per image at
+  batch 1 (0.066 wall, 0.143 CPU), 0.069 / 0.153 at batch 8, first call 70 s.
+- R2, 28 px, batch 8, three-phase training step (100 + 100 + 100 steps, chunks of 10 recomputed):
+  2.2 s (2.2 CPU-s); first step 46 s (tracing and compiling forward and backward). With the chunks
+  unrolled in Python instead of while loops it was 4.5 s and 127 s to compile.
 - Tried: Winograd F(2×2, 3×3) for the large areas (`winograd_min_size`): 2.25× fewer multiply-adds,
-  but under XLA on this CPU the same CPU time per step as direct convolution (~100 ms at batch 1, R8)
-  and a longer compile, so it is off by default; an uncompiled loop (`jit_loop=False`, the step still
-  XLA-compiled) costs about the same per step.
+  but under XLA on this CPU the same CPU time per step as direct convolution (~100 ms at batch 1, R8,
+  load 6) and a longer compile, so it is off by default; an uncompiled loop (`jit_loop=False`, the step
+  still XLA-compiled) costs about the same per step.
 
     python benchmarks/bench_cordsnet.py [--quick]
 """

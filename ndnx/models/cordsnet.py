@@ -19,9 +19,9 @@ last `spontaneous_steps` steps add spontaneous_weight · Σ_j mean((r_j − base
 recomputes the forward pass chunk by chunk (`checkpoint_every` steps, `tf.recompute_grad`), holding
 only the states at chunk edges.
 
-Throughput (benchmarks/bench_cordsnet.py, 2-core CPU shared with other jobs at load 6, 224 px, 100 + 100
-steps, blank phase cached): R8 15.2 s per image at batch 1 (7.0 CPU-s), 152 ms per step; details and
-history in that script's docstring.
+Throughput (benchmarks/bench_cordsnet.py, 2-core CPU shared with other jobs at load 5.6, 224 px,
+100 + 100 steps, blank phase cached): R8 7.8 s per image at batch 1 (78 ms per step), 6.8 s at batch 8;
+details and history in that script's docstring.
 """
 
 import numpy as np
