@@ -41,7 +41,7 @@ def ramp_weights(ramp_steps=30, ramp_log10=(-3.0, 0.0)):
     """logspace(ramp_log10[0], ramp_log10[1], ramp_steps): the readout-step weights of spec §2.5.
 
     Example:
-        >>> ramp_weights(3, (-2, 0)).round(6).tolist()
+        >>> [round(float(w), 6) for w in ramp_weights(3, (-2, 0))]
         [0.01, 0.1, 1.0]
     """
     return np.logspace(float(ramp_log10[0]), float(ramp_log10[1]), int(ramp_steps)).astype("float32")
