@@ -7,22 +7,24 @@ readout from the new states of the last two areas. Keys are the original's state
 """
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # a dependency of scikit-learn, which ndnx requires
 
 CHANNELS = (64, 64, 128, 128, 256, 256, 512, 512)
 WN = ".parametrizations.weight.original"
 
 
 def conv2d(x, w, stride, padding):
-    """PyTorch Conv2d (no bias): x (B, C, H, W), w (O, C, kh, kw)."""
+    """PyTorch Conv2d (no bias): x (B, C, H, W), w (O, C, kh, kw); out[b, o, i, j] =
+    Σ_{c,u,v} w[o, c, u, v] · x_padded[b, c, stride·i + u, stride·j + v]."""
     _, _, kh, kw = w.shape
     x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     ho, wo = (x.shape[2] - kh) // stride + 1, (x.shape[3] - kw) // stride + 1
-    out = np.zeros((x.shape[0], w.shape[0], ho, wo))
-    for u in range(kh):
-        for v in range(kw):
-            patch = x[:, :, u:u + stride * (ho - 1) + 1:stride, v:v + stride * (wo - 1) + 1:stride]
-            out += np.einsum("bchw,oc->bohw", patch, w[:, :, u, v])
-    return out
+    patches = np.stack([x[:, :, u:u + stride * (ho - 1) + 1:stride, v:v + stride * (wo - 1) + 1:stride]
+                        for u in range(kh) for v in range(kw)], axis=2)  # (B, C, kh·kw, Ho, Wo)
+    b = x.shape[0]
+    columns = patches.reshape(b, -1, ho * wo).transpose(1, 0, 2).reshape(-1, b * ho * wo)  # rows (c, u, v)
+    out = np.dot(w.reshape(w.shape[0], -1), columns)  # one GEMM over the whole batch
+    return out.reshape(w.shape[0], b, ho, wo).transpose(1, 0, 2, 3)
 
 
 def avg_pool_3x3_s2_p1(x):
@@ -48,6 +50,12 @@ def weight(sd, module):
 
 def run(sd, images, blank_steps, stimulus_steps, alpha=0.2):
     """Logits (B, stimulus_steps, n) of the original forward for NCHW images, and the final states."""
+    # the GEMMs here are thin (a few columns); threaded BLAS on a shared 2-core machine is 5-10x slower
+    with threadpool_limits(1):
+        return _run(sd, images, blank_steps, stimulus_steps, alpha)
+
+
+def _run(sd, images, blank_steps, stimulus_steps, alpha):
     depth = sum(1 for k in sd if k.startswith("conv_bias."))
     w = {m: weight(sd, m) for m in {k.split(WN)[0] for k in sd if WN in k}}
     fc_w, fc_b = w["out_fc"], np.asarray(sd["out_fc.bias"], np.float64)
