@@ -334,7 +334,6 @@ def load_cordsnet(source, image_size=None, **kwargs):
     height, width = info["image_size"]
     model = CordsNet(depth=info["depth"], num_classes=info["num_classes"],
                      image_size=height if height == width else (height, width), channels=info["channels"], **kwargs)
-    model.build((None, height, width, info["channels"]))
     model.set_parameters(canonical)
     return model
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ndnx.convert import cordsnet as cc
+from ndnx.convert import read_torch_checkpoint
 from tests.convert import _cordsnet_reference as ref
 from tests.convert import _torch_zip as tz
 
@@ -226,3 +227,65 @@ def test_step1_plain_weights_keep_the_kernel():
     v, g = canonical["area1/ff/v"], canonical["area1/ff/g"]
     kernel = g * v / np.sqrt(np.sum(v.astype(np.float64) ** 2, axis=(0, 1, 2)))
     np.testing.assert_allclose(kernel, sd["area_area.1.weight"].transpose(2, 3, 1, 0), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------ round trip (§8.3 test 7)
+
+BLANK, STIMULUS, CLASSES = 10, 10, 5
+
+
+@pytest.fixture(scope="module")
+def small_r8():
+    """A synthetic 53-key R8 at 32 px (areas 8, 8, 4, 4, 2, 2, 1, 1), its images and the reference run."""
+    sd = synthetic_state_dict(spec_key_shapes(8, CLASSES, 3, SIZES_32), seed=3)
+    images = 3.0 * np.random.default_rng(4).standard_normal((2, 3, 32, 32))
+    logits, states = ref.run(sd, images, BLANK, STIMULUS)
+    return sd, images, logits, states
+
+
+def _assert_close(got, expected, what):
+    """Within 1e-4 of the reference, relative to its largest magnitude (spec §8.3 test 7: ≈1e-4 relative)."""
+    error = np.max(np.abs(got - expected)) / np.max(np.abs(expected))
+    assert error < 1e-4, f"{what}: max error {error:.2e} of the largest reference value"
+
+
+def test_round_trip_through_torch_zip(small_r8, tmp_path):
+    """Synthetic R8 → torch zip → load_cordsnet → Keras logits and states = NumPy reference of the original."""
+    sd, images, logits, states = small_r8
+    tensors = collections.OrderedDict(("module." + k, tz.tensor(v, i)) for i, (k, v) in enumerate(sd.items()))
+    tz.save(tensors, tmp_path / "cordsnetr8.pth", prefix="cordsnetr8", compress=True)
+    # jit_loop=False: XLA compilation would triple this test's time and the numbers do not depend on it
+    model = cc.load_cordsnet(tmp_path / "cordsnetr8.pth", blank_steps=BLANK, stimulus_steps=STIMULUS,
+                             jit_loop=False)
+    assert (model.depth, model.num_classes, model.channels, model.image_size) == (8, CLASSES, 3, (32, 32))
+    assert {n: tuple(s) for n, s in model.parameter_shapes().items()} == dict(cc.canonical_shapes(8, CLASSES, 3, 32))
+    out = model.simulate(images.transpose(0, 2, 3, 1).astype(np.float32), return_states=True)
+    # the image reaches the readout at stimulus step 4 (spec §2.3), so the last logits carry it
+    assert np.max(np.abs(logits[0, -1] - logits[1, -1])) > 1e-3
+    _assert_close(np.asarray(out["logits"]), logits, "logits")
+    for j, state in enumerate(states):
+        _assert_close(np.asarray(out["states"][j][:, -1]), state.transpose(0, 2, 3, 1), f"area {j} state")
+    back = cc.torch_state_dict(model.get_parameters())
+    for key, value in sd.items():
+        np.testing.assert_array_equal(back[key], value, err_msg=key)
+
+
+def test_offline_npz_script(small_r8, tmp_path):
+    import importlib.util
+    import pathlib
+
+    sd = small_r8[0]
+    tensors = collections.OrderedDict((k, tz.tensor(v, i)) for i, (k, v) in enumerate(sd.items()))
+    tz.save(tensors, tmp_path / "cordsnetr8.pth", prefix="archive")
+    script = pathlib.Path(__file__).resolve().parents[2] / "utils" / "cordsnet_pth_to_npz.py"
+    spec = importlib.util.spec_from_file_location("cordsnet_pth_to_npz", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    target, count = module.convert(str(tmp_path / "cordsnetr8.pth"), reader="ndnx")
+    assert count == 53 and target.endswith("cordsnetr8.npz")
+    with np.load(target) as npz:
+        assert sorted(npz.files) == sorted(sd)
+        for key, value in sd.items():
+            np.testing.assert_array_equal(npz[key], value, err_msg=key)
+    from_npz, _ = cc.cordsnet_parameters(read_torch_checkpoint(target))
+    np.testing.assert_array_equal(from_npz["area6/ff/v"], sd[f"area_area.6{WN}1"].transpose(2, 3, 1, 0))
