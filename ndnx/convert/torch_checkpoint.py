@@ -14,7 +14,8 @@ Supported format (``torch.save`` with the zip serialisation, the default since t
 - ``<prefix>/data.pkl``: a pickle (torch writes protocol 2) of the saved object. Tensors are
   ``torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
   backward_hooks[, metadata])``, parameters ``torch._utils._rebuild_parameter(tensor, requires_grad,
-  backward_hooks)`` (or ``_rebuild_parameter_with_state``); each storage is a persistent id
+  backward_hooks)`` (or ``_rebuild_parameter_with_state``), either possibly wrapped in
+  ``torch._tensor._rebuild_from_type_v2`` (the wrapper's class and attributes are dropped); each storage is a persistent id
   ``('storage', storage_type, key, location, numel)`` whose bytes are ``<prefix>/data/<key>``;
   storage types ``torch.FloatStorage``, ``DoubleStorage``, ``HalfStorage``, ``BFloat16Storage``
   (returned as float32: NumPy has no bfloat16), ``LongStorage``, ``IntStorage``, ``ShortStorage``,
@@ -174,12 +175,33 @@ def _torch_size(*args):
     return tuple(*args)
 
 
+def _rebuild_from_type_v2(func, new_type, args, state):
+    # torch wraps tensors of a subclass or with Python attributes this way; the class and state are dropped
+    if func not in (_rebuild_tensor_v2, _rebuild_parameter) or not isinstance(new_type, _TensorType):
+        raise ValueError(f"read_torch_checkpoint: _rebuild_from_type_v2 may only rebuild a torch Tensor or "
+                         f"Parameter, got {func!r} for {new_type!r}")
+    return func(*args)
+
+
+class _TensorType:
+    """What ``torch.Tensor`` / ``torch.nn.parameter.Parameter`` unpickle to: a name, never the class."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
 _TENSOR_GLOBALS = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("torch", "Size"): _torch_size,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch", "Tensor"): _TensorType("torch.Tensor"),
+    ("torch.nn.parameter", "Parameter"): _TensorType("torch.nn.parameter.Parameter"),
 }
 # harmless containers a pickled module's attributes use; only with stubs
 _CONTAINER_GLOBALS = {

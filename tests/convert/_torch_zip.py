@@ -45,13 +45,16 @@ class Storage:
 class Tensor:
     """A view of a storage: torch pickles it as _rebuild_tensor_v2(storage, offset, size, stride, ...)."""
 
-    def __init__(self, storage, offset, size, stride, parameter=False):
+    def __init__(self, storage, offset, size, stride, parameter=False, typed=False):
         self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
-        self.parameter = parameter
+        self.parameter, self.typed = parameter, typed
 
     def __reduce__(self):
         args = (self.storage, self.offset, self.size, self.stride, False, collections.OrderedDict())
         rebuilt = (Global("torch._utils", "_rebuild_tensor_v2"), args)
+        if self.typed:  # what torch writes for a tensor carrying Python attributes
+            return Global("torch._tensor", "_rebuild_from_type_v2"), (rebuilt[0], Global("torch", "Tensor"), args,
+                                                                      {"tag": 1})
         if not self.parameter:
             return rebuilt
         return Global("torch._utils", "_rebuild_parameter"), (_Reduced(*rebuilt), True, collections.OrderedDict())

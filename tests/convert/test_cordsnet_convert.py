@@ -7,6 +7,8 @@ reference of the original equations in tests/convert/_cordsnet_reference.py.
 
 import collections
 import itertools
+import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -17,6 +19,9 @@ from tests.convert import _cordsnet_reference as ref
 from tests.convert import _torch_zip as tz
 
 WN = ".parametrizations.weight.original"
+# the released checkpoint is not distributed (spec §8, no license): NDNX_CORDSNET_CHECKPOINT or the shared reference
+RELEASED = pathlib.Path(os.environ.get("NDNX_CORDSNET_CHECKPOINT") or pathlib.Path(__file__).resolve().parents[2]
+                        / ".." / "shared" / "reference" / "cordsnet" / "cordsnetr8.pth")
 CHANNELS = [64, 64, 128, 128, 256, 256, 512, 512]
 SIZES_224 = [56, 56, 28, 28, 14, 14, 7, 7]  # spec §1.3
 SIZES_32 = [8, 8, 4, 4, 2, 2, 1, 1]  # 32 px: stem 7×7/s2/p3 → 16, pool 3×3/s2/p1 → 8, then halved
@@ -272,7 +277,6 @@ def test_round_trip_through_torch_zip(small_r8, tmp_path):
 
 def test_offline_npz_script(small_r8, tmp_path):
     import importlib.util
-    import pathlib
 
     sd = small_r8[0]
     tensors = collections.OrderedDict((k, tz.tensor(v, i)) for i, (k, v) in enumerate(sd.items()))
@@ -289,3 +293,16 @@ def test_offline_npz_script(small_r8, tmp_path):
             np.testing.assert_array_equal(npz[key], value, err_msg=key)
     from_npz, _ = cc.cordsnet_parameters(read_torch_checkpoint(target))
     np.testing.assert_array_equal(from_npz["area6/ff/v"], sd[f"area_area.6{WN}1"].transpose(2, 3, 1, 0))
+
+
+@pytest.mark.skipif(not RELEASED.is_file(), reason=f"the released cordsnetr8.pth is not at {os.path.normpath(RELEASED)} "
+                                                   f"(set NDNX_CORDSNET_CHECKPOINT to its path)")
+def test_released_checkpoint():
+    """The published R8 (spec §1.5, §8.2): 53 keys, 12,475,280 parameters, ImageNet geometry."""
+    state_dict = read_torch_checkpoint(RELEASED)
+    assert len(state_dict) == 53
+    canonical, info = cc.cordsnet_parameters(state_dict)
+    assert (info["depth"], info["num_classes"], info["channels"], info["image_size"]) == (8, 1000, 3, (224, 224))
+    assert cc.count_parameters(canonical) == 12_475_280
+    assert cc.count_parameters(canonical, folded=True) == 12_469_416
+    assert all(np.all(np.isfinite(value)) for value in canonical.values())

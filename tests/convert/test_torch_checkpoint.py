@@ -43,6 +43,8 @@ def _state_dict():
     sd["scalar"], expected["scalar"] = tz.Tensor(tz.Storage(np.array([2.5], np.float32), 5), 0, (), ()), np.float32(2.5)
     flags = np.array([True, False, True])
     sd["mask"], expected["mask"] = tz.tensor(flags, 6), flags
+    sd["tagged"] = tz.Tensor(tz.Storage(a.ravel(), 8), 2, (2, 5), (5, 1), typed=True)
+    expected["tagged"] = a.ravel()[2:12].reshape(2, 5)
     sd["empty"], expected["empty"] = tz.Tensor(tz.Storage(np.zeros(0, np.float32), 7), 0, (0, 3), (3, 1)), \
         np.zeros((0, 3), np.float32)
     sd._metadata = collections.OrderedDict({"": {"version": 1}, "conv": {"version": 1}})
