@@ -254,12 +254,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
             except KeyError:
                 raise _checkpoint_error(self._source, f"the archive has no record {member!r}") from None
             dtype = storage_type.dtype.newbyteorder("<" if self._byteorder == "little" else ">")
-            if len(raw) < int(numel) * dtype.itemsize:
+            if not isinstance(numel, int) or numel < 0 or len(raw) < numel * dtype.itemsize:
                 raise _checkpoint_error(self._source, f"record {member!r} holds {len(raw)} bytes, expected "
                                                       f"{int(numel)} elements of {dtype.itemsize} bytes")
             array = np.frombuffer(raw, dtype=dtype, count=int(numel)).astype(dtype.newbyteorder("="))
-            self._storages[key] = _Storage(array, bfloat16=storage_type.name == "bfloat16"
-                                           or storage_type.name == "BFloat16Storage")
+            self._storages[key] = _Storage(array, bfloat16=storage_type.name in ("bfloat16", "BFloat16Storage"))
         return self._storages[key]
 
 
