@@ -21,7 +21,8 @@ FAMILY_TESTS = {
            "connectivity/*", "models/test_ei_*.py", "data/test_tasks.py", "analysis/test_decoding.py",
            "analysis/test_mean_field.py", "losses/test_task_losses.py", "experiments/ei/*",
            "metrics/test_tasks.py", "test_playgrounds.py::*[[]ei*"],
-    "cordsnet": ["analysis/test_eigen.py", "analysis/test_cordsnet*.py", "plotting/test_cordsnet.py",
+    "cordsnet": ["layers/test_weight_norm.py", "cells/test_cordsnet.py", "models/test_cordsnet.py",
+                 "analysis/test_eigen.py", "analysis/test_cordsnet*.py", "plotting/test_cordsnet.py",
                  "test_playgrounds.py::*[[]cordsnet*"],
 }
 BUDGET_SECONDS = {"family": 120}
