@@ -8,7 +8,8 @@ linear and balanced fixed points, STP multistability, linear ring modes), NumPy/
 
 `ndnx.analysis.eigen` holds eigenvalues of linear operators given as functions (dense probing,
 matrix-free Arnoldi, sign-aligned power iteration, convolution and ReLU-Jacobian operators, the
-stability criteria of a leaky rate network).
+stability criteria of a leaky rate network); `ndnx.analysis.cordsnet` applies them to a CordsNet
+(recurrent and fixed-point Jacobian spectra, response latencies, noise robustness, area activity).
 """
 
 from ndnx.analysis import eigen, mean_field

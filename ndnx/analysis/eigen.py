@@ -280,7 +280,7 @@ def arnoldi_eigenvalues(operator, shape, k, seed=0, tolerance=1e-10):
     hessenberg = np.zeros((k + 1, k))
     start = np.random.default_rng(seed).standard_normal(n)
     basis[0] = start / np.linalg.norm(start)
-    steps, invariant = k, False
+    steps, invariant, h_norm_squared = k, False, 0.0
     for j in range(k):
         w = _apply(name, operator, basis[j].reshape((1,) + shape)).reshape(n)
         if np.iscomplexobj(w):
@@ -294,9 +294,10 @@ def arnoldi_eigenvalues(operator, shape, k, seed=0, tolerance=1e-10):
         correction = basis[:j + 1] @ w
         hessenberg[:j + 1, j] += correction
         w -= correction @ basis[:j + 1]
-        norm = np.linalg.norm(w)
+        norm = float(np.sqrt(w @ w))
         hessenberg[j + 1, j] = norm
-        if norm <= tolerance * np.linalg.norm(hessenberg[:j + 2, :j + 1]) or j + 1 == n:
+        h_norm_squared += float(hessenberg[:j + 2, j] @ hessenberg[:j + 2, j])  # ‖H‖_F², column by column
+        if norm <= tolerance * np.sqrt(h_norm_squared) or j + 1 == n:
             steps, invariant = j + 1, True
             break
         basis[j + 1] = w / norm

@@ -10,6 +10,13 @@ from threadpoolctl import threadpool_limits
 from ndnx.analysis import eigen
 
 
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    # Dense eigensolvers on busy shared cores: OpenBLAS threads spinning against each other cost 5–50×.
+    with threadpool_limits(1):
+        yield
+
+
 def conv_matrix(kernel, height, width):
     """The dense matrix of a 'same' zero-padded cross-correlation on (H, W, C_in) → (H, W, C_out), by indices."""
     kh, kw, c_in, c_out = kernel.shape
@@ -75,8 +82,7 @@ def test_strided_conv_probes_to_every_other_row_of_the_same_conv():
 def test_arnoldi_outer_eigenvalues_of_a_random_conv_match_dense_eigvals():
     # The spec's demo (§4): a random Conv2d(10 → 10, 3×3, padding 1) on a 10×10 grid, n = 1000.
     kernel = random_conv_kernel(0)
-    with threadpool_limits(1):  # a 1000 × 1000 eigvals: 3 s on one thread, 5× that on busy shared cores
-        reference = np.linalg.eigvals(conv_matrix(kernel, 10, 10))
+    reference = np.linalg.eigvals(conv_matrix(kernel, 10, 10))
     reference = reference[np.argsort(-np.abs(reference))]
     result = eigen.arnoldi_eigenvalues(eigen.conv_operator(kernel, (10, 10)), (10, 10, 10), k=150, seed=0)
     assert result.steps == 150 and not result.invariant
