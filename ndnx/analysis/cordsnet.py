@@ -253,7 +253,7 @@ def response_latencies(model, images, tolerance=0.0, steps=None):
 
     Both runs start from the model's spontaneous state (`spontaneous_state()`): one with the images,
     one that keeps a zero image (the dataset-mean grey: the stem has no bias, so zero input means zero
-    drive); they run side by side in one batch. An area's latency is the first step t (state after t
+    drive); both are calls of the same shape, so equal inputs give bitwise equal states. An area's latency is the first step t (state after t
     steps) at which any of its units differs from the zero-input run by more than `tolerance`; likewise
     for the logits. Comparing with the zero-input continuation, not with the spontaneous state itself,
     removes any drift left after a finite blank phase. With the synchronous update and positive weights
@@ -261,7 +261,8 @@ def response_latencies(model, images, tolerance=0.0, steps=None):
 
     Args:
         model: a CordsNet. images: (B, H, W, C). tolerance: ≥ 0 (0 finds any change).
-        steps: stimulus steps simulated (default depth/2 + 2, enough for the last area and the logits).
+        steps: stimulus steps simulated (default depth/2 + 2, enough for the last area and the logits;
+            the model's stimulus_steps reuses the trace of `area_activity` and `noise_robustness`).
 
     Returns:
         Latencies.
@@ -276,12 +277,11 @@ def response_latencies(model, images, tolerance=0.0, steps=None):
     steps = depth // 2 + 2 if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"{name}: steps must be a positive int, got {steps!r}")
-    batch = images.shape[0]
-    both = np.concatenate([images, np.zeros_like(images)])
-    out = model.simulate(both, blank_steps=0, stimulus_steps=int(steps), initial_state=model.spontaneous_state(),
-                         return_states=True)
-    areas = np.stack([_first_departure(s[:batch] - s[batch:], tolerance) for s in out["states"]], axis=1)
-    logits = _first_departure(out["logits"][:batch] - out["logits"][batch:], tolerance)
+    start = model.spontaneous_state()
+    image = model.simulate(images, stimulus_steps=int(steps), initial_state=start, return_states=True)
+    blank = model.simulate(np.zeros_like(images), stimulus_steps=int(steps), initial_state=start, return_states=True)
+    areas = np.stack([_first_departure(a - b, tolerance) for a, b in zip(image["states"], blank["states"])], axis=1)
+    logits = _first_departure(image["logits"] - blank["logits"], tolerance)
     return Latencies(areas=areas, logits=logits, steps=int(steps))
 
 

@@ -21,14 +21,15 @@ from ndnx.plotting.figures import new_figure, save_figure
 __all__ = ["plot_eigenvalues"]
 
 
-def plot_eigenvalues(eigenvalues, alpha=None, reference=None, title=None, path=None, label="eigenvalues"):
+def plot_eigenvalues(eigenvalues, alpha=None, reference=None, title=None, path=None, label="eigenvalues",
+                     reference_label="reference"):
     """Eigenvalues λ (any shape, complex) in the complex plane with the stability boundaries.
 
     Args:
         eigenvalues: the λ to draw (first collection of the axes, in the given order).
         alpha: the Euler step α in (0, 1], or None to omit the Euler circle.
         reference: optional other eigenvalues (e.g. of the dense matrix), drawn as rings.
-        title, path, label: figure title, PNG path, legend label of the points.
+        title, path: figure title, PNG path. label, reference_label: legend labels of the points, rings.
     """
     name = "plot_eigenvalues"
     values = np.asarray(eigenvalues, dtype=complex).ravel()
@@ -42,7 +43,7 @@ def plot_eigenvalues(eigenvalues, alpha=None, reference=None, title=None, path=N
     if reference is not None:
         reference = np.asarray(reference, dtype=complex).ravel()
         ax.scatter(reference.real, reference.imag, s=28, facecolors="none", edgecolors="0.5", lw=0.7,
-                   label="reference", zorder=2)
+                   label=reference_label, zorder=2)
     angle = np.linspace(0.0, 2.0 * np.pi, 361)
     ax.plot(np.cos(angle), np.sin(angle), color="k", lw=0.8, label="|λ| = 1")
     ax.axvline(1.0, color="C3", lw=0.8, ls="--", label="Re λ = 1")
