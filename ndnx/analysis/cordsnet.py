@@ -266,6 +266,15 @@ def response_latencies(model, images, tolerance=0.0, steps=None):
 
     Returns:
         Latencies.
+
+    Example:
+        >>> import numpy as np, ndnx
+        >>> from ndnx.analysis.cordsnet import response_latencies
+        >>> net = ndnx.models.cordsnet_r2(num_classes=3, image_size=8, channels=1, blank_steps=2, jit_loop=False,
+        ...                               seed=0)
+        >>> latencies = response_latencies(net, np.ones((1, 8, 8, 1)))
+        >>> latencies.areas.tolist(), latencies.logits.tolist()
+        ([[1, 1]], [1])
     """
     name = "response_latencies"
     images = np.asarray(images, dtype="float32")
@@ -382,7 +391,8 @@ def area_activity(model, images, stimulus_steps=None):
     Example:
         >>> import numpy as np, ndnx
         >>> from ndnx.analysis.cordsnet import area_activity
-        >>> net = ndnx.models.cordsnet_r2(num_classes=3, image_size=8, channels=1, blank_steps=2, seed=0)
+        >>> net = ndnx.models.cordsnet_r2(num_classes=3, image_size=8, channels=1, blank_steps=2, jit_loop=False,
+        ...                               seed=0)
         >>> area_activity(net, np.ones((1, 8, 8, 1)), stimulus_steps=3).deviation.shape
         (1, 3, 2)
     """
