@@ -125,20 +125,6 @@ def cordsnet_parameter_count(depth=8, num_classes=1000, image_size=224, channels
     return int(sum(np.prod(s) for s in shapes.values()))
 
 
-def _conv_same(x, kernel):
-    return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
-
-
-def _conv_down(x, kernel):
-    """3×3/s2 with PyTorch's symmetric padding 1."""
-    return tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), kernel, strides=2, padding="VALID")
-
-
-def _skip(x, kernel):
-    """1×1/s2 'valid': samples the even rows and columns, as PyTorch."""
-    return tf.nn.conv2d(x, kernel, strides=2, padding="VALID")
-
-
 @register("cell")
 class CordsNetCell(ReplicatedLayer):
     """One synchronous Euler step of all CordsNet areas (module docstring; spec §1.2–1.3, §8.1).
@@ -273,25 +259,25 @@ class CordsNetCell(ReplicatedLayer):
             "inp_skip": self.inp_skip.folded_kernel(),
             "ff": [layer.folded_kernel() for layer in self.ff],
             "rec": [layer.folded_kernel() for layer in self.rec],
-            "bias": [ops.convert_to_tensor(b) for b in self.biases],
+            "bias": [tf.convert_to_tensor(b) for b in self.biases],
             "skip": [layer.folded_kernel() for layer in self.skips],
             "readout": self.readout.folded_kernel(),
-            "readout_bias": ops.convert_to_tensor(self.readout.bias),
-            "slope": ops.convert_to_tensor(self.prelu_slope),
+            "readout_bias": tf.convert_to_tensor(self.readout.bias),
+            "slope": tf.convert_to_tensor(self.prelu_slope),
         }
 
     # --- the equations -------------------------------------------------------------------------------
     def stem_output(self, images, k):
         """inp = avgpool3/s2/p1 (count_include_pad) of the 7×7/s2/p3 stem conv (B, H_0, W_0, 64)."""
-        x = tf.pad(images, [[0, 0], [3, 3], [3, 3], [0, 0]])
-        x = tf.nn.conv2d(x, k["stem"], strides=2, padding="VALID")
+        x = self.stem.convolve(images, k["stem"])
         x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
         return tf.nn.avg_pool2d(x, 3, 2, "VALID")
 
     def drives(self, images, k):
         """(ff_0(inp), ff_1(inp_skip(inp))): the constant drives of areas 0 and 1 during a stimulus."""
         inp = self.stem_output(images, k)
-        return _conv_same(inp, k["ff"][0]), _conv_same(_conv_same(inp, k["inp_skip"]), k["ff"][1])
+        return (self.ff[0].convolve(inp, k["ff"][0]),
+                self.ff[1].convolve(self.inp_skip.convolve(inp, k["inp_skip"]), k["ff"][1]))
 
     def drive_input(self, images):
         """The step input of `call`: both drives on channels, (B, H_0, W_0, 128)."""
@@ -321,12 +307,14 @@ class CordsNetCell(ReplicatedLayer):
             if j == 0:
                 ff = drive0
             elif j == 1:
-                ff = drive1 + _conv_same(rect[0], k["ff"][1])
+                ff = drive1 + self.ff[1].convolve(rect[0], k["ff"][1])
             elif j % 2 == 0:
-                ff = _conv_down(rect[j - 1] + rect[j - 2], k["ff"][j])
+                ff = self.ff[j].convolve(rect[j - 1] + rect[j - 2], k["ff"][j])
             else:
-                ff = _conv_same(rect[j - 1] + _skip(rect[j - 2], k["skip"][(j - 3) // 2]), k["ff"][j])
-            z = _conv_same(r, k["rec"][j]) + k["bias"][j] + ff
+                skip = (j - 3) // 2
+                ff = self.ff[j].convolve(rect[j - 1] + self.skips[skip].convolve(rect[j - 2], k["skip"][skip]),
+                                         k["ff"][j])
+            z = self.rec[j].convolve(r, k["rec"][j]) + k["bias"][j] + ff
             new.append((1.0 - a) * r + a * self.sigma(z, k["slope"]))
         return tuple(new)
 

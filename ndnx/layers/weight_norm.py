@@ -116,7 +116,7 @@ class WeightNormConv2D(ReplicatedLayer):
         """The effective kernel W (kh, kw, C, F): g · v / ‖v‖, or the plain kernel."""
         if self.weight_norm:
             return weight_norm_kernel(self.g, self.v)
-        return ops.convert_to_tensor(self.kernel)
+        return tf.convert_to_tensor(self.kernel)
 
     def convolve(self, x, kernel):
         """x ⋆ kernel with this layer's strides and padding (kernel e.g. from `folded_kernel`)."""
@@ -208,7 +208,7 @@ class WeightNormDense(ReplicatedLayer):
         """The effective kernel W (in, units)."""
         if self.weight_norm:
             return weight_norm_kernel(self.g, self.v)
-        return ops.convert_to_tensor(self.kernel)
+        return tf.convert_to_tensor(self.kernel)
 
     def apply_kernel(self, x, kernel):
         """x · kernel (+ b)."""

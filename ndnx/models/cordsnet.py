@@ -195,6 +195,20 @@ class CordsNet(keras.Model):
                                          self.weight_norm)
 
     # --- loops ---------------------------------------------------------------------------------------
+    def _step_impl(self, k, drive0, drive1, states, baseline):
+        new = self.cell.step(k, drive0, drive1, states)
+        deviation = (tf.add_n([tf.reduce_mean(tf.square(r - b)) for r, b in zip(new, baseline)]) if baseline
+                     else tf.constant(0.0))
+        return new, self.cell.logits(k, new), deviation
+
+    def _step(self, k, drive0, drive1, states, baseline=()):
+        """One step as its own XLA computation: new states, their logits, Σ_j mean((r_j − baseline_j)²).
+
+        Compiled even inside uncompiled loops: TF's graph optimiser turns the step's sums into
+        temporary-variable accumulators that collide between calls of a large uncompiled while loop.
+        """
+        return self._function("step", self._step_impl, True)(k, drive0, drive1, tuple(states), tuple(baseline))
+
     def _integrate(self, k, drive0, drive1, states, steps, logits=False, areas=()):
         """`steps` synchronous steps (a Python int); per-step logits (T, B, n) and chosen areas' states."""
         cell = self.cell
@@ -208,15 +222,15 @@ class CordsNet(keras.Model):
                    for j in areas]
 
         def body(i, states, arrays):
-            new = cell.step(k, drive0, drive1, states)
+            new, step_logits, _ = self._step(k, drive0, drive1, states)
             out = []
             if logits:
-                out.append(arrays[0].write(i, cell.logits(k, new)))
+                out.append(arrays[0].write(i, step_logits))
             out += [a.write(i, new[j]) for a, j in zip(arrays[len(out):], areas)]
             return i + 1, new, out
 
-        if steps == 0:
-            return tuple(states), []
+        if isinstance(steps, int) and steps == 0:
+            return tuple(states), [a.stack() for a in arrays]
         _, states, arrays = tf.while_loop(lambda i, s, a: i < steps, body, (tf.constant(0), tuple(states), arrays),
                                           maximum_iterations=steps)
         return tuple(states), [a.stack() for a in arrays]
@@ -241,10 +255,15 @@ class CordsNet(keras.Model):
             self._functions[key] = tf.function(fn, jit_compile=jit, reduce_retracing=True)
         return self._functions[key]
 
+    @staticmethod
+    def _steps_argument(steps, jit):
+        """A Python int for XLA (static loop and array sizes), else a tensor: one trace for every length."""
+        return int(steps) if jit else tf.constant(int(steps), tf.int32)
+
     def _cached_blank_impl(self, steps, jit):
         blank = self._function("blank", self._blank_impl, jit)
         return tf.cond(self._cache.valid(steps), lambda: [tf.convert_to_tensor(v) for v in self._cache.states],
-                       lambda: self._cache.store(steps, blank(steps)))
+                       lambda: self._cache.store(steps, blank(self._steps_argument(steps, jit))))
 
     def _blank_state(self, steps, batch=None, jit=None):
         """The blank-phase state at batch 1 (cached), broadcast to `batch` when given.
@@ -280,7 +299,7 @@ class CordsNet(keras.Model):
         states = self._blank_state(self.blank_steps, tf.shape(images)[0], jit=jit)
         logits = self.readout != "final"
         run = self._function("stimulus", self._stimulus_impl, jit)
-        _, final, stacked = run(images, states, self.stimulus_steps, logits, ())
+        _, final, stacked = run(images, states, self._steps_argument(self.stimulus_steps, jit), logits, ())
         if self.readout == "final":
             return final
         sequence = tf.transpose(stacked[0], (1, 0, 2))
@@ -313,7 +332,7 @@ class CordsNet(keras.Model):
         states = self._initial(initial_state, blank_steps, batch)
         areas = tuple(range(self.depth)) if return_states else ()
         run = self._function("stimulus", self._stimulus_impl, self.jit_loop)
-        _, _, stacked = run(images, states, steps, True, areas)
+        _, _, stacked = run(images, states, self._steps_argument(steps, self.jit_loop), True, areas)
         out = {"logits": np.transpose(np.asarray(stacked[0]), (1, 0, 2))}
         if return_states:
             out["states"] = tuple(np.swapaxes(np.asarray(s), 0, 1) for s in stacked[1:])
@@ -380,7 +399,7 @@ class CordsNet(keras.Model):
                 done = 0
                 while done < phase_steps:
                     n = min(chunk_steps, phase_steps - done)
-                    states, _, stacked = run(image, states, n, False, layers)
+                    states, _, stacked = run(image, states, self._steps_argument(n, self.jit_loop), False, layers)
                     for j, values in zip(layers, stacked):
                         values = np.asarray(values)
                         sink[j][t:t + n] = np.broadcast_to(values, (n, batch) + shapes[j])
@@ -394,14 +413,13 @@ class CordsNet(keras.Model):
     # --- training ------------------------------------------------------------------------------------
     def _chunk(self, k, drive0, drive1, states, baseline, steps, spontaneous):
         """`steps` steps; per-step logits (T, B, n) and, if `spontaneous`, Σ_j mean((r_j − baseline_j)²) (T,)."""
-        cell = self.cell
         logits, deviations = [], []
         for _ in range(steps):
-            states = cell.step(k, drive0, drive1, states)
+            states, step_logits, deviation = self._step(k, drive0, drive1, states, baseline)
             if spontaneous:
-                deviations.append(tf.add_n([tf.reduce_mean(tf.square(r - b)) for r, b in zip(states, baseline)]))
+                deviations.append(deviation)
             else:
-                logits.append(cell.logits(k, states))
+                logits.append(step_logits)
         return states, (tf.stack(deviations) if spontaneous else tf.stack(logits))
 
     def _phase(self, k, drive0, drive1, states, steps, baseline=None):
