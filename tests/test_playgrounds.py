@@ -30,6 +30,9 @@ def test_notebook_runs_small(path, tmp_path, monkeypatch):
             assert any(line.startswith(model) for line in text.splitlines()), model
     if path.stem == "ei_networks":  # the balanced rates against the mean-field; the grid in one batch
         assert "mean-field  E" in text and "simulations in one batch" in text
+    if path.stem == "cordsnet":  # one step per pair of areas (spec §2.3): R4 at the small size
+        assert text.count("latencies (stimulus steps): [1, 1, 2, 2], logits: 2") == 3
+        assert "σ = 0.00: MSE per area [0. 0. 0. 0.], agreement 1.00" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)  # figures rendered
     # The last cell's figure too (a Figure drawn without pyplot shows only as the cell's value).
     last = [cell for cell in nb.cells if cell.cell_type == "code"][-1]

@@ -5,9 +5,14 @@ config.yaml), so it works on runs from any machine or runner, and while runs are
 
 `ndnx.analysis.mean_field` holds the analytic oracles of E/I rate networks (STP steady states,
 linear and balanced fixed points, STP multistability, linear ring modes), NumPy/SciPy only.
+
+`ndnx.analysis.eigen` holds eigenvalues of linear operators given as functions (dense probing,
+matrix-free Arnoldi, sign-aligned power iteration, convolution and ReLU-Jacobian operators, the
+stability criteria of a leaky rate network); `ndnx.analysis.cordsnet` applies them to a CordsNet
+(recurrent and fixed-point Jacobian spectra, response latencies, noise robustness, area activity).
 """
 
-from ndnx.analysis import mean_field
+from ndnx.analysis import eigen, mean_field
 from ndnx.analysis.summary import (
     collect,
     format_table,
@@ -18,5 +23,5 @@ from ndnx.analysis.summary import (
     write_csv,
 )
 
-__all__ = ["mean_field", "collect", "format_table", "percentiles", "plot_learning_curves", "read_scalars",
+__all__ = ["eigen", "mean_field", "collect", "format_table", "percentiles", "plot_learning_curves", "read_scalars",
            "summarize", "write_csv"]

@@ -4,15 +4,20 @@
   2-D kernels), `plot_learning_curves` (median and 10th–90th percentile band over seeds).
 - `ndnx.plotting.ei` — E/I rate networks: `plot_rate_image`, `plot_population_rates`,
   `plot_bump_phase`, `plot_parameter_map`.
+- `ndnx.plotting.spectra` — `plot_eigenvalues` (complex plane with the stability boundaries of a leaky
+  rate network).
+- `ndnx.plotting.cordsnet` — CordsNet dynamics: `plot_area_activity`, `plot_latencies`.
 - `ndnx.plotting.v1` — V1 models and results: `plot_dog_filters`, `plot_effective_hidden_kernels`,
   `plot_readout_masks`, `plot_readout_positions`, `plot_correlation_histogram`.
 
 Every name of them is importable from here (`ndnx.plotting.plot_kernels`, ...).
 """
 
-from ndnx.plotting import ei, figures, v1
+from ndnx.plotting import cordsnet, ei, figures, spectra, v1
+from ndnx.plotting.cordsnet import plot_area_activity, plot_latencies
 from ndnx.plotting.ei import plot_bump_phase, plot_parameter_map, plot_population_rates, plot_rate_image
 from ndnx.plotting.figures import new_figure, plot_kernels, plot_learning_curves, save_figure
+from ndnx.plotting.spectra import plot_eigenvalues
 from ndnx.plotting.v1 import (
     plot_correlation_histogram,
     plot_dog_filters,
@@ -23,4 +28,5 @@ from ndnx.plotting.v1 import (
 
 __all__ = ["new_figure", "save_figure", "plot_kernels", "plot_dog_filters", "plot_effective_hidden_kernels",
            "plot_readout_masks", "plot_readout_positions", "plot_correlation_histogram", "plot_learning_curves",
-           "plot_rate_image", "plot_population_rates", "plot_bump_phase", "plot_parameter_map"]
+           "plot_rate_image", "plot_population_rates", "plot_bump_phase", "plot_parameter_map", "plot_eigenvalues",
+           "plot_area_activity", "plot_latencies"]
