@@ -16,7 +16,9 @@ Each block is linear up to its last ReLU, so a linear recurrent area can reprodu
 (W = g·v/‖v‖, norm per output channel over all other axes), as in CordsNet. Geometry is PyTorch's:
 ZeroPadding2D(3) + 'valid' 7×7/s2 stem; ZeroPadding2D(1) + AveragePooling2D(3, 2, 'valid')
 (count_include_pad); ZeroPadding2D(1) + 'valid' for 3×3/s2; 'same' for 3×3/s1; 'valid' 1×1/s2 skips.
-BatchNorm uses eps 1e-5 and PyTorch's running-average momentum 0.1 (Keras momentum 0.9).
+BatchNorm uses eps 1e-5 and PyTorch's running-average momentum 0.1 (Keras momentum 0.9). The g of a
+conv followed by BatchNorm is not trained: training-mode BN divides any per-channel scale out, so its
+gradient is zero up to ε (the BN's γ carries the scale; folding multiplies it into g).
 
 Training recipe (`compatibility_optimizer`): SGD, momentum 0.9, weight decay 1e-4, three stages at lr
 0.1 / 0.01 / 0.001, each starting with a linear warm-up from lr/3 over 100 iterations
@@ -73,8 +75,9 @@ class _WeightNorm(keras.layers.Layer):
     Stand-in interface of the library's weight-norm layers: variables `g` (out,) and `v` (kernel).
     """
 
-    def __init__(self, kernel_shape, kernel_axes, seed=None, identity=0.0, **kwargs):
+    def __init__(self, kernel_shape, kernel_axes, seed=None, identity=0.0, train_g=True, **kwargs):
         super().__init__(**kwargs)
+        self.train_g = bool(train_g)
         self.kernel_shape = tuple(int(k) for k in kernel_shape)
         self.kernel_axes = tuple(kernel_axes)
         self.seed = seed
@@ -92,7 +95,7 @@ class _WeightNorm(keras.layers.Layer):
             self.v.assign(self.v + dirac)
         # g = ‖v‖ at the start (PyTorch's weight_norm), so the effective kernel starts as v
         norm = ops.sqrt(ops.sum(ops.square(self.v), axis=self.kernel_axes))
-        self.g = self.add_weight(shape=(self.kernel_shape[-1],), name="g", initializer="ones")
+        self.g = self.add_weight(shape=(self.kernel_shape[-1],), name="g", initializer="ones", trainable=self.train_g)
         self.g.assign(norm)
 
     def kernel(self):
@@ -101,16 +104,16 @@ class _WeightNorm(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "kernel_shape": self.kernel_shape, "kernel_axes": self.kernel_axes,
-                "seed": self.seed, "identity": self.identity}
+                "seed": self.seed, "identity": self.identity, "train_g": self.train_g}
 
 
 class _WeightNormConv2D(_WeightNorm):
     def __init__(self, filters, kernel_size, in_channels, strides=1, padding="valid", seed=None, identity=0.0,
-                 **kwargs):
+                 train_g=True, **kwargs):
         kwargs.pop("kernel_shape", None)
         kwargs.pop("kernel_axes", None)
         super().__init__((kernel_size, kernel_size, in_channels, filters), (0, 1, 2), seed=seed, identity=identity,
-                         **kwargs)
+                         train_g=train_g, **kwargs)
         self.filters, self.kernel_size, self.in_channels = int(filters), int(kernel_size), int(in_channels)
         self.strides, self.padding = int(strides), padding
 
@@ -183,6 +186,7 @@ class CordsNetCNN(keras.Model):
             stays well conditioned — step 2 then has a 3×3-representable W_rec ≈ I − W2⁻¹ to find
             (the original started from ResNet-18 weights, spec §3); "random": N(0, 2/fan_in) like
             every other conv.
+        replicas: must be None (the model is not replicated).
         seed: seed of the initial weights (an int or None).
 
     Example:
@@ -195,8 +199,11 @@ class CordsNetCNN(keras.Model):
         ((7, 7, 1, 64), (64,))
     """
 
-    def __init__(self, depth=2, num_classes=10, image_size=28, channels=1, rec_init="identity", seed=None, **kwargs):
+    def __init__(self, depth=2, num_classes=10, image_size=28, channels=1, rec_init="identity", replicas=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        if replicas is not None:
+            raise ValueError(f"CordsNetCNN: replicas must be None (one seed per model), got {replicas!r}")
+        self.replicas = None
         check_architecture("CordsNetCNN", depth, num_classes, image_size, channels)
         if rec_init not in ("identity", "random"):
             raise ValueError(f"CordsNetCNN: rec_init must be 'identity' or 'random', got {rec_init!r}")
@@ -210,7 +217,7 @@ class CordsNetCNN(keras.Model):
 
         c = area_channels(self.depth)
         self.stem_pad = keras.layers.ZeroPadding2D(3)
-        self.stem = _WeightNormConv2D(64, 7, self.channels, strides=2, seed=next_seed(), name="stem")
+        self.stem = _WeightNormConv2D(64, 7, self.channels, strides=2, seed=next_seed(), train_g=False, name="stem")
         self.stem_bn = _bn("stem_bn")
         self.pool_pad = keras.layers.ZeroPadding2D(1)
         self.pool = keras.layers.AveragePooling2D(3, 2, "valid")
@@ -221,15 +228,16 @@ class CordsNetCNN(keras.Model):
             c_in = 64 if j == 0 else c[j - 1]
             self.ff_pad.append(keras.layers.ZeroPadding2D(1) if stride == 2 else None)
             self.ff.append(_WeightNormConv2D(c[j], 3, c_in, strides=stride, padding="valid" if stride == 2 else "same",
-                                             seed=next_seed(), name=f"area{j}_ff"))
+                                             seed=next_seed(), train_g=False, name=f"area{j}_ff"))
             self.ff_bn.append(_bn(f"area{j}_ff_bn"))
-            self.rec.append(_WeightNormConv2D(c[j], 3, c[j], padding="same", seed=next_seed(), name=f"area{j}_rec",
+            self.rec.append(_WeightNormConv2D(c[j], 3, c[j], padding="same", seed=next_seed(), train_g=False,
+                                              name=f"area{j}_rec",
                                               identity=1.0 if rec_init == "identity" else 0.0))
             self.rec_bn.append(_bn(f"area{j}_rec_bn"))
         self.skip, self.skip_bn = [], []
         for k in range(self.depth // 2 - 1):
             self.skip.append(_WeightNormConv2D(2 * c[2 * k + 1], 1, c[2 * k + 1], strides=2, seed=next_seed(),
-                                               name=f"skip{k}"))
+                                               train_g=False, name=f"skip{k}"))
             self.skip_bn.append(_bn(f"skip{k}_bn"))
         self.readout = _WeightNormDense(self.num_classes, c[-1], seed=next_seed(), name="readout")
         self.build((None, self.image_size, self.image_size, self.channels))
@@ -309,7 +317,7 @@ class CordsNetCNN(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "depth": self.depth, "num_classes": self.num_classes,
-                "image_size": self.image_size, "channels": self.channels, "rec_init": self.rec_init, "seed": self.seed}
+                "image_size": self.image_size, "channels": self.channels, "rec_init": self.rec_init, "replicas": None, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):

@@ -14,6 +14,15 @@ teacher-forced from the frozen folded CNN on the training images; areas are inde
 loss is their sum and no parameter is shared); only W_rec (weight-normed g, v) and b train.
 The original trains with AdamW lr 1e-4 and gradient-norm clipping 1e-3 (`inverse_optimizer`).
 
+`objective="residual"` fits the fixed-point equation itself instead of its truncated series,
+
+    mean((z − (W_rec z + b + W1 h))²)      (plus tail_weight × the same tail term),
+
+which vanishes exactly when z is the area's fixed point. It needs no spectral radius below 1 (only
+Euler stability, |1 − α + αλ| < 1): a block whose W2 shrinks its input (BN scales below 1 make
+W_rec ≈ I − W2⁻¹ have eigenvalues below −1) has no convergent Neumann series, yet a stable
+recurrent area reproduces it.
+
 Initial values (`init`): "first_order" (default) expands W2 around its centre tap K_c (a C×C
 matrix) with the off-centre taps N as a perturbation: W2⁻¹ ≈ K_c⁻¹ − K_c⁻¹ N K_c⁻¹, so
 
@@ -59,7 +68,8 @@ class CordsNetInverse(keras.Model):
     """The frozen folded CNN and each area's trainable recurrence, fitted by the Neumann loss (step 2).
 
     `call(images)` gives the logits of the CNN whose blocks are replaced by the 4-term series,
-    x_j = ReLU(Σ_k W_rec^k (b + W1 h_j)) — the linear CordsNet's fixed point up to the truncation;
+    x_j = ReLU(Σ_k W_rec^k (b + W1 h_j)) — the linear CordsNet's fixed point up to the truncation
+    (objective "residual": by Euler steps);
     `train_step` / `test_step` fit and score the teacher-forced per-area loss (module docstring) and
     report `loss`, `fit_error` (Σ_j mean((z − s)²)) and `tail` (Σ_j mean((W_rec³ u)²)).
 
@@ -67,8 +77,12 @@ class CordsNetInverse(keras.Model):
         depth, num_classes, image_size, channels: the architecture (as `CordsNetCNN`).
         neumann_terms: terms of the series (4).
         tail_weight: weight of the tail penalty (10).
+        objective: "neumann" (the original's series fit) or "residual" (the fixed-point equation).
+        settle_steps: with "residual", `call` finds each area's fixed point by this many Euler steps
+            (α = 0.2) instead of the series.
         init: "first_order" or "random" initial W_rec (module docstring), set by `set_folded`.
         init_gain: with init "random", ‖W_rec‖ per output channel relative to a N(0, 2/fan_in) kernel.
+        replicas: must be None (the model is not replicated).
         seed: seed of the initial recurrent kernels.
 
     Example:
@@ -83,8 +97,11 @@ class CordsNetInverse(keras.Model):
     """
 
     def __init__(self, depth=2, num_classes=10, image_size=28, channels=1, neumann_terms=4, tail_weight=10.0,
-                 init="first_order", init_gain=0.1, seed=None, **kwargs):
+                 objective="neumann", settle_steps=60, init="first_order", init_gain=0.1, replicas=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        if replicas is not None:
+            raise ValueError(f"CordsNetInverse: replicas must be None (one seed per model), got {replicas!r}")
+        self.replicas = None
         check_architecture("CordsNetInverse", depth, num_classes, image_size, channels)
         if isinstance(neumann_terms, bool) or not isinstance(neumann_terms, int) or neumann_terms < 1:
             raise ValueError(f"CordsNetInverse: neumann_terms must be an integer >= 1, got {neumann_terms!r}")
@@ -95,6 +112,10 @@ class CordsNetInverse(keras.Model):
         if init not in ("first_order", "random"):
             raise ValueError(f"CordsNetInverse: init must be 'first_order' or 'random', got {init!r}")
         self.init = init
+        if objective not in ("neumann", "residual"):
+            raise ValueError(f"CordsNetInverse: objective must be 'neumann' or 'residual', got {objective!r}")
+        self.objective = objective
+        self.settle_steps = int(settle_steps)
         self.depth, self.num_classes = int(depth), int(num_classes)
         self.image_size, self.channels = int(image_size), int(channels)
         self.neumann_terms, self.tail_weight = int(neumann_terms), float(tail_weight)
@@ -103,8 +124,9 @@ class CordsNetInverse(keras.Model):
         shapes = folded_names(self.depth, self.num_classes, self.channels)
         shapes.update({f"area{j}/ff_bias": (*sizes[j], c[j]) for j in range(self.depth)})
         shapes.update({f"area{j}/bias": (*sizes[j], c[j]) for j in range(self.depth)})
-        self.frozen = {name: self.add_weight(shape=shape, initializer="zeros", trainable=False,
-                                             name=f"cnn__{_key(name)}")
+        # ones (not zeros) until set_folded: a g·v/‖v‖ kernel of v = 0 would be 0/0
+        self.frozen = {name: self.add_weight(shape=shape, initializer="zeros" if name.endswith("bias") else "ones",
+                                             trainable=False, name=f"cnn__{_key(name)}")
                        for name, shape in shapes.items()}
         self.rec_g, self.rec_v, self.bias = [], [], []
         for j in range(self.depth):
@@ -147,6 +169,45 @@ class CordsNetInverse(keras.Model):
                 w_rec = effective_kernel(self.rec_g[j].numpy(), self.rec_v[j].numpy())
                 self.bias[j].assign((constant - conv_map(constant, w_rec)).astype("float32"))
 
+    def solve_residual(self, images, batch_size=250, ridge=1e-6):
+        """Set every area's W_rec and b to the least-squares minimum of the residual objective.
+
+        mean((z − W_rec z − b − W1 h)²) is linear in (W_rec, b): with φ the 3×3 patches of z (9C
+        features) and t = z − W1 h, per-position centring removes b, W_rec solves the 9C × 9C normal
+        equations (ridge × their mean diagonal added), and b = mean_p(t) − mean_p(φ) W_rec. Exact for
+        the given images; float64 sums over batches of `batch_size`.
+        """
+        import tensorflow as tf
+
+        images = np.asarray(images, "float32")
+        sums = None
+        for start in range(0, len(images), batch_size):
+            _, areas = folded_cnn_activations(self.frozen, images[start:start + batch_size], self.depth)
+            if sums is None:
+                sums = [dict(n=0, phi=0.0, t=0.0, pp=0.0, pt=0.0) for _ in areas]
+            for j, (h, z) in enumerate(areas):
+                c = int(z.shape[-1])
+                phi = tf.image.extract_patches(z, [1, 3, 3, 1], [1, 1, 1, 1], [1, 1, 1, 1], "SAME").numpy()
+                t = (z - self._ff(j, h)).numpy()
+                acc = sums[j]
+                acc["n"] += len(phi)
+                acc["phi"] = acc["phi"] + phi.astype("float64").sum(0)
+                acc["t"] = acc["t"] + t.astype("float64").sum(0)
+                flat_phi, flat_t = phi.reshape(-1, 9 * c).astype("float64"), t.reshape(-1, c).astype("float64")
+                acc["pp"] = acc["pp"] + flat_phi.T @ flat_phi
+                acc["pt"] = acc["pt"] + flat_phi.T @ flat_t
+        for j, acc in enumerate(sums):
+            n, c = acc["n"], int(self.bias[j].shape[-1])
+            mean_phi, mean_t = acc["phi"] / n, acc["t"] / n  # (H, W, 9C), (H, W, C)
+            flat_mp, flat_mt = mean_phi.reshape(-1, 9 * c), mean_t.reshape(-1, c)
+            gram = acc["pp"] - n * flat_mp.T @ flat_mp
+            cross = acc["pt"] - n * flat_mp.T @ flat_mt
+            gram += ridge * np.mean(np.diag(gram)) * np.eye(9 * c)
+            w = np.linalg.solve(gram, cross)
+            self.rec_v[j].assign(w.reshape(3, 3, c, c).astype("float32"))
+            self.rec_g[j].assign(np.sqrt(np.sum(w ** 2, axis=0)).astype("float32"))
+            self.bias[j].assign((mean_t - (flat_mp @ w).reshape(mean_t.shape)).astype("float32"))
+
     def rec_kernel(self, j):
         v = self.rec_v[j]
         return self.rec_g[j] * v / ops.sqrt(ops.sum(ops.square(v), axis=(0, 1, 2), keepdims=True))
@@ -175,6 +236,15 @@ class CordsNetInverse(keras.Model):
             total = total + term
         return total, term
 
+    def _settle(self, j, drive):
+        """The area's fixed point: the series (neumann), or `settle_steps` Euler steps at α = 0.2 from 0."""
+        if self.objective == "neumann":
+            return self._series(j, drive)[0]
+        kernel, u, r = self.rec_kernel(j), self.bias[j] + drive, ops.zeros_like(drive)
+        for _ in range(self.settle_steps):
+            r = 0.8 * r + 0.2 * (ops.conv(r, kernel, 1, "same") + u)
+        return r
+
     def _ff(self, j, h):
         g, v = self.frozen[f"area{j}/ff/g"], self.frozen[f"area{j}/ff/v"]
         kernel = g * v / ops.sqrt(ops.sum(ops.square(v), axis=(0, 1, 2), keepdims=True))
@@ -187,8 +257,14 @@ class CordsNetInverse(keras.Model):
         _, areas = folded_cnn_activations(self.frozen, images, self.depth)
         fit, tail = 0.0, 0.0
         for j, (h, z) in enumerate(areas):
-            s, last = self._series(j, self._ff(j, ops.stop_gradient(h)))
-            fit = fit + ops.mean(ops.square(ops.stop_gradient(z) - s))
+            drive, z = self._ff(j, ops.stop_gradient(h)), ops.stop_gradient(z)
+            if self.objective == "residual":
+                fit = fit + ops.mean(ops.square(z - ops.conv(z, self.rec_kernel(j), 1, "same") - self.bias[j] - drive))
+                if self.tail_weight:
+                    tail = tail + ops.mean(ops.square(self._series(j, drive)[1]))
+                continue
+            s, last = self._series(j, drive)
+            fit = fit + ops.mean(ops.square(z - s))
             tail = tail + ops.mean(ops.square(last))
         return fit + self.tail_weight * tail, fit, tail
 
@@ -207,7 +283,7 @@ class CordsNetInverse(keras.Model):
                 h = x[j - 1] + x[j - 2]
             else:
                 h = x[j - 1] + ops.conv(x[j - 2], _wn(p, f"skip{(j - 3) // 2}"), strides=2, padding="valid")
-            x.append(ops.relu(self._series(j, self._ff(j, h))[0]))
+            x.append(ops.relu(self._settle(j, self._ff(j, h))))
         return ops.matmul(ops.mean(x[-1] + x[-2], axis=(1, 2)), _wn(p, "readout")) + p["readout/bias"]
 
     def compute_output_shape(self, input_shape):
@@ -242,7 +318,7 @@ class CordsNetInverse(keras.Model):
     def get_config(self):
         return {**super().get_config(), "depth": self.depth, "num_classes": self.num_classes,
                 "image_size": self.image_size, "channels": self.channels, "neumann_terms": self.neumann_terms,
-                "tail_weight": self.tail_weight, "init": self.init, "init_gain": self.init_gain, "seed": self.seed}
+                "tail_weight": self.tail_weight, "objective": self.objective, "settle_steps": self.settle_steps, "init": self.init, "init_gain": self.init_gain, "replicas": None, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):
