@@ -21,7 +21,8 @@ FAMILY_TESTS = {
            "connectivity/*", "models/test_ei_*.py", "data/test_tasks.py", "analysis/test_decoding.py",
            "analysis/test_mean_field.py", "losses/test_task_losses.py", "experiments/ei/*",
            "metrics/test_tasks.py", "test_playgrounds.py::*[[]ei*"],
-    "cordsnet": ["models/test_cordsnet_cnn.py", "models/test_cordsnet_inverse.py", "data/test_classification.py",
+    "cordsnet": ["layers/test_weight_norm.py", "cells/test_cordsnet.py", "models/test_cordsnet.py",
+                 "models/test_cordsnet_cnn.py", "models/test_cordsnet_inverse.py", "data/test_classification.py",
                  "experiments/cordsnet/*"],
 }
 BUDGET_SECONDS = {"family": 120}
