@@ -24,7 +24,7 @@ pipeline = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(pipeline)
 
 DEFAULTS = {k: v for k, v in pipeline.DEFAULTS.items() if "." not in k}
-DEFAULTS.update(epochs=5, lr=1e-3)
+DEFAULTS.update(epochs=5, lr=1e-3, data_seed=1)
 
 
 def build(config, seed, replicas):
