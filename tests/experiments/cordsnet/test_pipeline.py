@@ -52,9 +52,8 @@ def interrupted_then_resumed(exp, run, root, monkeypatch, step):
     return next(v for v in result.values() if isinstance(v, dict) and "final" in v), finished
 
 
-def check_fold_and_final_accuracy(exp, run, root, job):
-    """Step 1b inside the saved step-2 model is fold_batch_norm(saved CNN) and gives the CNN's logits; the
-    logged held-out accuracy of the last step is that of the saved final model."""
+def check_fold(exp, run, root):
+    """Step 1b inside the saved step-2 model is fold_batch_norm(saved CNN) and gives the CNN's logits."""
     _, cnn = step_model(root, run, "cnn")
     _, inverse = step_model(root, run, "inverse")
     x, y = exp.load_data(run.config)["validation"]
@@ -64,19 +63,21 @@ def check_fold_and_final_accuracy(exp, run, root, job):
     logits, _ = folded_cnn_activations(folded, x, 2)
     cnn_logits = np.asarray(cnn(x, training=False))
     np.testing.assert_allclose(np.asarray(logits), cnn_logits, atol=1e-5 * np.abs(cnn_logits).max())
-    final = keras.saving.load_model(os.path.join(str(root), "models", "cordsnet", "pipeline", run.name, "seed0.keras"))
-    predicted = np.argmax(final.predict(x, verbose=0), axis=1)
-    assert job["final"][("validation", "relu/accuracy")][0] == pytest.approx(np.mean(predicted == y))
     return inverse
 
 
+@pytest.mark.slow  # 60-180 s on a shared 2-core machine (graph tracing of three CordsNet models)
 def test_chain_hands_each_step_the_previous_weights_and_resumes_after_a_kill(tmp_path, monkeypatch):
     """Killed in step 2, resumed; CordsNet steps untrained (0 epochs) so each must equal the one before."""
+    import time
+
     exp = load_experiment(script("pipeline"))
     run = exp.runs({**TINY, "inverse.epochs": 1, "linear.epochs": 0, "prelu.epochs": 0, "relu.epochs": 0})[0]
-    job, finished = interrupted_then_resumed(exp, run, tmp_path, monkeypatch, "inverse")
+    start = time.time()
+    _, finished = interrupted_then_resumed(exp, run, tmp_path, monkeypatch, "inverse")
+    print(f"tiny CordsNet pipeline (untrained CordsNet steps) with a kill and a resume: {time.time() - start:.0f} s")
     assert [os.path.basename(os.path.dirname(p)) for p in finished] == ["cnn"]
-    inverse = check_fold_and_final_accuracy(exp, run, tmp_path, job)
+    inverse = check_fold(exp, run, tmp_path)
     expected = inverse.get_parameters()
     for step, nonlinearity, protocol in (("linear", "linear", "stimulus_only"), ("prelu", "prelu", "three_phase"),
                                          ("relu", "relu", "three_phase")):
@@ -96,10 +97,10 @@ def test_whole_chain_trains_and_anneals_the_slope(tmp_path, monkeypatch):
     exp = load_experiment(script("pipeline"))
     run = exp.runs(TINY)[0]
     start = time.time()
-    job, finished = interrupted_then_resumed(exp, run, tmp_path, monkeypatch, "linear")
+    _, finished = interrupted_then_resumed(exp, run, tmp_path, monkeypatch, "linear")
     print(f"tiny CordsNet pipeline with a kill and a resume: {time.time() - start:.0f} s")
     assert [os.path.basename(os.path.dirname(p)) for p in finished] == ["cnn", "inverse"]
-    check_fold_and_final_accuracy(exp, run, tmp_path, job)
+    check_fold(exp, run, tmp_path)
     _, prelu = step_model(tmp_path, run, "prelu")
     assert float(prelu.prelu_slope.numpy()) == pytest.approx(0.475)
     _, inverse = step_model(tmp_path, run, "inverse")
