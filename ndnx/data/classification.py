@@ -24,7 +24,7 @@ MNIST 0.1307 / 0.3081, Fashion-MNIST 0.2860 / 0.3530, CIFAR-10 (0.4914, 0.4822, 
 Example:
     >>> import numpy as np
     >>> from ndnx.data.classification import normalise
-    >>> np.round(normalise(np.array([[[[0], [255]]]], "uint8"), "mnist").ravel(), 4).tolist()
+    >>> [round(float(v), 4) for v in normalise(np.array([[[[0], [255]]]], "uint8"), "mnist").ravel()]
     [-0.4242, 2.8215]
 """
 

@@ -346,7 +346,7 @@ class StagedWarmup(keras.optimizers.schedules.LearningRateSchedule):
     Example:
         >>> from ndnx.models.cordsnet_cnn import StagedWarmup
         >>> s = StagedWarmup(stage_steps=200, warmup_steps=100)
-        >>> [round(float(s(t)), 5) for t in (0, 50, 100, 200, 450)]
+        >>> [round(float(s(t)), 5) for t in (0, 50, 100, 200, 500)]
         [0.03333, 0.06667, 0.1, 0.00333, 0.001]
     """
 
