@@ -59,8 +59,8 @@ DEFAULTS = dict(
     **{"cnn.epochs": 9, "cnn.batch_size": 64, "cnn.lr": 0.1, "cnn.weight_decay": 1e-4, "cnn.train_size": 0,
        "inverse.epochs": 0, "inverse.batch_size": 64, "inverse.lr": 1e-3, "inverse.clipnorm": 1e-3,
        "inverse.train_size": 0,
-       "linear.data_seed": 1, "prelu.epochs": 3, "prelu.lr": 1e-3, "prelu.data_seed": 2,
-       "relu.lr": 1e-3, "relu.data_seed": 3},
+       "linear.data_seed": 1, "linear.train_size": None, "prelu.epochs": 3, "prelu.lr": 1e-3, "prelu.data_seed": 2,
+       "prelu.train_size": None, "relu.lr": 1e-3, "relu.data_seed": 3, "relu.train_size": None},
 )
 
 CHECKS = dict(dataset=one_of("mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet2012"),
