@@ -24,7 +24,9 @@ FAMILY_TESTS = {
     "cordsnet": ["layers/test_weight_norm.py", "cells/test_cordsnet.py", "models/test_cordsnet.py",
                  "convert/test_torch_checkpoint.py", "convert/test_cordsnet_convert.py",
                  "analysis/test_eigen.py", "analysis/test_cordsnet*.py", "plotting/test_cordsnet.py",
-                 "test_playgrounds.py::*[[]cordsnet*"],
+                 "test_playgrounds.py::*[[]cordsnet*",
+                 "models/test_cordsnet_cnn.py", "models/test_cordsnet_inverse.py", "data/test_classification.py",
+                 "experiments/cordsnet/*"],
 }
 BUDGET_SECONDS = {"family": 120}
 

