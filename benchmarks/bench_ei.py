@@ -30,7 +30,10 @@ The original simulator (NeuroFlame, dense float32 matmul, 2-core CPU): 3.1·10�
 B = 1, 3.2·10⁶ at B = 10, and N = 10⁵ does not fit (a 40 GB dense matrix). Floors: ≥ 1.55·10⁶
 (5×) at B = 1, ≥ 6.4·10⁶ (2×) at B = 10, N = 10⁵ within 8 GB; the table marks each.
 
-Last figures (2-core machine shared with other jobs; they move ±20 % between runs): ei.json is a
+Last figures: ei.json is a quick run on the machine with no other jobs (load 1.2): B = 1
+2.24·10⁶ neuron-steps/s (7.2× the original; CPU-time figure 2.18·10⁶, 4.5 ms per step), parallel_drive
+3.21·10⁶ (3.1 ms), B = 10 1.33·10⁷ (4.2×), N = 10⁵ 1.28·10⁶ at 2.49 GB — every floor met. With other
+jobs on the two cores the figures fall (they move ±20 % between runs): a
 quick run after the replicas merge at load 0.9: 1.17·10⁶ at B = 1 (8.5 ms per step), 6.6·10⁶ at
 B = 10; one run earlier, at load 1.0: 1.34·10⁶ (7.4 ms), 1.45·10⁶ with parallel_drive, 8.3·10⁶ at
 B = 10, N = 10⁵ 8.4·10⁵ (2.5 GB). Before that merge, a quick run at load 1.3: 1.42·10⁶ at B = 1 (7.0 ms per step), 1.87·10⁶ with
