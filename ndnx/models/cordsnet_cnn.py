@@ -317,13 +317,11 @@ class CordsNetCNN(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "depth": self.depth, "num_classes": self.num_classes,
-                "image_size": self.image_size, "channels": self.channels, "rec_init": self.rec_init, "replicas": None, "seed": self.seed}
+                "image_size": self.image_size, "channels": self.channels, "rec_init": self.rec_init,
+                "replicas": None, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("trainable", "dtype"):
-            config.pop(key, None)
         return cls(**config)
 
 

@@ -318,13 +318,11 @@ class CordsNetInverse(keras.Model):
     def get_config(self):
         return {**super().get_config(), "depth": self.depth, "num_classes": self.num_classes,
                 "image_size": self.image_size, "channels": self.channels, "neumann_terms": self.neumann_terms,
-                "tail_weight": self.tail_weight, "objective": self.objective, "settle_steps": self.settle_steps, "init": self.init, "init_gain": self.init_gain, "replicas": None, "seed": self.seed}
+                "tail_weight": self.tail_weight, "objective": self.objective, "settle_steps": self.settle_steps,
+                "init": self.init, "init_gain": self.init_gain, "replicas": None, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("trainable", "dtype"):
-            config.pop(key, None)
         return cls(**config)
 
 
