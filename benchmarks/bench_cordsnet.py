@@ -18,15 +18,14 @@ Figures (benchmarks/results/cordsnet.json):
 The original (PyTorch, 2-core CPU): 11.5 s per image, 0.087 images/s at batch 1 (stem recomputed per
 area and step, blank phase per batch). Floor: ≥ 3× faster, 0.26 images/s.
 
-Last full run (2026-12-02 18:05, 2-core AMD EPYC shared with other jobs, load 5.6;
-benchmarks/results/cordsnet.json):
+Last full run (2026-12-02 23:45, 2-core AMD EPYC, quiet: load 1.1; benchmarks/results/cordsnet.json):
+R8, 224 px, batch 1: 2.18 s per image (21.8 ms per stimulus step, both cores, ≈ 73 GMAC/s for
+≈ 1.6 GMAC per step) → 0.459 images/s, 5.3× the original (floor 3×); batch 8: 0.514 images/s; first
+call 8.8 s; the blank phase alone after a weight change 2.2 s; R2 training step 0.70 s (first 22 s).
 
-- R8, 224 px, batch 1: 7.8 s per image (78 ms per stimulus step) → 0.128 images/s wall, 0.130 from CPU
-  time (the process got about one core); batch 8: 0.148 wall, 0.150 CPU (6.8 s per image); first call
-  30 s (tracing, XLA, the 100-step blank phase); a blank phase alone after a weight change 7.1 s.
-  That is 1.5× (batch 1) and 1.7× (batch 8) the original's 0.087, short of the 3× floor (0.26) on
-  this loaded machine; ~1.6 GMAC per step in 78 ms of one core is ~20 GMAC/s, half of a core's FMA
-  peak, so the rest of the floor needs the second core (an idle machine) or fewer multiply-adds.
+Under load:
+- 2026-12-02 18:05, load 5.6: R8 batch 1 7.8 s per image (78 ms per step on about one core) → 0.128
+  images/s wall, 0.130 from CPU time; batch 8 0.148 wall; first call 30 s; blank phase 7.1 s.
 - An earlier run under heavier load (6.2, with this package's tests alongside): 15.2 s per image at
   batch 1 (0.066 wall, 0.143 CPU), 0.069 / 0.153 at batch 8, first call 70 s.
 - R2, 28 px, batch 8, three-phase training step (100 + 100 + 100 steps, chunks of 10 recomputed):
@@ -35,7 +34,11 @@ benchmarks/results/cordsnet.json):
 - Tried: Winograd F(2×2, 3×3) for the large areas (`winograd_min_size`): 2.25× fewer multiply-adds,
   but under XLA on this CPU the same CPU time per step as direct convolution (~100 ms at batch 1, R8,
   load 6) and a longer compile, so it is off by default; an uncompiled loop (`jit_loop=False`, the step
-  still XLA-compiled) costs about the same per step.
+  still XLA-compiled) costs about the same per step. Re-measured at load ~1.5 (20-step phases, batch 1,
+  CPU time per step): direct 46.8 ms, Winograd for areas ≥ 28 px 40.7 ms (−13 %), for all areas
+  47.2 ms; no XLA at all (oneDNN convolutions) 46.1 ms. At ≈ 73 GMAC/s the direct convolutions are
+  near the two cores' FMA peak, so what remains is fewer multiply-adds (Winograd, which pays only
+  for the large areas) rather than a faster loop.
 
     python benchmarks/bench_cordsnet.py [--quick]
 """
