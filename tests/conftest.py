@@ -25,7 +25,7 @@ FAMILY_TESTS = {
                  "convert/test_torch_checkpoint.py", "convert/test_cordsnet_convert.py",
                  "analysis/test_eigen.py", "analysis/test_cordsnet*.py", "plotting/test_cordsnet_plots.py",
                  "test_playgrounds.py::*[[]cordsnet*",
-                 "models/test_cordsnet_cnn.py", "models/test_cordsnet_inverse.py", "data/test_classification.py",
+                 "models/test_cordsnet_cnn.py", "models/test_cordsnet_inverse.py", "models/test_cordsnet_distributed.py", "data/test_classification.py",
                  "experiments/cordsnet/*"],
 }
 BUDGET_SECONDS = {"family": 120}

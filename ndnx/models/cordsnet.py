@@ -30,6 +30,7 @@ import tensorflow as tf
 from keras import ops
 
 from ndnx.cells.cordsnet import CordsNetCell, cordsnet_parameter_shapes
+from ndnx.losses.distribution import scale_loss_for_replicas
 from ndnx.registry import register
 
 __all__ = ["CordsNet", "cordsnet_r2", "cordsnet_r4", "cordsnet_r6", "cordsnet_r8", "PROTOCOLS", "ramp_weights"]
@@ -538,8 +539,9 @@ class CordsNet(keras.Model):
         images, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             loss, details = self.training_loss(images, labels, return_details=True)
+            scaled = scale_loss_for_replicas(loss)
         variables = self.trainable_variables
-        gradients = tape.gradient(loss, variables)
+        gradients = tape.gradient(scaled, variables)
         self.optimizer.apply(gradients, variables)
         self._loss_tracker.update_state(loss)
         self._accuracy_tracker.update_state(self._accuracy(labels, details["logits"]))

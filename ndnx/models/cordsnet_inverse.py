@@ -37,6 +37,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from ndnx.losses.distribution import scale_loss_for_replicas
 from ndnx.models.cordsnet_cnn import area_channels, area_sizes, check_architecture
 from ndnx.models.cordsnet_folding import conv_map, effective_kernel, folded_cnn_activations
 from ndnx.registry import register
@@ -307,8 +308,9 @@ class CordsNetInverse(keras.Model):
         images = data[0] if isinstance(data, (tuple, list)) else data
         with tf.GradientTape() as tape:
             loss, fit, tail = self.area_losses(images)
+            scaled = scale_loss_for_replicas(loss)
         variables = self.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         return self._record(loss, fit, tail)
 
     def test_step(self, data):
