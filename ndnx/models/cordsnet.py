@@ -558,6 +558,12 @@ class CordsNet(keras.Model):
         """keras.Model.compile with jit_compile False unless asked (the loss comes from `training_loss`)."""
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
+    def compile_from_config(self, config):
+        """Recompile a loaded model with its saved optimizer (state restored by Keras afterwards)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def get_config(self):
         config = super().get_config()
         config.update({

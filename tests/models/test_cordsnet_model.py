@@ -191,3 +191,25 @@ def test_window_readout_is_the_tail_of_the_per_step_logits():
     assert every.shape == (2, 4, 3)
     np.testing.assert_allclose(np.asarray(nets[1](images)), every[:, 2:], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(nets[2](images)), every[:, -1], rtol=1e-5, atol=1e-6)
+
+
+def test_saved_model_comes_back_compiled_with_its_optimizer_state(tmp_path):
+    import warnings
+
+    import keras
+
+    net = ndnx.models.cordsnet_r2(num_classes=3, image_size=12, channels=1, blank_steps=2, stimulus_steps=3,
+                                  ramp_steps=2, spontaneous_steps=2, seed=0)
+    net.compile(keras.optimizers.Adam(2e-3))
+    images, labels = np.ones((2, 12, 12, 1), "float32"), np.array([0, 1])
+    net.train_on_batch(images, labels)
+    net.save(tmp_path / "net.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # Keras warns when a custom compile() is skipped
+        loaded = keras.saving.load_model(tmp_path / "net.keras")
+    assert int(loaded.optimizer.iterations.numpy()) == 1
+    np.testing.assert_allclose(float(loaded.optimizer.learning_rate), 2e-3, rtol=1e-6)
+    for a, b in zip(net.optimizer.variables, loaded.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # the next step continues identically
+    np.testing.assert_allclose(loaded.train_on_batch(images, labels), net.train_on_batch(images, labels), rtol=1e-6)
