@@ -49,6 +49,7 @@ Example:
 import collections
 import fnmatch
 import io
+import math
 import os
 import pickle
 import zipfile
@@ -69,6 +70,9 @@ _TORCH_DTYPES = {
     "short": "i2", "int8": "i1", "uint8": "u1", "bool": "?", "complex64": "c8", "complex128": "c16",
 }
 _STATE_DICT_KEYS = ("state_dict", "model")
+
+#: The largest tensor read (bytes as a NumPy array); a crafted or expanded zero-stride tensor may claim more.
+MAX_TENSOR_BYTES = 8 * 2**30
 
 
 class _StorageType:
@@ -151,6 +155,12 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
                          f"non-negative, and a non-negative offset; got size {size}, stride {stride}, "
                          f"offset {offset}")
     flat = storage.array
+    nbytes = math.prod(size) * flat.itemsize
+    if nbytes > MAX_TENSOR_BYTES:
+        # a zero stride repeats storage elements (torch's expand()); the copy must not exhaust memory
+        raise ValueError(f"read_torch_checkpoint: a tensor of size {size}, stride {stride} would take "
+                         f"{nbytes / 2**30:.1f} GiB as an array; at most {MAX_TENSOR_BYTES / 2**30:.0f} GiB is read "
+                         f"(ndnx.convert.torch_checkpoint.MAX_TENSOR_BYTES)")
     if 0 in size:
         array = np.zeros(size, flat.dtype)
     else:

@@ -131,6 +131,14 @@ def test_bad_archives(tmp_path):
     tz.save(out_of_bounds, tmp_path / "oob.pth")
     with pytest.raises(ValueError, match="reaches element 8 of a storage with 6 elements"):
         read_torch_checkpoint(tmp_path / "oob.pth")
+    # a zero stride legally repeats one element (torch's expand()); reading it must not allocate 2^42 bytes
+    expanded = {"x": tz.Tensor(tz.Storage(np.ones(1, np.float32), 0), 0, (2**20, 2**20), (0, 0))}
+    tz.save(expanded, tmp_path / "expanded.pth")
+    with pytest.raises(ValueError, match=r"size \(1048576, 1048576\), stride \(0, 0\) would take 4096.0 GiB"):
+        read_torch_checkpoint(tmp_path / "expanded.pth")
+    small = {"x": tz.Tensor(tz.Storage(np.full(1, 2.5, np.float32), 0), 0, (2, 3), (0, 0))}
+    tz.save(small, tmp_path / "small.pth")
+    np.testing.assert_array_equal(read_torch_checkpoint(tmp_path / "small.pth")["x"], np.full((2, 3), 2.5))
     tz.save([tz.tensor(np.zeros(2, np.float32), 0)], tmp_path / "list.pth")
     with pytest.raises(ValueError, match="expected a state dict"):
         read_torch_checkpoint(tmp_path / "list.pth")
