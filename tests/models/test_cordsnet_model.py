@@ -193,6 +193,7 @@ def test_window_readout_is_the_tail_of_the_per_step_logits():
     np.testing.assert_allclose(np.asarray(nets[2](images)), every[:, -1], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # ~25 s: traces two training steps; the contract test round-trips the model itself
 def test_saved_model_comes_back_compiled_with_its_optimizer_state(tmp_path):
     import warnings
 
