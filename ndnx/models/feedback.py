@@ -134,7 +134,9 @@ class FeedbackNetwork(keras.Model):
         if len(x.shape) != 3 or x.shape[-1] != self.cell.sensors:
             raise ValueError(f"{self.name}: expected mixtures of shape (batch, time, {self.cell.sensors}), got "
                              f"{tuple(x.shape)}")
-        batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+        batch = tf.shape(x)[0]
+        # a static length lets XLA bound the loop and its gradient accumulators
+        steps = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
         states = list(initial_state) if initial_state is not None else self.initial_state(batch)
         weights = self.cell.step_weights()
         xs = tf.transpose(x, (1, 0, 2))
@@ -147,7 +149,8 @@ class FeedbackNetwork(keras.Model):
             records = dict(records, y=y)
             return t + 1, states, {k: a.write(t, records[k]) for k, a in arrays.items()}
 
-        _, states, arrays = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), states, arrays))
+        _, states, arrays = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), states, arrays),
+                                          maximum_iterations=steps)
         # every step record is (batch, R, ·): stacked (time, batch, R, ·)
         outputs = {k: tf.transpose(a.stack(), (1, 0, 2, 3)) for k, a in arrays.items()}
         y = outputs.pop("y")
