@@ -192,7 +192,8 @@ class FeedbackNetwork(keras.Model):
         for variable, value in zip(carried, final):
             variable.assign(value)
         self._loss_tracker.update_state(loss)
-        return {"loss": self._loss_tracker.result()}
+        # "loss" is Keras' running mean over the epoch; "window_loss" this batch's own
+        return {"loss": self._loss_tracker.result(), "window_loss": loss}
 
     def train_step(self, data):
         return self._window(data, train=True)
