@@ -85,17 +85,25 @@ class FeedbackModulator(ReplicatedLayer):
 
     def _weights_with_axis(self):
         replicated = self.replicas is not None
-        return [ops.cast(w if replicated else ops.expand_dims(w, 0), self.compute_dtype)
-                for w in (self.kernel, self.recurrent_kernel, self.bias + self.recurrent_bias, self.out_kernel,
-                          self.out_bias)]
+        axis = (lambda w: w) if replicated else (lambda w: ops.expand_dims(w, 0))
+        # [K; R] stacked: one matmul of [u, h] per step instead of two (fewer ops in the loop and its gradient)
+        stacked = ops.concatenate([axis(self.kernel), axis(self.recurrent_kernel)], axis=1)
+        return [ops.cast(w, self.compute_dtype) for w in
+                (stacked, axis(self.bias + self.recurrent_bias), axis(self.out_kernel), axis(self.out_bias))]
 
     def step(self, u, h, c, weights=None):
         """(O_t, h_t, c_t) from u_t (batch, R, features) and (h, c) (batch, R, H): the replica axis always."""
-        kernel, recurrent, bias, out_kernel, out_bias = weights or self._weights_with_axis()
-        z = ops.einsum("bri,rij->brj", u, kernel) + ops.einsum("brh,rhj->brj", h, recurrent) + bias[None]
-        i, f, g, o = ops.split(z, 4, axis=-1)
+        stacked, bias, out_kernel, out_bias = weights or self._weights_with_axis()
+        if stacked.shape[0] == 1:  # a lone cell: plain matmuls, no batched dot over a unit replica axis
+            z = ops.matmul(ops.concatenate([u[:, 0], h[:, 0]], axis=-1), stacked[0]) + bias
+            i, f, g, o = ops.split(z[:, None], 4, axis=-1)
+        else:
+            z = ops.einsum("bri,rij->brj", ops.concatenate([u, h], axis=-1), stacked) + bias[None]
+            i, f, g, o = ops.split(z, 4, axis=-1)
         c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
         h = ops.sigmoid(o) * ops.tanh(c)
+        if stacked.shape[0] == 1:
+            return (ops.matmul(h[:, 0], out_kernel[0]) + out_bias)[:, None], h, c
         return ops.einsum("brh,rho->bro", h, out_kernel) + out_bias[None], h, c
 
     def call(self, inputs, states, training=None):
