@@ -237,7 +237,7 @@ def source_window(signals, length, rng, signal_dim=None):
 
 
 def _batch(s_all, A, k, window, batch_size, noise, seed, signal_dim):
-    rng = np.random.default_rng([int(seed), int(k)])
+    rng = np.random.default_rng([int(s) for s in np.atleast_1d(seed)] + [int(k)])
     s = source_window(s_all, window, rng, signal_dim)
     Ak = A[k * batch_size:(k + 1) * batch_size]
     x = np.einsum("bij,tj->bti", Ak, s) + noise * rng.standard_normal((batch_size, window, Ak.shape[1]))
@@ -258,7 +258,8 @@ def training_batches(signals, contexts, window=1000, batch_size=32, noise=0.001,
 
     Batch k mixes one source segment (shared by its B members, as in the original) with the
     contexts [kB, (k+1)B) and adds N(0, noise²) sensor noise. Everything is drawn from
-    `numpy.random.default_rng([seed, k])`, so batch k does not depend on the others.
+    `numpy.random.default_rng([seed, k])` (`seed` an int or a list of ints), so batch k does not
+    depend on the others.
 
     Example:
         >>> A, _ = mixing_matrices(8, seed=0)
