@@ -87,9 +87,12 @@ def build(config, seed, replicas):
 
 def window_losses(model, data):
     """Per seed: the mean summed window loss over the batches of `data`, run from the initial state in order."""
-    state, losses = None, []
+    import tensorflow as tf
+
+    run = tf.function(lambda x, state: model.run(x, state)[:2], jit_compile=True)
+    state, losses = model.initial_state(int(model.batch_size)), []
     for x, s in data:
-        y, state, _ = model.run(x, state)
+        y, state = run(x, state)
         losses.append([float(model.window_loss(s, y[:, :, r:r + 1])) for r in range(y.shape[2])])
     return {"loss": np.mean(losses, axis=0)}
 

@@ -104,7 +104,7 @@ def test_whole_module_pickle_of_a_newer_torch_converts():
     np.testing.assert_array_equal(cell.modulator.kernel.numpy(), arrays["rec_net.weight_ih_l0"].T)
     np.testing.assert_array_equal(cell.modulator.recurrent_bias.numpy(), arrays["rec_net.bias_hh_l0"])
     np.testing.assert_array_equal(cell.wro.numpy(), arrays["Wro"])
-    x = np.random.default_rng(1).normal(size=(300, 2))
+    x = np.random.default_rng(1).normal(size=(60, 2))
     y_ref, M_ref, z_ref = simulate("SpatialNet", {"tau": 10}, arrays, x)
     y, _, rec = model.run(x[None].astype("float32"), record=("modulation", "z"))
     np.testing.assert_allclose(y.numpy()[0, :, 0], y_ref, atol=1e-4)

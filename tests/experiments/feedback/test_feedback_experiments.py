@@ -15,7 +15,7 @@ from ndnx.models.feedback_protocol import run_contexts
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 SCRIPTS = sorted(glob.glob(os.path.join(ROOT, "experiments", "feedback", "*.py")))
-TINY = dict(window=40, batches=2, epochs=2, hidden=8, n_test=3, log_every=1)
+TINY = dict(window=40, batches=2, epochs=1, hidden=8, n_test=3, log_every=1)
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=os.path.basename)
