@@ -13,6 +13,10 @@ Figures (benchmarks/results/feedback.json):
 The original (PyTorch 1.10, a Python loop over steps) takes 1.42 s (ModulationNet) and 1.98 s (SpatialNet)
 per batch on this 2-core machine; the issue's floor is 1/20 of that (0.071 s and 0.099 s).
 
+Last run (2026-12-03 00:45, 2-core AMD EPYC shared with other jobs, load 3.1): ModulationNet 0.624 s per
+batch (0.409 CPU-s), SpatialNet 0.481 s (0.480 CPU-s); first batch 7 s. 2.3× and 4.1× the original,
+short of the floor (see the README's feedback section for the FLOP count).
+
     python benchmarks/bench_feedback.py [--quick]
 """
 
