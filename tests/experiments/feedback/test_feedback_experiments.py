@@ -39,3 +39,18 @@ def test_proof_of_concept_trains_and_logs_the_clarity_of_the_saved_model(tmp_pat
     clarity = fa.signal_clarity(r["s"], r["y"], 40).mean()
     assert job["final"][("validation", "clarity")][0] == pytest.approx(clarity, rel=1e-4)
     assert np.isfinite(job["final"][("validation", "snr_db")][0])
+
+
+def test_seeds_of_a_run_train_as_one_replicated_model(tmp_path):
+    exp = load_experiment(os.path.join(ROOT, "experiments", "feedback", "tau_study.py"))
+    run = exp.runs(dict(TINY, cell="spatial", units=10, signals=2, tau=[3.0]))[0]
+    result = exp.run_job(run, [0, 1], root=str(tmp_path), progress=False)
+    job = next(v for v in result.values() if isinstance(v, dict) and "final" in v)
+    clarity = job["final"][("validation", "clarity")]
+    assert clarity.shape == (2,) and clarity[0] != clarity[1]
+    contexts, _ = unmixing.mixing_matrices(3, seed=[0, 3])
+    for seed in (0, 1):  # each saved seed is the lone model of that seed, scored as logged
+        (path,) = glob.glob(os.path.join(str(tmp_path), "models", "feedback", "tau_study", run.name,
+                                         f"seed{seed}.keras"))
+        r = run_contexts(keras.saving.load_model(path), unmixing.chords(), contexts, context_length=40, seed=0)
+        assert clarity[seed] == pytest.approx(fa.signal_clarity(r["s"], r["y"], 40).mean(), rel=1e-4)
