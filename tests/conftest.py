@@ -27,6 +27,10 @@ FAMILY_TESTS = {
                  "test_playgrounds.py::*[[]cordsnet*",
                  "models/test_cordsnet_cnn.py", "models/test_cordsnet_inverse.py", "models/test_cordsnet_distributed.py", "data/test_classification.py",
                  "experiments/cordsnet/*"],
+    "feedback": ["data/test_unmixing.py", "cells/test_feedback_*.py", "models/test_feedback*.py",
+                 "convert/test_naumann22*.py", "analysis/test_feedback*.py", "experiments/feedback/*",
+                 "test_playgrounds.py::*feedback*", "test_contract.py::*Modulat*", "test_contract.py::*SpatialNet*",
+                 "test_contract.py::*Dale*", "test_contract.py::*DirectDemix*", "test_contract.py::*FeedbackNetwork*"],
 }
 BUDGET_SECONDS = {"family": 120}
 

@@ -10,9 +10,12 @@ linear and balanced fixed points, STP multistability, linear ring modes), NumPy/
 matrix-free Arnoldi, sign-aligned power iteration, convolution and ReLU-Jacobian operators, the
 stability criteria of a leaky rate network); `ndnx.analysis.cordsnet` applies them to a CordsNet
 (recurrent and fixed-point Jacobian spectra, response latencies, noise robustness, area activity).
+
+`ndnx.analysis.feedback` holds the metrics of feedback-modulated networks (signal clarity, per-source
+correlation, SNR, decoding across contexts, plane and principal angles).
 """
 
-from ndnx.analysis import eigen, mean_field
+from ndnx.analysis import eigen, feedback, mean_field
 from ndnx.analysis.summary import (
     collect,
     format_table,
@@ -23,5 +26,5 @@ from ndnx.analysis.summary import (
     write_csv,
 )
 
-__all__ = ["eigen", "mean_field", "collect", "format_table", "percentiles", "plot_learning_curves", "read_scalars",
+__all__ = ["eigen", "feedback", "mean_field", "collect", "format_table", "percentiles", "plot_learning_curves", "read_scalars",
            "summarize", "write_csv"]

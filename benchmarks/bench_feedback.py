@@ -1,0 +1,89 @@
+"""Feedback-modulation training speed: seconds per TBPTT batch (32 contexts × 1000 steps, forward + backward).
+
+Figures (benchmarks/results/feedback.json):
+
+- modulationnet_s_per_batch, spatialnet_s_per_batch: one `train_on_batch` of `ndnx.models.FeedbackNetwork`
+  (ModulationNetCell τ = 1; SpatialNetCell Nz 100, Nm 4, width 0.2, τ = 100; LSTM(100); carried state;
+  Huber loss summed over the window; Adam 1e-3 with clipvalue 1; XLA), best of the timed batches;
+  *_cpu the process CPU time of that batch (all threads: on a machine shared with other jobs the wall
+  figure moves with their load, the CPU figure much less);
+- *_first_batch_s: the first batch (tracing and XLA compilation of the 1000-step loop and its gradient);
+- with --quick the window is 100 steps and the figures are scaled to 1000.
+
+The original (PyTorch 1.10, a Python loop over steps) takes 1.42 s (ModulationNet) and 1.98 s (SpatialNet)
+per batch on this 2-core machine; the issue's floor is 1/20 of that (0.071 s and 0.099 s).
+
+Last run (2026-12-03 00:45, 2-core AMD EPYC shared with other jobs, load 3.1): ModulationNet 0.624 s per
+batch (0.409 CPU-s), SpatialNet 0.481 s (0.480 CPU-s); first batch 7 s. 2.3× and 4.1× the original,
+short of the floor (see the README's feedback section for the FLOP count).
+
+    python benchmarks/bench_feedback.py [--quick]
+"""
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _common import machine_info, print_table, write_results  # noqa: E402
+
+ORIGINAL_S_PER_BATCH = {"modulationnet": 1.42, "spatialnet": 1.98}
+FLOOR_FRACTION = 1.0 / 20
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench(name, window, repeats):
+    import ndnx
+    from ndnx.data import unmixing
+
+    cell = (ndnx.cells.ModulationNetCell(tau=1.0, seed=0) if name == "modulationnet" else
+            ndnx.cells.SpatialNetCell(units=100, signals=4, kernel_width=0.2, tau=100.0, seed=0))
+    model = ndnx.models.FeedbackNetwork(cell, batch_size=32)
+    model.compile(ndnx.models.FeedbackNetwork.optimizer_of_the_paper(), jit_compile=True)
+    contexts, _ = unmixing.mixing_matrices(32 * (repeats + 1), seed=0)
+    x, s = unmixing.training_batches(unmixing.chords(), contexts, window=window, seed=0)
+    t0 = time.perf_counter()
+    model.train_on_batch(x[0], s[0])
+    first = time.perf_counter() - t0
+    best = (float("inf"), float("inf"))
+    for k in range(1, repeats + 1):
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        model.train_on_batch(x[k], s[k])
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        best = min(best, (wall, cpu))
+    scale = 1000.0 / window
+    print(f"{name}: first batch {first:.1f} s, then {best[0] * scale:.3f} s per batch ({best[1] * scale:.3f} CPU-s)",
+          flush=True)
+    return {f"{name}_s_per_batch": best[0] * scale, f"{name}_s_per_batch_cpu": best[1] * scale,
+            f"{name}_first_batch_s": first}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100-step windows, figures scaled to 1000")
+    args = parser.parse_args(argv)
+    window = 100 if args.quick else 1000
+    results = {"quick": bool(args.quick), "load_average_1min": os.getloadavg()[0], **machine_info()}
+    for name in ("modulationnet", "spatialnet"):
+        results.update(bench(name, window, repeats=5))
+        results[f"{name}_original_s_per_batch"] = ORIGINAL_S_PER_BATCH[name]
+        results[f"{name}_floor_s_per_batch"] = ORIGINAL_S_PER_BATCH[name] * FLOOR_FRACTION
+    path = write_results("feedback", results)
+    print_table([(k, v) for k, v in sorted(results.items()) if isinstance(v, (int, float)) and not isinstance(v, bool)])
+    for name in ("modulationnet", "spatialnet"):
+        got, floor = results[f"{name}_s_per_batch"], results[f"{name}_floor_s_per_batch"]
+        print(f"{name}: {got:.3f} s per batch, {ORIGINAL_S_PER_BATCH[name] / got:.1f}× the original; "
+              f"{'meets' if got <= floor else 'misses'} the floor {floor:.3f} s")
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Feedforward networks under modulatory feedback (Naumann et al. 2022): the model and its TBPTT training."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ndnx.cells.modulated_cell import ModulatedCell
+from ndnx.registry import register
+
+__all__ = ["FeedbackNetwork"]
+
+
+class _Carried:
+    """Holds the carried-state variables out of Keras' tracking: they are not weights (see
+    `ndnx.training.carried_state`), and a replicated model's (batch, R, ·) state has no lone twin."""
+
+    def __init__(self, variables=()):
+        self.variables = list(variables)
+
+
+def huber(error, delta=1.0):
+    """PyTorch's SmoothL1Loss (β = delta) elementwise: ½e²/β for |e| < β, |e| − ½β beyond."""
+    a = tf.abs(error)
+    return tf.where(a < delta, 0.5 * tf.square(error) / delta, a - 0.5 * delta)
+
+
+@register("layer")
+class FeedbackNetwork(keras.Model):
+    """A modulated cell run over whole windows in one compiled loop, trained by truncated BPTT.
+
+    `call(x)` maps mixtures x (batch, time, sensors) to outputs y (batch, time, sources) — with a
+    replicated cell (batch, time, R, sources) — from the zero state (`ModulatedCell.step` per
+    step, inside one `tf.while_loop`). `run` also takes an initial state and a freeze mask and
+    returns the final state and per-step records (the modulation, z, the feedback).
+
+    Training (`train_step`, so `model.fit`, `ndnx.training.train` and `ndnx run` drive it), as
+    the original's Runner.train (spec §3): each batch (x, s) is one window of `batch_size`
+    contexts; the loss is the Huber (smooth L1, β = 1) error mean over batch × sources, **summed**
+    over the window's steps, plus `activity_penalty` · Σ_{t,b}|O_t| on the feedback, summed over
+    replicas. With `batch_size` set the final state is carried to the next batch with the
+    gradient stopped at the window edge (`carried_state`; `ndnx.training.train(carry_state=True)`
+    saves it with its checkpoints); without it every batch starts from zero. Compile with
+    `keras.optimizers.Adam(1e-3, clipvalue=1.0)` for the original's elementwise clipping at 1
+    (`FeedbackNetwork.optimizer_of_the_paper()`); the summed loss keeps the clip active, so the
+    window mean is not equivalent.
+
+    Reference: Naumann L. B., Keijser J., Sprekeler H. (2022). Invariant neural subspaces maintained
+    by feedback modulation. eLife 11:e76096 (spec feedback_modulation_naumann22.md §2–3).
+
+    Args:
+        cell: an `ndnx.cells.ModulatedCell` (or its serialised config).
+        batch_size: contexts per batch for the carried state (None: no carried state).
+        activity_penalty: λ of the feedback activity penalty (the original's lambda_reg, e.g. 1e-5).
+        huber_delta: β of the smooth L1 loss.
+
+    Example:
+        >>> import numpy as np, ndnx
+        >>> model = ndnx.models.FeedbackNetwork(ndnx.cells.ModulationNetCell(hidden_units=8, seed=0), batch_size=4)
+        >>> model.compile(ndnx.models.FeedbackNetwork.optimizer_of_the_paper(), jit_compile=False)
+        >>> x = np.ones((4, 20, 2), "float32")
+        >>> tuple(model(x).shape), [tuple(v.shape) for v in model.carried_state]
+        ((4, 20, 2), [(4, 1, 8), (4, 1, 8), (4, 1, 4)])
+        >>> logs = model.fit(x, x, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        >>> bool(np.abs(model.carried_state[2].numpy()).sum() > 0)  # the state after the window is kept
+        True
+    """
+
+    def __init__(self, cell, batch_size=None, activity_penalty=0.0, huber_delta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(cell, dict):
+            cell = keras.saving.deserialize_keras_object(cell)
+        if not isinstance(cell, ModulatedCell):
+            raise ValueError(f"{self.name}: cell must be an ndnx.cells.ModulatedCell (ModulationNetCell, "
+                             f"SpatialNetCell, DaleRateNetCell, DirectDemixCell), got {type(cell).__name__}")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
+            raise ValueError(f"{self.name}: batch_size must be a positive int or None, got {batch_size!r}")
+        self.cell = cell
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.activity_penalty = float(activity_penalty)
+        self.huber_delta = float(huber_delta)
+        self._carried = _Carried()
+        self._loss_tracker = keras.metrics.Mean(name="loss")
+        self.build((self.batch_size, None, cell.sensors))
+
+    @staticmethod
+    def optimizer_of_the_paper(learning_rate=1e-3):
+        """Adam(1e-3) with elementwise gradient clipping at 1 (PyTorch's clip_grad_value_)."""
+        return keras.optimizers.Adam(learning_rate, clipvalue=1.0)
+
+    @property
+    def replicas(self):
+        return self.cell.replicas
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        if not self.cell.built:
+            self.cell.build((None, self.cell.sensors))
+        if self.batch_size is not None:
+            self._carried.variables = [
+                keras.Variable(s, trainable=False, name=f"carried_state_{i}")
+                for i, s in enumerate(self._with_axis(self.cell.get_initial_state(self.batch_size)))]
+        self.built = True
+
+    def build_from_config(self, config):
+        self.build(None)
+
+    @property
+    def carried_state(self):
+        """The variables carried from batch to batch (h, c, modulation …; replica axis always present)."""
+        return self._carried.variables
+
+    def reset_carried_state(self):
+        for variable, value in zip(self.carried_state, self._with_axis(self.cell.get_initial_state(self.batch_size))):
+            variable.assign(value)
+
+    def _with_axis(self, states):
+        return [s if self.replicas is not None else tf.expand_dims(s, 1) for s in states]
+
+    def initial_state(self, batch):
+        """The zero state (a random initial gain for DaleRateNetCell), replica axis always present."""
+        return self._with_axis(self.cell.get_initial_state(batch))
+
+    def run(self, x, initial_state=None, freeze=None, record=()):
+        """Run the cell over x (batch, time, sensors) in one `tf.while_loop`.
+
+        `initial_state`: list of (batch, R, ·) tensors (R = 1 for a lone cell; default
+        `initial_state`); `freeze`: (batch, time) mask holding the modulation (the LSTM keeps
+        running); `record`: names of step records to keep ("modulation", "z", "feedback", …).
+        Returns (y (batch, time, R, sources), final state, {name: (batch, time, R, ·)}).
+        """
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        if len(x.shape) != 3 or x.shape[-1] != self.cell.sensors:
+            raise ValueError(f"{self.name}: expected mixtures of shape (batch, time, {self.cell.sensors}), got "
+                             f"{tuple(x.shape)}")
+        batch = tf.shape(x)[0]
+        # a static length lets XLA bound the loop and its gradient accumulators
+        steps = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
+        states = list(initial_state) if initial_state is not None else self.initial_state(batch)
+        weights = self.cell.step_weights()
+        xs = tf.transpose(x, (1, 0, 2))
+        frozen = None if freeze is None else tf.transpose(tf.cast(freeze, "bool"), (1, 0))
+        arrays = {name: tf.TensorArray(self.compute_dtype, size=steps) for name in ("y",) + tuple(record)}
+
+        def body(t, states, arrays):
+            y, states, records = self.cell.step(self.cell.step_input(xs[t]), states,
+                                                None if frozen is None else frozen[t], weights)
+            records = dict(records, y=y)
+            return t + 1, states, {k: a.write(t, records[k]) for k, a in arrays.items()}
+
+        _, states, arrays = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0), states, arrays),
+                                          maximum_iterations=steps)
+        # every step record is (batch, R, ·): stacked (time, batch, R, ·)
+        outputs = {k: tf.transpose(a.stack(), (1, 0, 2, 3)) for k, a in arrays.items()}
+        y = outputs.pop("y")
+        return y, states, outputs
+
+    def _lone(self, y):
+        return y if self.replicas is not None else tf.squeeze(y, 2)
+
+    def call(self, x, training=None):
+        return self._lone(self.run(x)[0])
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:2]) + (() if self.replicas is None else (self.replicas,)) + (self.cell.sources,)
+
+    def window_loss(self, s, y, feedback=None):
+        """Σ_t mean_{b,i} Huber(y − s) (+ λ Σ_{t,b}|O|), summed over replicas; y (batch, time, R, n)."""
+        s = tf.cast(s, y.dtype)
+        if len(s.shape) == 3:
+            s = s[:, :, None]
+        loss = tf.reduce_sum(tf.reduce_mean(huber(y - s, self.huber_delta), axis=(0, 3)))
+        if feedback is not None and self.activity_penalty:
+            loss = loss + self.activity_penalty * tf.reduce_sum(tf.abs(feedback))
+        return loss
+
+    def _window(self, data, train):
+        x, s = data[0], data[1]
+        carried = self.carried_state
+        if carried and x.shape[0] is not None and x.shape[0] != self.batch_size:
+            raise ValueError(f"{self.name}: the carried state holds {self.batch_size} contexts, got a batch of "
+                             f"{x.shape[0]} (every TBPTT batch must have batch_size rows)")
+        initial = [tf.stop_gradient(v.value) for v in carried] if carried else None
+        record = ("feedback",) if self.activity_penalty else ()
+        with tf.GradientTape() as tape:
+            y, final, records = self.run(x, initial, record=record)
+            loss = self.window_loss(s, y, records.get("feedback"))
+        if train:
+            grads = tape.gradient(loss, self.trainable_weights)
+            self.optimizer.apply(grads, self.trainable_weights)
+        for variable, value in zip(carried, final):
+            variable.assign(value)
+        self._loss_tracker.update_state(loss)
+        # "loss" is Keras' running mean over the epoch; "window_loss" this batch's own
+        return {"loss": self._loss_tracker.result(), "window_loss": loss}
+
+    def train_step(self, data):
+        return self._window(data, train=True)
+
+    def test_step(self, data):
+        return self._window(data, train=False)
+
+    @property
+    def metrics(self):
+        return [self._loss_tracker]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"cell": keras.saving.serialize_keras_object(self.cell), "batch_size": self.batch_size,
+                       "activity_penalty": self.activity_penalty, "huber_delta": self.huber_delta})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
