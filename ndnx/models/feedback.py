@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from ndnx.cells.modulated_cell import ModulatedCell
+from ndnx.losses.distribution import scale_loss_for_replicas
 from ndnx.registry import register
 
 __all__ = ["FeedbackNetwork"]
@@ -185,9 +186,13 @@ class FeedbackNetwork(keras.Model):
         record = ("feedback",) if self.activity_penalty else ()
         with tf.GradientTape() as tape:
             y, final, records = self.run(x, initial, record=record)
+            fit = self.window_loss(s, y)
             loss = self.window_loss(s, y, records.get("feedback"))
+            # under tf.distribute the batch mean needs 1/N before the gradients are summed over devices;
+            # the penalty, a sum over the batch, is already the global sum once summed
+            scaled = scale_loss_for_replicas(fit) + (loss - fit)
         if train:
-            grads = tape.gradient(loss, self.trainable_weights)
+            grads = tape.gradient(scaled, self.trainable_weights)
             self.optimizer.apply(grads, self.trainable_weights)
         for variable, value in zip(carried, final):
             variable.assign(value)
