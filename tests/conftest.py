@@ -27,6 +27,7 @@ FAMILY_TESTS = {
                  "test_playgrounds.py::*[[]cordsnet*",
                  "models/test_cordsnet_cnn.py", "models/test_cordsnet_inverse.py", "data/test_classification.py",
                  "experiments/cordsnet/*"],
+    "energy": ["energy/*", "models/test_nrflv*.py", "experiments/nrflv/*", "test_playgrounds.py::*[[]energy*"],
 }
 BUDGET_SECONDS = {"family": 120}
 
