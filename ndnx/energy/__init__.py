@@ -11,3 +11,11 @@ from ndnx.energy import presets
 from ndnx.energy.presets import NRFLV_ARCHITECTURES, nrflv_architecture, nrflv_graph
 
 __all__ = ["EnergyGraph", "presets", "nrflv_architecture", "nrflv_graph", "NRFLV_ARCHITECTURES"]
+from ndnx.energy.function_target import FunctionTarget
+from ndnx.energy.sampler import Sampler
+from ndnx.energy.sghmc import SGHMC
+from ndnx.energy.langevin import ULA
+from ndnx.energy.mala import MALA
+from ndnx.energy.inverse_mass import circulant_inverse_mass, faithful_inverse_mass
+
+__all__ += ["FunctionTarget", "Sampler", "SGHMC", "ULA", "MALA", "circulant_inverse_mass", "faithful_inverse_mass"]
