@@ -46,3 +46,21 @@ LAYER_CASES = {
         (_dense_graph, DENSE_STATES, (4,), _count(_dense_graph)),
     ],
 }
+
+
+def _model():
+    layers = [{"name": "image", "shape": [6, 6, 1]}, {"name": "h", "shape": [6, 6, 4]}, {"name": "top", "shape": [3]}]
+    edges = [{"source": "h", "target": "image", "kind": "conv", "kernel": 3},
+             {"source": "image", "target": "h", "kind": "conv", "kernel": 3},
+             {"source": "top", "target": "h", "kind": "dense"}, {"source": "h", "target": "top", "kind": "dense"}]
+    graph = dict(layers=layers, edges=edges, base_channels=4, activation="swish")
+    return ndnx.models.NRFLV(graph, positive_steps=2, negative_steps=2, initter_channels=4, buffer_capacity=8, seed=5)
+
+
+def _model_count():
+    model = _model()
+    model.build()
+    return sum(int(np.prod(w.shape)) for w in model.weights)
+
+
+LAYER_CASES["NRFLV"] = [(_model, RNG.uniform(0, 1, size=(3, 6, 6, 1)).astype("float32"), (3,), _model_count())]

@@ -1,0 +1,167 @@
+"""NRF-LV sampler throughput on the thesis architecture (32×32×3 images), positive and negative phase.
+
+Figures (benchmarks/results/energy.json):
+
+- sampler_steps_per_s_b8, sampler_steps_per_s_b32: SGHMC steps per second of the negative phase (every
+  layer free, the thesis's sampler settings: faithful variance clamp, 100-step burn-in, the original's
+  inverse mass on SL1 and SL2), best of the timed runs; *_cpu the same from the process CPU time;
+- positive_steps_per_s_b8, positive_steps_per_s_b32: the positive phase (image clamped, its gradient
+  not computed);
+- flops_per_step_b8, flops_per_step_b32: multiply-adds × 2 of one step, counted from the graph: every
+  convolution and dense layer once forward and once for the gradient with respect to its input
+  (the weights' gradients are not needed while sampling);
+- conv_flops_per_s: what the machine reaches on the same convolutions (same shapes, batch 32) in a
+  plain compiled Keras/TF forward + input-gradient pass; fraction_of_conv_throughput: the negative
+  phase's FLOP/s at batch 32 over it;
+- speedup_vs_original_b8, speedup_vs_original_b32: against the original's 0.090 / 0.317 s per sampler
+  step at batch 8 / 32 on this 2-core machine (floors: ≥ 3×, and ≥ 0.6 of the conv throughput);
+- load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
+
+    python benchmarks/bench_energy.py [--quick]
+"""
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _common import machine_info, print_table, write_results  # noqa: E402
+
+ORIGINAL_S_PER_STEP = {8: 0.090, 32: 0.317}
+THESIS = "NRFLV_CIFAR_4SL_small_densebackw_wideSL1base"
+SAMPLER = dict(step_size=0.1, friction=0.1, noise="faithful", min_sq_sigma=9e-5, max_sq_sigma=1e-4, burn_in=100,
+               inverse_mass="faithful")
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn, repeats):
+    """(best wall, CPU of that call) over `repeats` calls."""
+    best = (float("inf"), float("inf"))
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        fn()
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        if wall < best[0]:
+            best = (wall, cpu)
+    return best
+
+
+def operations(graph):
+    """[(kind, input shape (H, W, C) or (D,), kernel (k, k, C_in, C_out) or (D_in, D_out), stride, padding)]
+    of every convolution and dense layer of the graph, per example."""
+    ops = []
+    for network, shape in zip(graph.networks, graph.shapes):
+        if network is None:
+            continue
+        h, w = shape[0], shape[1] if len(shape) == 3 else (None, None)
+        channels = 0
+        for conv, (_, src, *_rest) in zip(network.base, network.conv_edges):
+            ops.append(("conv", tuple(src), (conv.kernel_size, conv.kernel_size, src[-1], conv.filters),
+                        conv.stride, conv.padding))
+            channels += conv.filters
+        if network.mix is not None:
+            ops.append(("conv", (h, w, channels), (1, 1, channels, network.mix.filters), 1, 0))
+            k = network.out.kernel_size
+            ops.append(("conv", (h, w, network.mix.filters), (k, k, network.mix.filters, network.out.filters), 1,
+                        network.out.padding))
+        features = sum(int(np.prod(s)) for _, s in network.dense_edges)
+        for layer in network.fc:
+            ops.append(("dense", (features,), (features, layer.units), 1, 0))
+            features = layer.units
+    return ops
+
+
+def op_flops(op):
+    kind, shape, kernel, stride, padding = op
+    if kind == "dense":
+        return 2 * kernel[0] * kernel[1]
+    k = kernel[0]
+    out = [(n + 2 * padding - k) // stride + 1 for n in shape[:2]]
+    return 2 * out[0] * out[1] * k * k * kernel[2] * kernel[3]
+
+
+def conv_reference(ops, batch, repeats):
+    """FLOP/s of the graph's convolutions and dense layers alone: compiled forward + input gradient."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    inputs = [tf.constant(rng.normal(size=(batch,) + op[1]).astype("float32")) for op in ops]
+    kernels = [tf.constant(rng.normal(size=op[2]).astype("float32") * 0.05) for op in ops]
+
+    @tf.function(jit_compile=False)
+    def step(xs):
+        with tf.GradientTape() as tape:
+            tape.watch(xs)
+            total = 0.0
+            for (kind, _, _, stride, padding), x, kernel in zip(ops, xs, kernels):
+                if kind == "dense":
+                    y = tf.matmul(x, kernel)
+                else:
+                    xp = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) if padding else x
+                    y = tf.nn.conv2d(xp, kernel, strides=stride, padding="VALID")
+                total += tf.reduce_sum(y)
+        return tape.gradient(total, xs)
+
+    step(inputs)
+    wall, cpu = timed(lambda: [g.numpy() for g in step(inputs)], repeats)
+    flops = 2 * batch * sum(op_flops(op) for op in ops)
+    return flops / wall, flops / cpu
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    parser.add_argument("--jit", action="store_true", help="XLA-compile the sampler loop")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    import ndnx
+    from ndnx.energy import SGHMC
+
+    steps, repeats = (5, 2) if args.quick else (20, 3)
+    graph = ndnx.energy.nrflv_graph(THESIS, seed=0)
+    graph.build()
+    ops = operations(graph)
+    per_example = 2 * sum(op_flops(op) for op in ops)  # forward + input gradient
+    results = {"load_average_1min": load, "steps_timed": steps, "jit_compile": args.jit}
+    rng = np.random.default_rng(0)
+    for batch in (8, 32):
+        states = [rng.uniform(-1, 1, size=(batch,) + s).astype("float32") for s in graph.shapes]
+        for phase, free in (("negative", None), ("positive", (False, True, True, True))):
+            sampler = SGHMC(**SAMPLER, jit_compile=args.jit, seed=1)
+            t0 = time.perf_counter()
+            sampler.run(graph, states, 1, free=free)[0][0].numpy()
+            first = time.perf_counter() - t0
+            wall, cpu = timed(lambda: sampler.run(graph, states, steps, free=free)[0][0].numpy(), repeats)
+            key = "sampler" if phase == "negative" else "positive"
+            results[f"{key}_steps_per_s_b{batch}"] = steps / wall
+            results[f"{key}_steps_per_s_b{batch}_cpu"] = steps / cpu
+            print(f"{phase} phase, batch {batch}: first call {first:.1f} s, {wall / steps * 1e3:.0f} ms per step "
+                  f"({cpu / steps * 1e3:.0f} CPU-ms)", flush=True)
+        results[f"flops_per_step_b{batch}"] = per_example * batch
+        results[f"speedup_vs_original_b{batch}"] = results[f"sampler_steps_per_s_b{batch}"] * ORIGINAL_S_PER_STEP[batch]
+    conv_wall, conv_cpu = conv_reference(ops, 32, repeats)
+    results["conv_flops_per_s"] = conv_wall
+    results["conv_flops_per_s_cpu"] = conv_cpu
+    achieved = results["sampler_steps_per_s_b32"] * results["flops_per_step_b32"]
+    results["sampler_flops_per_s_b32"] = achieved
+    results["fraction_of_conv_throughput"] = achieved / conv_wall
+    results["fraction_of_conv_throughput_cpu"] = (results["sampler_steps_per_s_b32_cpu"] * results["flops_per_step_b32"]
+                                                  / conv_cpu)
+    results.update(machine_info())
+    print_table(sorted(results.items()))
+    if not args.quick:
+        print("wrote", write_results("energy", results))
+
+
+if __name__ == "__main__":
+    main()
