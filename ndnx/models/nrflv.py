@@ -178,6 +178,8 @@ class NRFLV(keras.Model):
         return (e_pos - e_neg) + self.l2_energy * (tf.square(e_pos) + tf.square(e_neg)), e_pos, e_neg
 
     def initter_step(self, images, positive):
+        if len(positive) == 1:  # no latent layers: nothing to amortise
+            return tf.constant(0.0)
         with tf.GradientTape() as tape:
             predicted = self.initter(images, training=True)
             loss = tf.add_n([tf.reduce_mean(tf.square(p - tf.stop_gradient(t))) for p, t in zip(predicted, positive[1:])])
