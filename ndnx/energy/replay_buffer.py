@@ -43,11 +43,18 @@ class ReplayBuffer(keras.layers.Layer):
 
     def build(self, input_shape=None):
         copies = 2 if self.with_momentum else 1
-        self.slots = [self.add_weight(name=f"chains{k}_{i}", shape=(self.capacity,) + s, initializer="zeros",
-                                      trainable=False)
+        # Under tf.distribute each device keeps its own chains (on-read variables, never all-reduced);
+        # checkpoints store the first device's buffer.
+        def local(name, shape, dtype):
+            return keras.Variable("zeros", shape=shape, dtype=dtype, trainable=False, synchronization="on_read",
+                                  aggregation="only_first_replica", name=name)
+
+        self.slots = [local(f"chains{k}_{i}", (self.capacity,) + s, self.variable_dtype)
                       for k in range(copies) for i, s in enumerate(self.shapes)]
-        self.count = self.add_weight(name="count", shape=(), dtype="int32", initializer="zeros", trainable=False)
-        self.head = self.add_weight(name="head", shape=(), dtype="int32", initializer="zeros", trainable=False)
+        for k, slot in enumerate(self.slots):  # one attribute each: TF checkpoints do not look inside the list
+            setattr(self, f"slot{k}", slot)
+        self.count = local("count", (), "int32")
+        self.head = local("head", (), "int32")
         self.built = True
 
     def replayed(self, batch):
@@ -82,7 +89,11 @@ class ReplayBuffer(keras.layers.Layer):
         batch = tf.shape(states[0])[0]
         rows = (tf.convert_to_tensor(self.head.value) + tf.range(batch)) % self.capacity
         pieces = list(states) + (list(momenta) if self.with_momentum else [])
+        distributed = tf.distribute.has_strategy() and tf.distribute.in_cross_replica_context() is False
         for slot, x in zip(self.slots, pieces):
-            slot.value.scatter_nd_update(rows[:, None], tf.cast(x, slot.dtype))
+            if distributed:  # a device-local variable takes no scatter there: rewrite it (O(capacity))
+                slot.assign(tf.tensor_scatter_nd_update(slot.value, rows[:, None], tf.cast(x, slot.dtype)))
+            else:
+                slot.value.scatter_nd_update(rows[:, None], tf.cast(x, slot.dtype))
         self.head.assign((self.head + batch) % self.capacity)
         self.count.assign(tf.minimum(self.count + batch, self.capacity))

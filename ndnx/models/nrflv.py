@@ -157,7 +157,7 @@ class NRFLV(keras.Model):
         states, _ = self.sampler.run(self.graph, start, self.positive_steps, free=free, chain=self.new_chain(start))
         return [images] + [tf.stop_gradient(s) for s in states[1:]]
 
-    def negative_phase(self, batch):
+    def negative_phase(self, batch, push=True):
         """Chains from the buffer (and fresh ones), `negative_steps` free steps; the result is pushed."""
         fresh = self.fresh_states(batch)
         if self.persist_momentum:
@@ -169,7 +169,8 @@ class NRFLV(keras.Model):
             chain = self.new_chain(start)
         states, chain = self.sampler.run(self.graph, start, self.negative_steps, chain=chain)
         states = [tf.stop_gradient(s) for s in states]
-        self.buffer.push(states, chain["momentum"] if self.persist_momentum else None)
+        if push:
+            self.buffer.push(states, chain["momentum"] if self.persist_momentum else None)
         return states
 
     def contrastive_loss(self, positive, negative):
@@ -200,6 +201,20 @@ class NRFLV(keras.Model):
         initter_loss = self.initter_step(images, positive)
         negative = self.negative_phase(tf.shape(images)[0])
         loss, e_pos, e_neg = self.weight_step(positive, negative)
+        for name, value in (("loss", loss), ("positive_energy", e_pos), ("negative_energy", e_neg),
+                            ("initter_loss", initter_loss)):
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def test_step(self, data):
+        """Both phases without any update (the buffer is read, not written): the loss and energies."""
+        images = data[0] if isinstance(data, (tuple, list)) else data
+        positive = self.positive_phase(images)
+        predicted = self.initter(images)
+        initter_loss = (tf.add_n([tf.reduce_mean(tf.square(p - t)) for p, t in zip(predicted, positive[1:])])
+                        if predicted else tf.constant(0.0))
+        negative = self.negative_phase(tf.shape(images)[0], push=False)
+        loss, e_pos, e_neg = self.contrastive_loss(positive, negative)
         for name, value in (("loss", loss), ("positive_energy", e_pos), ("negative_energy", e_neg),
                             ("initter_loss", initter_loss)):
             self.trackers[name].update_state(value)
