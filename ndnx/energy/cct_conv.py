@@ -100,6 +100,8 @@ class CCTConv(keras.layers.Layer):
         return tf.convert_to_tensor(v) if g is None else weight_norm_kernel(g, v)
 
     def _conv(self, x, kernel, pad):
+        if self.stride == 1 and 2 * pad + 1 == self.kernel_size:  # TF's SAME is this padding: no padded copy
+            return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
         if pad:
             x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
         return tf.nn.conv2d(x, kernel, strides=self.stride, padding="VALID")
@@ -107,10 +109,10 @@ class CCTConv(keras.layers.Layer):
     def call(self, x):
         outputs = []
         if self.conv_kernel is not None:
-            outputs.append(self._conv(x, self._folded(self.conv_kernel), self.padding) + self.conv_bias)
+            outputs.append(tf.nn.bias_add(self._conv(x, self._folded(self.conv_kernel), self.padding), self.conv_bias))
         if self.convt_kernel is not None:
             kernel = tf.reverse(tf.transpose(self._folded(self.convt_kernel), (0, 1, 3, 2)), axis=(0, 1))
-            outputs.append(self._conv(x, kernel, self.kernel_size - 1 - self.padding) + self.convt_bias)
+            outputs.append(tf.nn.bias_add(self._conv(x, kernel, self.kernel_size - 1 - self.padding), self.convt_bias))
         return outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=-1)
 
     def output_size(self, height, width):
