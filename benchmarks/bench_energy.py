@@ -22,7 +22,6 @@ Figures (benchmarks/results/energy.json):
 
 import argparse
 import os
-import resource
 import sys
 import time
 
@@ -31,29 +30,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from _common import machine_info, print_table, write_results  # noqa: E402
+from _common import machine_info, print_table, timed, write_results  # noqa: E402
 
 ORIGINAL_S_PER_STEP = {8: 0.090, 32: 0.317}
 THESIS = "NRFLV_CIFAR_4SL_small_densebackw_wideSL1base"
 SAMPLER = dict(step_size=0.1, friction=0.1, noise="faithful", min_sq_sigma=9e-5, max_sq_sigma=1e-4, burn_in=100,
                inverse_mass="faithful")
-
-
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(fn, repeats):
-    """(best wall, CPU of that call) over `repeats` calls."""
-    best = (float("inf"), float("inf"))
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        fn()
-        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-        if wall < best[0]:
-            best = (wall, cpu)
-    return best
 
 
 def operations(graph):

@@ -40,8 +40,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ndnx.energy.function_target import autodiff_energy_and_gradients
 from ndnx.energy.layer_network import LayerNetwork
-from ndnx.energy.state_activation import check_state_activation, clamp_range
+from ndnx.energy.state_activation import check_state_activation, clamp_range, clamp_to_ranges
 from ndnx.energy.state_activation import state_activation as state_activation_fn
 from ndnx.layers.replicas import ReplicatedLayer
 from ndnx.registry import register
@@ -213,8 +214,7 @@ class EnergyGraph(ReplicatedLayer):
 
     def clamp(self, states):
         """Each state clamped to ρ's range (what the samplers do after every step)."""
-        return [tf.clip_by_value(s, lo, hi) if math.isfinite(hi) else tf.maximum(s, lo)
-                for s, (lo, hi) in zip(states, self.ranges)]
+        return clamp_to_ranges(states, self.ranges)
 
     # --- energy ----------------------------------------------------------------------------------
     def interactions(self, states):
@@ -260,13 +260,7 @@ class EnergyGraph(ReplicatedLayer):
             energies = self.unit_energies(states, f)
             e = tf.add_n([tf.reduce_sum(tf.reshape(u, (tf.shape(u)[0], -1)), -1) for u in energies])
             return e, [s - b - 0.5 * fi if k else None for s, b, fi, k in zip(states, self.biases, f, free)]
-        watched = [s for s, k in zip(states, free) if k]
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(watched)
-            e = self.example_energies(states)
-            total = tf.reduce_sum(e)
-        grads = iter(tape.gradient(total, watched))
-        return e, [next(grads) if k else None for k in free]
+        return autodiff_energy_and_gradients(self.example_energies, states, free)
 
     def state_gradients(self, states, free=None):
         """[∂E/∂s_i] (or the ff_dynamics local update); None for the layers not in `free`."""

@@ -12,11 +12,23 @@ function E(states) → (batch,) so toy energies (a Gaussian, a double well) run 
     (0.5, 2.0)
 """
 
-import math
-
 import tensorflow as tf
 
-__all__ = ["FunctionTarget"]
+from ndnx.energy.state_activation import clamp_to_ranges
+
+__all__ = ["FunctionTarget", "autodiff_energy_and_gradients"]
+
+
+def autodiff_energy_and_gradients(energy_fn, states, free=None):
+    """(energy_fn(states) per example, [∂ Σ_batch E / ∂s_i for free layers, None for the others])."""
+    free = [True] * len(states) if free is None else list(free)
+    watched = [s for s, k in zip(states, free) if k]
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(watched)
+        e = energy_fn(states)
+        total = tf.reduce_sum(e)
+    grads = iter(tape.gradient(total, watched))
+    return e, [next(grads) if k else None for k in free]
 
 
 class FunctionTarget:
@@ -26,18 +38,7 @@ class FunctionTarget:
         self.energy_fn, self.ranges = energy_fn, ranges
 
     def energy_and_gradients(self, states, free=None):
-        states = [tf.convert_to_tensor(s) for s in states]
-        free = [True] * len(states) if free is None else list(free)
-        watched = [s for s, k in zip(states, free) if k]
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(watched)
-            e = self.energy_fn(states)
-            total = tf.reduce_sum(e)
-        grads = iter(tape.gradient(total, watched))
-        return e, [next(grads) if k else None for k in free]
+        return autodiff_energy_and_gradients(self.energy_fn, [tf.convert_to_tensor(s) for s in states], free)
 
     def clamp(self, states):
-        if self.ranges is None:
-            return list(states)
-        return [tf.clip_by_value(s, lo, hi) if math.isfinite(hi) else tf.maximum(s, lo)
-                for s, (lo, hi) in zip(states, self.ranges)]
+        return list(states) if self.ranges is None else clamp_to_ranges(states, self.ranges)

@@ -20,7 +20,8 @@ import math
 
 import tensorflow as tf
 
-__all__ = ["STATE_ACTIVATIONS", "state_activation", "clamp_range", "leaky_clamp", "check_state_activation"]
+__all__ = ["STATE_ACTIVATIONS", "state_activation", "clamp_range", "clamp_to_ranges", "leaky_clamp",
+           "check_state_activation"]
 
 STATE_ACTIVATIONS = ("hardtanh", "hardsig", "relu", "swish", "leaky_relu", "identity")
 
@@ -56,6 +57,11 @@ def clamp_range(name, layer_index):
     if name == "relu" and layer_index > 0:
         return (0.0, math.inf)
     return (0.0, 1.0)
+
+
+def clamp_to_ranges(states, ranges):
+    """Each state clipped to its (low, high); an infinite high bound clips from below only."""
+    return [tf.clip_by_value(s, lo, hi) if math.isfinite(hi) else tf.maximum(s, lo) for s, (lo, hi) in zip(states, ranges)]
 
 
 def leaky_clamp(name):

@@ -195,16 +195,18 @@ class NRFLV(keras.Model):
         self.optimizer.apply(grads, self.graph.trainable_variables)
         return loss, e_pos, e_neg
 
+    def _record(self, **values):
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
     def train_step(self, data):
         images = data[0] if isinstance(data, (tuple, list)) else data
         positive = self.positive_phase(images)
         initter_loss = self.initter_step(images, positive)
         negative = self.negative_phase(tf.shape(images)[0])
         loss, e_pos, e_neg = self.weight_step(positive, negative)
-        for name, value in (("loss", loss), ("positive_energy", e_pos), ("negative_energy", e_neg),
-                            ("initter_loss", initter_loss)):
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return self._record(loss=loss, positive_energy=e_pos, negative_energy=e_neg, initter_loss=initter_loss)
 
     def test_step(self, data):
         """Both phases without any update (the buffer is read, not written): the loss and energies."""
@@ -215,10 +217,7 @@ class NRFLV(keras.Model):
                         if predicted else tf.constant(0.0))
         negative = self.negative_phase(tf.shape(images)[0], push=False)
         loss, e_pos, e_neg = self.contrastive_loss(positive, negative)
-        for name, value in (("loss", loss), ("positive_energy", e_pos), ("negative_energy", e_neg),
-                            ("initter_loss", initter_loss)):
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return self._record(loss=loss, positive_energy=e_pos, negative_energy=e_neg, initter_loss=initter_loss)
 
     def call(self, images):
         images = tf.convert_to_tensor(images, dtype=self.graph.compute_dtype)
