@@ -103,18 +103,21 @@ def conv_reference(ops, batch, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
-    parser.add_argument("--jit", action="store_true", help="XLA-compile the sampler loop")
+    parser.add_argument("--jit", action="store_true", help="XLA-compile the sampler loop (slow on a CPU)")
+    parser.add_argument("--fft-min-kernel", type=int, default=11, help="FFT convolutions from this kernel size (0: none)")
     args = parser.parse_args()
+    args.fft_min_kernel = args.fft_min_kernel or None
     load = os.getloadavg()[0]
     import ndnx
     from ndnx.energy import SGHMC
 
     steps, repeats = (5, 2) if args.quick else (20, 3)
-    graph = ndnx.energy.nrflv_graph(THESIS, seed=0)
+    graph = ndnx.energy.nrflv_graph(THESIS, fft_min_kernel=args.fft_min_kernel, seed=0)
     graph.build()
     ops = operations(graph)
     per_example = 2 * sum(op_flops(op) for op in ops)  # forward + input gradient
-    results = {"load_average_1min": load, "steps_timed": steps, "jit_compile": args.jit}
+    results = {"load_average_1min": load, "steps_timed": steps, "jit_compile": args.jit,
+               "fft_min_kernel": args.fft_min_kernel}
     rng = np.random.default_rng(0)
     for batch in (8, 32):
         states = [rng.uniform(-1, 1, size=(batch,) + s).astype("float32") for s in graph.shapes]

@@ -13,6 +13,10 @@ convolution of x padded by k − 1 − p with the kernel flipped in space; its k
 PyTorch stores it, (kh, kw, F, C_in) in Keras order, so weight norm (dim 0 in PyTorch) normalises it
 per *input* channel, while an ordinary convolution's kernel is normalised per output channel.
 
+`fft=True` computes a size-preserving stride-1 convolution through 2-D real FFTs (zero-padded to
+H + k − 1, so no wrap-around): the same result to float32 rounding, in about 2.3× less CPU time for an
+11×11 kernel on 32×32×32 maps (forward and input gradient, batch 32); at 7×7 the two are even.
+
 `stride` > 1 is the exact fusion of a size-preserving convolution followed by NRF-LV's nearest
 subsampling by an integer factor (PyTorch's nearest picks source pixel ⌊i·H/H'⌋ = s·i): only the
 kept pixels are computed.
@@ -32,7 +36,7 @@ import tensorflow as tf
 from ndnx.layers.weight_norm import weight_norm_kernel
 from ndnx.seeding import derive_seed
 
-__all__ = ["CCTConv", "cct_padding", "CCT_MODES"]
+__all__ = ["CCTConv", "cct_padding", "fft_conv_same", "CCT_MODES"]
 
 CCT_MODES = ("conv", "convT", "cct")
 
@@ -46,12 +50,26 @@ def cct_padding(kernel, padding):
     return (kernel - 1) // 2 if padding is None else int(padding)
 
 
+def fft_conv_same(x, kernel):
+    """tf.nn.conv2d(x, kernel, 1, "SAME") for an odd kernel, through real FFTs (no wrap-around)."""
+    k, h, w = kernel.shape[0], x.shape[1], x.shape[2]
+    p = (k - 1) // 2
+    size = [h + k - 1, w + k - 1]
+    xt = tf.pad(tf.transpose(x, (0, 3, 1, 2)), [[0, 0], [0, 0], [0, k - 1], [0, k - 1]])
+    # cross-correlation = convolution with the kernel flipped in space
+    kt = tf.pad(tf.transpose(tf.reverse(kernel, axis=(0, 1)), (2, 3, 0, 1)), [[0, 0], [0, 0], [0, h - 1], [0, w - 1]])
+    xf = tf.transpose(tf.signal.rfft2d(xt), (2, 3, 0, 1))  # (P, Q, batch, C)
+    kf = tf.transpose(tf.signal.rfft2d(kt), (2, 3, 0, 1))  # (P, Q, C, F)
+    y = tf.signal.irfft2d(tf.transpose(tf.matmul(xf, kf), (2, 3, 0, 1)), fft_length=size)
+    return tf.transpose(y[:, :, p:p + h, p:p + w], (0, 2, 3, 1))
+
+
 class CCTConv(keras.layers.Layer):
     """See the module docstring. Args: filters, kernel_size (int), padding (int or None), mode
-    ("conv", "convT", "cct"), stride (fused nearest subsampling), weight_norm, seed."""
+    ("conv", "convT", "cct"), stride (fused nearest subsampling), weight_norm, fft, seed."""
 
-    def __init__(self, filters, kernel_size, padding=None, mode="conv", stride=1, weight_norm=False, seed=None,
-                 **kwargs):
+    def __init__(self, filters, kernel_size, padding=None, mode="conv", stride=1, weight_norm=False, fft=False,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
         if mode not in CCT_MODES:
             raise ValueError(f"{self.name}: mode must be one of {', '.join(CCT_MODES)}, got {mode!r}")
@@ -60,7 +78,7 @@ class CCTConv(keras.layers.Layer):
                              f"got {filters}")
         self.filters, self.kernel_size, self.mode = int(filters), int(kernel_size), mode
         self.padding = cct_padding(self.kernel_size, padding)
-        self.stride, self.weight_norm, self.seed = int(stride), bool(weight_norm), seed
+        self.stride, self.weight_norm, self.fft, self.seed = int(stride), bool(weight_norm), bool(fft), seed
 
     def _init(self, name, fan_in):
         # PyTorch's default U(±1/√fan_in) for kernels and biases alike
@@ -101,6 +119,8 @@ class CCTConv(keras.layers.Layer):
 
     def _conv(self, x, kernel, pad):
         if self.stride == 1 and 2 * pad + 1 == self.kernel_size:  # TF's SAME is this padding: no padded copy
+            if self.fft:
+                return fft_conv_same(x, kernel)
             return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
         if pad:
             x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])

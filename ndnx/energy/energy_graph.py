@@ -114,6 +114,8 @@ class EnergyGraph(ReplicatedLayer):
         weight_norm: on the base and dense-block CCTConvs and the hidden dense layers.
         reduction: "mean" (per-example mean, default) or "sum" (the original's batch sum) in `total_energy`.
         ff_dynamics: `state_gradients` returns the local update s − b − ½f instead of ∂E/∂s.
+        fft_min_kernel: size-preserving stride-1 convolutions with at least this kernel run through FFTs
+            (`cct_conv.fft_conv_same`; same result to float32 rounding; None: never). 11 pays on a CPU.
         replicas: must be None. seed: int or None.
 
     call(states) takes the list of states, or all of them flattened and concatenated (batch, units),
@@ -121,8 +123,8 @@ class EnergyGraph(ReplicatedLayer):
     """
 
     def __init__(self, layers, edges, base_channels=32, growth_rate=8, state_activation="hardtanh",
-                 activation="leaky_relu", weight_norm=False, reduction="mean", ff_dynamics=False, replicas=None,
-                 seed=None, **kwargs):
+                 activation="leaky_relu", weight_norm=False, reduction="mean", ff_dynamics=False, fft_min_kernel=None,
+                 replicas=None, seed=None, **kwargs):
         kwargs.setdefault("name", "energy_graph")
         super().__init__(replicas=replicas, seed=seed, **kwargs)
         if replicas is not None:
@@ -136,6 +138,9 @@ class EnergyGraph(ReplicatedLayer):
         if reduction not in REDUCTIONS:
             raise ValueError(f"{self.name}: reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction, self.ff_dynamics = reduction, bool(ff_dynamics)
+        if fft_min_kernel is not None and (not isinstance(fft_min_kernel, int) or fft_min_kernel < 1):
+            raise ValueError(f"{self.name}: fft_min_kernel must be None or a positive int, got {fft_min_kernel!r}")
+        self.fft_min_kernel = fft_min_kernel
         self.names = [layer["name"] for layer in self.layer_specs]
         self.shapes = [tuple(layer["shape"]) for layer in self.layer_specs]
         self.sizes = [int(math.prod(s)) for s in self.shapes]
@@ -158,6 +163,7 @@ class EnergyGraph(ReplicatedLayer):
                 [(e["source"], self.shapes[index[e["source"]]]) for e in dense],
                 base_channels=self.base_channels, growth_rate=self.growth_rate, final_kernel=layer["final_kernel"],
                 depth=layer["depth"], activation=activation, weight_norm=self.weight_norm,
+                fft_min_kernel=fft_min_kernel,
                 seed=self.sublayer_seed(layer["name"]), dtype=self.dtype_policy))
 
     # --- building --------------------------------------------------------------------------------
@@ -279,5 +285,6 @@ class EnergyGraph(ReplicatedLayer):
         config.update({"layers": [dict(l) for l in self.layer_specs], "edges": [dict(e) for e in self.edge_specs],
                        "base_channels": self.base_channels, "growth_rate": self.growth_rate,
                        "state_activation": self.state_activation, "activation": self.activation,
-                       "weight_norm": self.weight_norm, "reduction": self.reduction, "ff_dynamics": self.ff_dynamics})
+                       "weight_norm": self.weight_norm, "reduction": self.reduction, "ff_dynamics": self.ff_dynamics,
+                       "fft_min_kernel": self.fft_min_kernel})
         return config

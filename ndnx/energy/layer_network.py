@@ -69,11 +69,13 @@ class LayerNetwork(keras.layers.Layer):
     dense_edges: [(source, source_shape)]."""
 
     def __init__(self, target, target_shape, conv_edges, dense_edges, base_channels=32, growth_rate=8,
-                 final_kernel=7, depth=0, activation="leaky_relu", weight_norm=False, seed=None, **kwargs):
+                 final_kernel=7, depth=0, activation="leaky_relu", weight_norm=False, fft_min_kernel=None, seed=None,
+                 **kwargs):
         super().__init__(name=kwargs.pop("name", f"{target}_network"), **kwargs)
         self.target, self.target_shape = target, tuple(target_shape)
         self.act = inner_activation(activation)
         seed_of = (lambda n: None if seed is None else derive_seed(seed, n))
+        fft = (lambda k: fft_min_kernel is not None and k >= fft_min_kernel)
         self.conv_edges, self.dense_edges = list(conv_edges), list(dense_edges)
         self.base, self.mix, self.out, self.middle = [], None, None, []
         if self.conv_edges:
@@ -85,11 +87,13 @@ class LayerNetwork(keras.layers.Layer):
                 if same and shape[0] > h and shape[0] % h == 0 and shape[1] % w == 0 and shape[0] // h == shape[1] // w:
                     stride = shape[0] // h  # conv + nearest subsampling, fused exactly
                 self.base.append(CCTConv(base_channels, kernel, padding, kind, stride=stride, weight_norm=weight_norm,
+                                         fft=fft(kernel),
                                          seed=seed_of(f"{target}_from_{source}"), name=f"{target}_from_{source}",
                                          dtype=self.dtype_policy))
             if depth == 0:
                 self.mix = CCTConv(base_channels, 1, 0, seed=seed_of(f"{target}_mix"), name=f"{target}_mix", dtype=self.dtype_policy)
-                self.out = CCTConv(c, final_kernel, None, seed=seed_of(f"{target}_out"), name=f"{target}_out", dtype=self.dtype_policy)
+                self.out = CCTConv(c, final_kernel, None, fft=fft(final_kernel), seed=seed_of(f"{target}_out"),
+                                   name=f"{target}_out", dtype=self.dtype_policy)
             else:
                 for k in range(depth):
                     squeeze = CCTConv(base_channels, 1, 0, seed=seed_of(f"{target}_middle{k}_squeeze"),

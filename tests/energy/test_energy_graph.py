@@ -136,3 +136,24 @@ def test_state_of_the_wrong_shape_is_refused():
     graph = _tiny()
     with pytest.raises(ValueError, match=r"state 'h' must have shape \(batch, 3\), got \(3, 4\)"):
         graph([np.zeros((3, 2)), np.zeros((3, 4))])
+
+
+def test_fft_convolutions_give_the_same_energy_and_gradients():
+    layers = [{"name": "image", "shape": [12, 12, 2]}, {"name": "h", "shape": [12, 12, 4], "final_kernel": 7}]
+    edges = [{"source": "h", "target": "image", "kind": "cct", "kernel": 11},
+             {"source": "image", "target": "h", "kind": "conv", "kernel": 7},
+             {"source": "h", "target": "h", "kind": "convT", "kernel": 11}]
+    direct = ndnx.energy.EnergyGraph(layers, edges, base_channels=4, activation="swish", seed=5)
+    fft = ndnx.energy.EnergyGraph.from_config(dict(direct.get_config(), fft_min_kernel=7))
+    direct.build(), fft.build()
+    for a, b in zip(fft.weights, direct.weights):
+        a.assign(b)
+    assert fft.networks[0].base[0].fft and fft.networks[1].out.fft and not direct.networks[1].out.fft
+    states = [RNG.uniform(-1, 1, size=(3,) + s).astype("float32") for s in direct.shapes]
+    e_direct, g_direct = direct.energy_and_gradients(states)
+    e_fft, g_fft = fft.energy_and_gradients(states)
+    np.testing.assert_allclose(e_fft.numpy(), e_direct.numpy(), rtol=1e-5)
+    for a, b in zip(g_fft, g_direct):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5 * float(np.abs(b).max()))
+    with pytest.raises(ValueError, match="fft_min_kernel must be None or a positive int, got 0"):
+        ndnx.energy.EnergyGraph(layers, edges, fft_min_kernel=0)
