@@ -17,7 +17,15 @@ Figures (benchmarks/results/energy.json):
   step at batch 8 / 32 on this 2-core machine (floors: ≥ 3×, and ≥ 0.6 of the conv throughput);
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-    python benchmarks/bench_energy.py [--quick]
+Last full run (2026-12-03 00:41, 2-core AMD EPYC shared with other jobs, load 4.0; FFT for the 11×11
+kernel): negative phase 126 ms per step at batch 8 (7.96 steps/s, 6.70 from CPU time) and 563 ms at
+batch 32 (1.78 / 1.83); positive phase 115 / 515 ms; 33.4 GFLOP per step at batch 32; the plain
+convolutions reach 104 GFLOP/s; fraction 0.57 (0.64 in CPU time). Against the original: 0.72× (batch 8)
+and 0.56× (batch 32) — the 3× floor is not met. Without FFT (an earlier run, load 5.5): 4.32 and 1.13
+steps/s, fraction 0.39 (0.50 CPU). With XLA (`--jit`): 7.8 s per step at batch 8 (XLA's CPU
+convolutions).
+
+    python benchmarks/bench_energy.py [--quick] [--jit] [--fft-min-kernel K]
 """
 
 import argparse
