@@ -33,6 +33,8 @@ def test_notebook_runs_small(path, tmp_path, monkeypatch):
     if path.stem == "cordsnet":  # one step per pair of areas (spec §2.3): R4 at the small size
         assert text.count("latencies (stimulus steps): [1, 1, 2, 2], logits: 2") == 3
         assert "σ = 0.00: MSE per area [0. 0. 0. 0.], agreement 1.00" in text
+    if path.stem == "energy_sampling":  # SGHMC's oscillation at the thesis calibration (spec §2.1, §3.4)
+        assert "period 5.84 steps = 41.6 Hz at 4.12 ms per step" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)  # figures rendered
     # The last cell's figure too (a Figure drawn without pyplot shows only as the cell's value).
     last = [cell for cell in nb.cells if cell.cell_type == "code"][-1]
