@@ -72,7 +72,7 @@ experiment = Experiment(
     defaults=DEFAULTS,
     data=load,
     build=build,
-    fit=Epochs(),
+    fit=Epochs(images=lambda model: model.sample_images(16)),  # the latest negative samples in TensorBoard
     checks=CHECKS,
     seeds=1,
     description="NRF-LV energy graph trained by contrastive divergence on MNIST digits (offline default)",

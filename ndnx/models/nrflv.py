@@ -223,6 +223,21 @@ class NRFLV(keras.Model):
         images = tf.convert_to_tensor(images, dtype=self.graph.compute_dtype)
         return self.graph([images] + self.initial_latents(images))
 
+    def latest_chains(self, k=16):
+        """The states (one array per layer) of the k chains last pushed to the replay buffer."""
+        count, head = int(self.buffer.count.numpy()), int(self.buffer.head.numpy())
+        k = min(int(k), max(count, 1))
+        rows = (head - k + np.arange(k)) % self.buffer_capacity
+        return [slot.numpy()[rows] for slot in self.buffer.slots[:len(self.graph.shapes)]]
+
+    def sample_images(self, k=16):
+        """{"negative_samples": (1, k, H, W, C)}: the image layer of the latest negative chains ({} when the
+        data layer is not an (H, W, C) image). For TensorBoard's image dashboard:
+        `ndnx.training.train(..., images=lambda m: m.sample_images())`."""
+        if len(self.graph.shapes[0]) != 3 or self.graph.shapes[0][-1] not in (1, 3, 4):
+            return {}
+        return {"negative_samples": self.latest_chains(k)[0][None]}
+
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)
 

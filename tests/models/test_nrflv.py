@@ -66,6 +66,7 @@ def test_one_weight_step_on_the_loss_lowers_the_energy_gap():
         return float(model.graph.total_energy(pos) - model.graph.total_energy(neg))
 
     before = gap()
+    assert model.sample_images(2)["negative_samples"].shape == (1, 1, 8, 8, 1)  # an empty buffer: one blank image
     loss, _, _ = model.weight_step(pos, neg)
     assert float(loss) == pytest.approx(before, rel=1e-5)  # λ = 0: loss = E⁺ − E⁻
     print("E+ − E−:", before, "→", gap())

@@ -27,9 +27,12 @@ def _model():
 def test_resume_continues_from_the_checkpoint_with_its_buffer(tmp_path):
     first = _model()
     out = ndnx.training.train(first, DATA, epochs=2, batch_size=8, checkpoint_dir=str(tmp_path / "ckpt"),
-                              checkpoint_every=1, log_dir=str(tmp_path / "logs"), progress=False)
+                              checkpoint_every=1, log_dir=str(tmp_path / "logs"), progress=False,
+                              images=lambda m: m.sample_images(4))
     assert out["initial_epoch"] == 0 and out["epochs_done"] == 2
     assert int(first.buffer.count.numpy()) == 64  # 2 epochs × 4 batches × 8 chains
+    np.testing.assert_array_equal(first.latest_chains(4)[1], first.buffer.slots[1].numpy()[60:64])  # the last 4
+    assert first.sample_images() == {}  # the data layer is not an image
     resumed = _model()
     out = ndnx.training.train(resumed, DATA, epochs=2, batch_size=8, checkpoint_dir=str(tmp_path / "ckpt"),
                               progress=False)
