@@ -19,3 +19,6 @@ from ndnx.energy.mala import MALA
 from ndnx.energy.inverse_mass import circulant_inverse_mass, faithful_inverse_mass
 
 __all__ += ["FunctionTarget", "Sampler", "SGHMC", "ULA", "MALA", "circulant_inverse_mass", "faithful_inverse_mass"]
+from ndnx.energy.adaptive_negative_steps import AdaptiveNegativeSteps
+
+__all__ += ["AdaptiveNegativeSteps"]

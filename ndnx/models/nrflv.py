@@ -59,7 +59,10 @@ class NRFLV(keras.Model):
 
     Args:
         graph: an `EnergyGraph` config dict (or the layer itself); layer 0 is the data layer.
-        positive_steps, negative_steps: sampler steps per phase (500 and 500 in the thesis).
+        positive_steps, negative_steps: sampler steps per phase (500 and 500 in the thesis). The negative
+            length in force is the variable `num_negative_steps` (checkpointed), which
+            `ndnx.energy.AdaptiveNegativeSteps` lengthens during training.
+        randomize_negative_steps: draw each negative phase's length from Poisson(num_negative_steps), at least 1.
         sampler_config: keyword arguments of `SGHMC` (default: η = α = 0.1, T = 1, no burn-in).
         initter_channels: num_ch_initter (32). initter_weight_norm: weight norm in the initter.
         buffer_capacity, buffer_reuse: replay buffer size (10,000) and replayed fraction (0.95).
@@ -71,7 +74,8 @@ class NRFLV(keras.Model):
 
     def __init__(self, graph, positive_steps=500, negative_steps=500, sampler_config=None, initter_channels=32,
                  initter_weight_norm=False, buffer_capacity=10_000, buffer_reuse=0.95, persist_momentum=False,
-                 l2_energy=1.0, initter_learning_rate=5e-4, replicas=None, seed=None, **kwargs):
+                 l2_energy=1.0, initter_learning_rate=5e-4, randomize_negative_steps=False, replicas=None, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if replicas is not None:
             raise ValueError(f"NRFLV: replicas must be None (one energy model per fit), got {replicas!r}")
@@ -88,6 +92,7 @@ class NRFLV(keras.Model):
         if not np.isfinite(l2_energy) or l2_energy < 0:
             raise ValueError(f"NRFLV: l2_energy must be a finite number ≥ 0, got {l2_energy!r}")
         self.positive_steps, self.negative_steps = positive_steps, negative_steps
+        self.randomize_negative_steps = bool(randomize_negative_steps)
         self.sampler_config = dict(sampler_config or {})
         self.sampler_config.setdefault("seed", 0 if seed is None else derive_seed(seed, "sampler"))
         self.sampler = SGHMC(**self.sampler_config)
@@ -109,6 +114,9 @@ class NRFLV(keras.Model):
 
     # --- building ---------------------------------------------------------------------------------------
     def build(self, input_shape=None):
+        self.num_negative_steps = self.add_weight(name="num_negative_steps", shape=(), dtype="int32", trainable=False,
+                                                  initializer=keras.initializers.Constant(self.negative_steps),
+                                                  aggregation="only_first_replica")
         self.graph.build()
         self.initter.build()
         self.buffer.build()
@@ -167,7 +175,12 @@ class NRFLV(keras.Model):
         else:
             start = self.buffer.sample(fresh)
             chain = self.new_chain(start)
-        states, chain = self.sampler.run(self.graph, start, self.negative_steps, chain=chain)
+        steps = tf.convert_to_tensor(self.num_negative_steps.value)
+        if self.randomize_negative_steps:
+            drawn = keras.random.randint((), 0, 2**30, seed=self.fresh_generator)
+            steps = tf.maximum(1, tf.cast(tf.random.stateless_poisson((), [drawn, 1], tf.cast(steps, tf.float32)),
+                                          tf.int32))
+        states, chain = self.sampler.run(self.graph, start, steps, chain=chain)
         states = [tf.stop_gradient(s) for s in states]
         if push:
             self.buffer.push(states, chain["momentum"] if self.persist_momentum else None)
@@ -248,7 +261,8 @@ class NRFLV(keras.Model):
                        "initter_channels": self.initter_channels, "initter_weight_norm": self.initter_weight_norm,
                        "buffer_capacity": self.buffer_capacity, "buffer_reuse": self.buffer_reuse,
                        "persist_momentum": self.persist_momentum, "l2_energy": self.l2_energy,
-                       "initter_learning_rate": self.initter_learning_rate, "replicas": None, "seed": self.seed})
+                       "initter_learning_rate": self.initter_learning_rate,
+                       "randomize_negative_steps": self.randomize_negative_steps, "replicas": None, "seed": self.seed})
         return config
 
     @classmethod

@@ -74,3 +74,18 @@ def test_two_devices_under_mirrored_strategy():
     print("mirrored:", got)
     assert got["devices"] == 2 and got["count"] == 32  # the first device's buffer: 8 steps × 4 chains
     assert np.isfinite(got["loss"])
+
+
+def test_adaptive_negative_steps_and_poisson_lengths():
+    model = ndnx.models.NRFLV(GRAPH, positive_steps=2, negative_steps=4, buffer_capacity=64,
+                              randomize_negative_steps=True, seed=0)
+    model.compile()
+    schedule = ndnx.energy.AdaptiveNegativeSteps(factor=1.25, cooldown=2, start_epoch=1)
+    schedule.set_model(model)
+    for epoch, (neg, pos) in enumerate([(1.0, 0.0), (1.0, 0.0), (1.0, 0.0), (1.0, 0.0), (1.0, 0.0), (0.0, 1.0)]):
+        schedule.on_epoch_end(epoch, {"negative_energy": neg, "positive_energy": pos})
+        if epoch == 1:
+            assert int(model.num_negative_steps.numpy()) == 5  # ⌈4 · 1.25⌉ once past the start epoch
+    assert int(model.num_negative_steps.numpy()) == 7  # 5 → 7 after the 2-epoch cooldown, then no change
+    model.fit(DATA, batch_size=8, epochs=1, verbose=0)  # Poisson lengths run (each ≥ 1 step)
+    assert int(model.buffer.count.numpy()) == 32
