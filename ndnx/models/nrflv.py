@@ -63,6 +63,9 @@ class NRFLV(keras.Model):
             length in force is the variable `num_negative_steps` (checkpointed), which
             `ndnx.energy.AdaptiveNegativeSteps` lengthens during training.
         randomize_negative_steps: draw each negative phase's length from Poisson(num_negative_steps), at least 1.
+        negative_initter: fresh negative chains start from the initter on random images (per image and channel a
+            mean ~U(0, 0.7), plus N(0, 0.3²) pixel noise, clamped to ρ's range; the original's `neg_ff_init`)
+            instead of uniform noise in every layer.
         sampler_config: keyword arguments of `SGHMC` (default: η = α = 0.1, T = 1, no burn-in).
         initter_channels: num_ch_initter (32). initter_weight_norm: weight norm in the initter.
         buffer_capacity, buffer_reuse: replay buffer size (10,000) and replayed fraction (0.95).
@@ -74,8 +77,8 @@ class NRFLV(keras.Model):
 
     def __init__(self, graph, positive_steps=500, negative_steps=500, sampler_config=None, initter_channels=32,
                  initter_weight_norm=False, buffer_capacity=10_000, buffer_reuse=0.95, persist_momentum=False,
-                 l2_energy=1.0, initter_learning_rate=5e-4, randomize_negative_steps=False, replicas=None, seed=None,
-                 **kwargs):
+                 l2_energy=1.0, initter_learning_rate=5e-4, randomize_negative_steps=False, negative_initter=False,
+                 replicas=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if replicas is not None:
             raise ValueError(f"NRFLV: replicas must be None (one energy model per fit), got {replicas!r}")
@@ -93,6 +96,7 @@ class NRFLV(keras.Model):
             raise ValueError(f"NRFLV: l2_energy must be a finite number ≥ 0, got {l2_energy!r}")
         self.positive_steps, self.negative_steps = positive_steps, negative_steps
         self.randomize_negative_steps = bool(randomize_negative_steps)
+        self.negative_initter = bool(negative_initter)
         self.sampler_config = dict(sampler_config or {})
         self.sampler_config.setdefault("seed", 0 if seed is None else derive_seed(seed, "sampler"))
         self.sampler = SGHMC(**self.sampler_config)
@@ -144,7 +148,15 @@ class NRFLV(keras.Model):
         return self.graph.clamp([tf.convert_to_tensor(images)] + latents)[1:]
 
     def fresh_states(self, batch):
-        """Uniform noise in ρ's range for every layer ([0, 1] where the range is unbounded)."""
+        """Uniform noise in ρ's range for every layer ([0, 1] where the range is unbounded), or with
+        `negative_initter` random images and the initter's latents for them."""
+        if self.negative_initter:
+            shape = self.graph.shapes[0]
+            means = keras.random.uniform((batch,) + (1,) * (len(shape) - 1) + shape[-1:], 0.0, 0.7,
+                                         seed=self.fresh_generator)
+            noise = keras.random.normal((batch,) + shape, stddev=0.3, seed=self.fresh_generator)
+            images = self.graph.clamp([means + noise] + [tf.zeros((batch,) + s) for s in self.graph.shapes[1:]])[0]
+            return [images] + self.initial_latents(images)
         out = []
         for shape, (lo, hi) in zip(self.graph.shapes, self.graph.ranges):
             hi = hi if np.isfinite(hi) else lo + 1.0
@@ -262,7 +274,8 @@ class NRFLV(keras.Model):
                        "buffer_capacity": self.buffer_capacity, "buffer_reuse": self.buffer_reuse,
                        "persist_momentum": self.persist_momentum, "l2_energy": self.l2_energy,
                        "initter_learning_rate": self.initter_learning_rate,
-                       "randomize_negative_steps": self.randomize_negative_steps, "replicas": None, "seed": self.seed})
+                       "randomize_negative_steps": self.randomize_negative_steps,
+                       "negative_initter": self.negative_initter, "replicas": None, "seed": self.seed})
         return config
 
     @classmethod

@@ -89,3 +89,16 @@ def test_adaptive_negative_steps_and_poisson_lengths():
     assert int(model.num_negative_steps.numpy()) == 7  # 5 → 7 after the 2-epoch cooldown, then no change
     model.fit(DATA, batch_size=8, epochs=1, verbose=0)  # Poisson lengths run (each ≥ 1 step)
     assert int(model.buffer.count.numpy()) == 32
+
+
+def test_fresh_negative_chains_from_the_initter():
+    model = ndnx.models.NRFLV(GRAPH, positive_steps=1, negative_steps=1, buffer_capacity=64, negative_initter=True,
+                              seed=3)
+    model.compile()
+    images, latents = model.fresh_states(256)
+    np.testing.assert_allclose(latents.numpy(), model.initial_latents(images)[0].numpy(), rtol=1e-6)
+    x = images.numpy()
+    assert x.min() >= 0.0 and x.max() <= 1.0  # hardsig range
+    rng = np.random.default_rng(0)  # the NumPy reference of the recipe: clip(U(0, 0.7) + N(0, 0.3²), 0, 1)
+    want = np.clip(rng.uniform(0, 0.7, 10**6) + rng.normal(0, 0.3, 10**6), 0, 1).mean()
+    assert abs(float(x.mean()) - want) < 0.03
