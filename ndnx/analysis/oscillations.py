@@ -8,6 +8,10 @@ is then 41.6 Hz — the "gamma" the thesis analyses.
 * `power_spectrum`: Welch PSD of each trace (linear detrend, density scaling) with frequencies in Hz;
   `peak_frequency` its argmax (the DC bin excluded);
 * `lfp`: the sum over channels (last axis) of a trajectory (time, ..., channels);
+* `spectrogram`: short-time spectra (NFFT 256 by default, as the thesis) with times in steps and
+  frequencies in Hz;
+* `onset_transient`: the thesis's contrast-dependent transient — a trace floored at its baseline mean,
+  minus that mean, from `before` steps before to `after` steps after an onset;
 * `state_momentum_lag`: the lag k in [−max_lag, max_lag] steps maximising Σ_t (s(t + k) − s̄)(p(t) − p̄)
   per trace, i.e. how many steps the state trails the momentum ("E" and "I" after Aitchison & Lengyel
   2016); each trace gets its own lag (the original's per-channel list was never reset).
@@ -25,7 +29,8 @@ Example:
 import numpy as np
 import scipy.signal
 
-__all__ = ["MS_PER_STEP", "power_spectrum", "peak_frequency", "lfp", "state_momentum_lag"]
+__all__ = ["MS_PER_STEP", "power_spectrum", "peak_frequency", "spectrogram", "onset_transient", "lfp",
+           "state_momentum_lag"]
 
 MS_PER_STEP = 70.0 / 17.0
 
@@ -43,6 +48,25 @@ def peak_frequency(trace, ms_per_step=MS_PER_STEP, nperseg=256):
     """The frequency (Hz) of the largest PSD bin of one trace, DC excluded."""
     freqs, psd = power_spectrum(np.ravel(trace), ms_per_step, nperseg)
     return float(freqs[1:][np.argmax(psd[1:])])
+
+
+def spectrogram(trace, ms_per_step=MS_PER_STEP, nfft=256, overlap=128):
+    """(frequencies in Hz, window centres in steps, power (frequencies, windows)) of one trace."""
+    if not np.isfinite(ms_per_step) or ms_per_step <= 0:
+        raise ValueError(f"spectrogram: ms_per_step must be a finite number > 0, got {ms_per_step!r}")
+    freqs, times, power = scipy.signal.spectrogram(np.ravel(trace).astype("float64"), fs=1000.0 / ms_per_step,
+                                                   nperseg=nfft, noverlap=overlap, detrend="linear")
+    return freqs, times * 1000.0 / ms_per_step, power
+
+
+def onset_transient(trace, onset, baseline, before=100, after=150):
+    """max(trace, mean(baseline)) − mean(baseline) on steps onset − before … onset + after − 1.
+
+    baseline: a slice of steps (e.g. slice(100, 1100), the blank before the stimulus).
+    """
+    trace = np.asarray(trace, dtype="float64")
+    level = trace[baseline].mean(axis=0)
+    return np.maximum(trace[onset - before:onset + after], level) - level
 
 
 def lfp(trajectory):

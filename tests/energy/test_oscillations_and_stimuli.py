@@ -69,3 +69,16 @@ def test_gabor_patch_formula_and_sets():
         axis=2).sum()
     with pytest.raises(ValueError, match="unknown set 'orientation'"):
         stimulus_set("orientation", base)
+
+
+def test_spectrogram_ridge_and_onset_transient():
+    from ndnx.analysis.oscillations import onset_transient, spectrogram
+
+    t = np.arange(3000)
+    trace = np.where(t < 1500, np.sin(2 * np.pi * t / 10), np.sin(2 * np.pi * t / 5))
+    freqs, times, power = spectrogram(trace, ms_per_step=1.0)
+    ridge = freqs[np.argmax(power, axis=0)]
+    assert np.all(ridge[times < 1300] == pytest.approx(100.0, abs=freqs[1])) and ridge[-1] == pytest.approx(200.0, abs=freqs[1])
+    step = np.concatenate([np.full(100, 1.0), np.full(50, 3.0), np.full(50, 0.5)])
+    out = onset_transient(step, onset=100, baseline=slice(0, 100), before=10, after=60)
+    np.testing.assert_array_equal(out, np.concatenate([np.zeros(10), np.full(50, 2.0), np.zeros(10)]))
