@@ -168,6 +168,8 @@ class EnergyGraph(ReplicatedLayer):
 
     # --- building --------------------------------------------------------------------------------
     def build(self, input_shape=None):
+        if self.built:  # the weights depend on the graph only, never on the input shape
+            return
         self.biases = [self.add_weight(name=f"bias_{n}", shape=s, initializer="zeros")
                        for n, s in zip(self.names, self.shapes)]
         for network in self.networks:
