@@ -3,6 +3,8 @@
 import json
 import os
 import platform
+import resource
+import time
 
 
 def machine_info():
@@ -35,3 +37,21 @@ def print_table(rows):
     for key, value in rows:
         text = f"{value:.3f}" if isinstance(value, float) else str(value)
         print(f"{key:<{width}}  {text}")
+
+
+def cpu_seconds():
+    """CPU seconds of this process so far (user + system, all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn, repeats):
+    """(best wall seconds, CPU seconds of that call) over `repeats` calls of fn()."""
+    best = (float("inf"), float("inf"))
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        fn()
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        if wall < best[0]:
+            best = (wall, cpu)
+    return best

@@ -45,7 +45,6 @@ Under load:
 
 import argparse
 import os
-import resource
 import sys
 import time
 
@@ -54,27 +53,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from _common import machine_info, print_table, write_results  # noqa: E402
+from _common import machine_info, print_table, timed, write_results  # noqa: E402
 
 ORIGINAL_IMAGES_PER_S = 1.0 / 11.5
 FLOOR_IMAGES_PER_S = 3.0 * ORIGINAL_IMAGES_PER_S
-
-
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(fn, repeats):
-    """(best wall, CPU of that call) over `repeats` calls."""
-    best = (float("inf"), float("inf"))
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        fn()
-        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-        if wall < best[0]:
-            best = (wall, cpu)
-    return best
 
 
 def bench_inference(steps, batches, repeats):

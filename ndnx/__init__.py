@@ -11,6 +11,6 @@ from ndnx._quiet import import_tensorflow_quietly as _import_tensorflow_quietly 
 _import_tensorflow_quietly()
 
 from ndnx.seeding import derive_seed, set_seed  # noqa: E402
-from ndnx import activations, cells, constraints, layers, losses, metrics, models, regularizers  # noqa: E402,F401
+from ndnx import activations, cells, constraints, energy, layers, losses, metrics, models, regularizers  # noqa: E402,F401
 
-__all__ = ["__version__", "set_seed", "derive_seed", "activations", "cells", "constraints", "layers", "losses", "metrics", "models"]
+__all__ = ["__version__", "set_seed", "derive_seed", "activations", "cells", "constraints", "energy", "layers", "losses", "metrics", "models"]

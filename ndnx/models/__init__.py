@@ -11,7 +11,10 @@ from ndnx.models import cordsnet_cnn, cordsnet_folding, cordsnet_inverse
 from ndnx.models.cordsnet_cnn import CordsNetCNN
 from ndnx.models.cordsnet_folding import fold_batch_norm
 from ndnx.models.cordsnet_inverse import CordsNetInverse
+from ndnx.models import nrflv
+from ndnx.models.nrflv import NRFLV
 
 __all__ = ["CordsNet", "cordsnet", "cordsnet_r2", "cordsnet_r4", "cordsnet_r6", "cordsnet_r8", "EINetwork", "EITaskModel", "build_ei_network", "ei_network_parameters", "ei_config", "ei_network",
            "ei_training", "v1", "CordsNetCNN", "CordsNetInverse", "fold_batch_norm", "cordsnet_cnn",
-           "cordsnet_folding", "cordsnet_inverse", "FeedbackNetwork", "feedback", "feedback_protocol"]
+           "cordsnet_folding", "cordsnet_inverse", "FeedbackNetwork", "feedback", "feedback_protocol",
+           "NRFLV", "nrflv"]

@@ -1,0 +1,160 @@
+"""NRF-LV sampler throughput on the thesis architecture (32×32×3 images), positive and negative phase.
+
+Figures (benchmarks/results/energy.json):
+
+- sampler_steps_per_s_b8, sampler_steps_per_s_b32: SGHMC steps per second of the negative phase (every
+  layer free, the thesis's sampler settings: faithful variance clamp, 100-step burn-in, the original's
+  inverse mass on SL1 and SL2), best of the timed runs; *_cpu the same from the process CPU time;
+- positive_steps_per_s_b8, positive_steps_per_s_b32: the positive phase (image clamped, its gradient
+  not computed);
+- flops_per_step_b8, flops_per_step_b32: multiply-adds × 2 of one step, counted from the graph: every
+  convolution and dense layer once forward and once for the gradient with respect to its input
+  (the weights' gradients are not needed while sampling);
+- conv_flops_per_s: what the machine reaches on the same convolutions (same shapes, batch 32) in a
+  plain compiled Keras/TF forward + input-gradient pass; fraction_of_conv_throughput: the negative
+  phase's FLOP/s at batch 32 over it;
+- speedup_vs_original_b8, speedup_vs_original_b32: against the original's 0.090 / 0.317 s per sampler
+  step at batch 8 / 32 on this 2-core machine (floors: ≥ 3×, and ≥ 0.6 of the conv throughput);
+- load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
+
+Last full run (2026-12-03 00:41, 2-core AMD EPYC shared with other jobs, load 4.0; FFT for the 11×11
+kernel): negative phase 126 ms per step at batch 8 (7.96 steps/s, 6.70 from CPU time) and 563 ms at
+batch 32 (1.78 / 1.83); positive phase 115 / 515 ms; 33.4 GFLOP per step at batch 32; the plain
+convolutions reach 104 GFLOP/s; fraction 0.57 (0.64 in CPU time). Against the original: 0.72× (batch 8)
+and 0.56× (batch 32) — the 3× floor is not met. Without FFT (an earlier run, load 5.5): 4.32 and 1.13
+steps/s, fraction 0.39 (0.50 CPU). With XLA (`--jit`): 7.8 s per step at batch 8 (XLA's CPU
+convolutions).
+
+    python benchmarks/bench_energy.py [--quick] [--jit] [--fft-min-kernel K]
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _common import machine_info, print_table, timed, write_results  # noqa: E402
+
+ORIGINAL_S_PER_STEP = {8: 0.090, 32: 0.317}
+THESIS = "NRFLV_CIFAR_4SL_small_densebackw_wideSL1base"
+SAMPLER = dict(step_size=0.1, friction=0.1, noise="faithful", min_sq_sigma=9e-5, max_sq_sigma=1e-4, burn_in=100,
+               inverse_mass="faithful")
+
+
+def operations(graph):
+    """[(kind, input shape (H, W, C) or (D,), kernel (k, k, C_in, C_out) or (D_in, D_out), stride, padding)]
+    of every convolution and dense layer of the graph, per example."""
+    ops = []
+    for network, shape in zip(graph.networks, graph.shapes):
+        if network is None:
+            continue
+        h, w = shape[0], shape[1] if len(shape) == 3 else (None, None)
+        channels = 0
+        for conv, (_, src, *_rest) in zip(network.base, network.conv_edges):
+            ops.append(("conv", tuple(src), (conv.kernel_size, conv.kernel_size, src[-1], conv.filters),
+                        conv.stride, conv.padding))
+            channels += conv.filters
+        if network.mix is not None:
+            ops.append(("conv", (h, w, channels), (1, 1, channels, network.mix.filters), 1, 0))
+            k = network.out.kernel_size
+            ops.append(("conv", (h, w, network.mix.filters), (k, k, network.mix.filters, network.out.filters), 1,
+                        network.out.padding))
+        features = sum(int(np.prod(s)) for _, s in network.dense_edges)
+        for layer in network.fc:
+            ops.append(("dense", (features,), (features, layer.units), 1, 0))
+            features = layer.units
+    return ops
+
+
+def op_flops(op):
+    kind, shape, kernel, stride, padding = op
+    if kind == "dense":
+        return 2 * kernel[0] * kernel[1]
+    k = kernel[0]
+    out = [(n + 2 * padding - k) // stride + 1 for n in shape[:2]]
+    return 2 * out[0] * out[1] * k * k * kernel[2] * kernel[3]
+
+
+def conv_reference(ops, batch, repeats):
+    """FLOP/s of the graph's convolutions and dense layers alone: compiled forward + input gradient."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    inputs = [tf.constant(rng.normal(size=(batch,) + op[1]).astype("float32")) for op in ops]
+    kernels = [tf.constant(rng.normal(size=op[2]).astype("float32") * 0.05) for op in ops]
+
+    @tf.function(jit_compile=False)
+    def step(xs):
+        with tf.GradientTape() as tape:
+            tape.watch(xs)
+            total = 0.0
+            for (kind, _, _, stride, padding), x, kernel in zip(ops, xs, kernels):
+                if kind == "dense":
+                    y = tf.matmul(x, kernel)
+                else:
+                    xp = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) if padding else x
+                    y = tf.nn.conv2d(xp, kernel, strides=stride, padding="VALID")
+                total += tf.reduce_sum(y)
+        return tape.gradient(total, xs)
+
+    step(inputs)
+    wall, cpu = timed(lambda: [g.numpy() for g in step(inputs)], repeats)
+    flops = 2 * batch * sum(op_flops(op) for op in ops)
+    return flops / wall, flops / cpu
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    parser.add_argument("--jit", action="store_true", help="XLA-compile the sampler loop (slow on a CPU)")
+    parser.add_argument("--fft-min-kernel", type=int, default=11, help="FFT convolutions from this kernel size (0: none)")
+    args = parser.parse_args()
+    args.fft_min_kernel = args.fft_min_kernel or None
+    load = os.getloadavg()[0]
+    import ndnx
+    from ndnx.energy import SGHMC
+
+    steps, repeats = (5, 2) if args.quick else (20, 3)
+    graph = ndnx.energy.nrflv_graph(THESIS, fft_min_kernel=args.fft_min_kernel, seed=0)
+    graph.build()
+    ops = operations(graph)
+    per_example = 2 * sum(op_flops(op) for op in ops)  # forward + input gradient
+    results = {"load_average_1min": load, "steps_timed": steps, "jit_compile": args.jit,
+               "fft_min_kernel": args.fft_min_kernel}
+    rng = np.random.default_rng(0)
+    for batch in (8, 32):
+        states = [rng.uniform(-1, 1, size=(batch,) + s).astype("float32") for s in graph.shapes]
+        for phase, free in (("negative", None), ("positive", (False, True, True, True))):
+            sampler = SGHMC(**SAMPLER, jit_compile=args.jit, seed=1)
+            t0 = time.perf_counter()
+            sampler.run(graph, states, 1, free=free)[0][0].numpy()
+            first = time.perf_counter() - t0
+            wall, cpu = timed(lambda: sampler.run(graph, states, steps, free=free)[0][0].numpy(), repeats)
+            key = "sampler" if phase == "negative" else "positive"
+            results[f"{key}_steps_per_s_b{batch}"] = steps / wall
+            results[f"{key}_steps_per_s_b{batch}_cpu"] = steps / cpu
+            print(f"{phase} phase, batch {batch}: first call {first:.1f} s, {wall / steps * 1e3:.0f} ms per step "
+                  f"({cpu / steps * 1e3:.0f} CPU-ms)", flush=True)
+        results[f"flops_per_step_b{batch}"] = per_example * batch
+        results[f"speedup_vs_original_b{batch}"] = results[f"sampler_steps_per_s_b{batch}"] * ORIGINAL_S_PER_STEP[batch]
+    conv_wall, conv_cpu = conv_reference(ops, 32, repeats)
+    results["conv_flops_per_s"] = conv_wall
+    results["conv_flops_per_s_cpu"] = conv_cpu
+    achieved = results["sampler_steps_per_s_b32"] * results["flops_per_step_b32"]
+    results["sampler_flops_per_s_b32"] = achieved
+    results["fraction_of_conv_throughput"] = achieved / conv_wall
+    results["fraction_of_conv_throughput_cpu"] = (results["sampler_steps_per_s_b32_cpu"] * results["flops_per_step_b32"]
+                                                  / conv_cpu)
+    results.update(machine_info())
+    print_table(sorted(results.items()))
+    if not args.quick:
+        print("wrote", write_results("energy", results))
+
+
+if __name__ == "__main__":
+    main()

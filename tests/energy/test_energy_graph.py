@@ -1,0 +1,159 @@
+"""EnergyGraph: the energy definition against NumPy, gradients against finite differences, the thesis
+parameter count, the fused subsampling, and bad input (spec energy_sampling_nrflv.md §1, §8 test 5)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ndnx
+from ndnx.energy.cct_conv import CCTConv
+from ndnx.energy.layer_network import nearest_resize
+
+RNG = np.random.default_rng(5)
+
+
+def _tiny(dtype="float64", **kwargs):
+    layers = [{"name": "x", "shape": [2]}, {"name": "h", "shape": [3]}]
+    edges = [{"source": "h", "target": "x", "kind": "dense"}, {"source": "x", "target": "h", "kind": "dense"}]
+    graph = ndnx.energy.EnergyGraph(layers, edges, state_activation="identity", activation="swish", seed=1,
+                                    dtype=dtype, **kwargs)
+    graph.build()
+    for b in graph.biases:
+        b.assign(RNG.normal(size=b.shape))
+    return graph
+
+
+def _swish(x):
+    return x / (1 + np.exp(-x))
+
+
+def _numpy_energy(graph, states):
+    w = {k: v.numpy() for k, v in graph.weights_by_name().items()}
+    f = {}
+    for target, source in (("x", 1), ("h", 0)):
+        hidden = _swish(states[source] @ w[f"{target}_fc_in/kernel"] + w[f"{target}_fc_in/bias"])
+        f[target] = hidden @ w[f"{target}_fc_out/kernel"] + w[f"{target}_fc_out/bias"]
+    units = [0.5 * s ** 2 - w[f"bias/{n}"] * s - 0.5 * s * f[n] for n, s in zip(("x", "h"), states)]
+    return units, units[0].sum(1) + units[1].sum(1), f
+
+
+def test_energy_is_the_sum_of_unit_energies_and_matches_numpy():
+    graph = _tiny()
+    states = [RNG.normal(size=(3, 2)), RNG.normal(size=(3, 3))]
+    units, energy, _ = _numpy_energy(graph, states)
+    for got, want in zip(graph.unit_energies(states), units):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(graph(states).numpy(), energy, rtol=1e-12)
+    np.testing.assert_allclose(graph.total_energy(states).numpy(), energy.mean(), rtol=1e-12)
+    summed = ndnx.energy.EnergyGraph.from_config(dict(graph.get_config(), reduction="sum"))
+    summed.build()
+    for a, b in zip(summed.weights, graph.weights):
+        a.assign(b)
+    np.testing.assert_allclose(summed.total_energy(states).numpy(), energy.sum(), rtol=1e-12)
+    packed = np.concatenate(states, axis=1)
+    np.testing.assert_allclose(graph(packed).numpy(), energy, rtol=1e-12)
+
+
+def test_gradient_matches_finite_differences_and_ff_dynamics_is_the_local_update():
+    graph = _tiny()
+    states = [RNG.normal(size=(3, 2)), RNG.normal(size=(3, 3))]
+    grads = graph.state_gradients(states)
+    eps = 1e-6
+    for layer in range(2):
+        for unit in range(states[layer].shape[1]):
+            up = [s.copy() for s in states]
+            down = [s.copy() for s in states]
+            up[layer][:, unit] += eps
+            down[layer][:, unit] -= eps
+            numeric = (graph(up).numpy() - graph(down).numpy()) / (2 * eps)
+            np.testing.assert_allclose(grads[layer].numpy()[:, unit], numeric, atol=1e-7)
+    local = ndnx.energy.EnergyGraph.from_config(dict(graph.get_config(), ff_dynamics=True))
+    local.build()
+    for a, b in zip(local.weights, graph.weights):
+        a.assign(b)
+    _, _, f = _numpy_energy(graph, states)
+    want = states[0] - graph.biases[0].numpy() - 0.5 * f["x"]
+    np.testing.assert_allclose(local.state_gradients(states, [True, False])[0].numpy(), want, rtol=1e-12)
+    # a layer that no other layer reads, and that does not read itself: the local update is ∂E/∂s
+    one_way = ndnx.energy.EnergyGraph([{"name": "x", "shape": [2]}, {"name": "h", "shape": [3]}],
+                                      [{"source": "h", "target": "x", "kind": "dense"}], state_activation="identity",
+                                      seed=2, dtype="float64", ff_dynamics=True)
+    exact = ndnx.energy.EnergyGraph.from_config(dict(one_way.get_config(), ff_dynamics=False))
+    one_way.build(), exact.build()
+    for a, b in zip(exact.weights, one_way.weights):
+        a.assign(b)
+    np.testing.assert_allclose(one_way.state_gradients(states)[0].numpy(), exact.state_gradients(states)[0].numpy(),
+                               rtol=1e-12)
+
+
+def test_thesis_architecture_parameter_count_and_stable_names():
+    graph = ndnx.energy.nrflv_graph("NRFLV_CIFAR_4SL_small_densebackw_wideSL1base")
+    graph.build()
+    assert graph.count_params() == 1_026_717  # as PyTorch counts the original (weight-norm gains included)
+    names = graph.weights_by_name()
+    assert names["sl1_from_sl1/conv_v"].shape == (11, 11, 32, 32)  # the wide lateral SL1 base
+    assert names["sl2_from_sl1/conv_v"].shape == (7, 7, 32, 32)
+    assert names["sl3_fc_in/v"].shape == (32 * 64 + 125, 64)
+    assert names["image_out/conv"].shape == (7, 7, 32, 3)
+    assert sum(int(np.prod(v.shape)) for k, v in names.items() if k.startswith("bias/")) == 38_013
+    assert graph.networks[2].base[0].stride == 4  # 32→8 nearest subsampling fused into the conv
+
+
+def test_fused_subsampling_and_cct_match_conv_then_nearest():
+    x = RNG.normal(size=(2, 32, 32, 3)).astype("float32")
+    fused = CCTConv(4, 7, mode="cct", stride=4, seed=3)
+    plain = CCTConv(4, 7, mode="cct", seed=3)
+    fused.build(x.shape), plain.build(x.shape)
+    np.testing.assert_array_equal(fused.get_weights()[0], plain.get_weights()[0])
+    np.testing.assert_allclose(fused(x).numpy(), nearest_resize(plain(x), 8, 8).numpy(), atol=1e-5)
+    # the transposed half is the stride-1 transposed convolution of PyTorch (kernel (k, k, out, in))
+    convt = CCTConv(2, 3, mode="convT", seed=4)
+    y = convt(x).numpy()
+    w = convt.convt_kernel[0].numpy()
+    ref = tf.nn.conv2d_transpose(x, w, (2, 34, 34, 2), strides=1, padding="VALID").numpy()[:, 1:-1, 1:-1]
+    np.testing.assert_allclose(y, ref + convt.convt_bias.numpy(), atol=1e-5)
+
+
+def test_nearest_resize_is_pytorch_nearest():
+    x = np.arange(5 * 5).reshape(1, 5, 5, 1).astype("float32")
+    out = nearest_resize(tf.constant(x), 3, 3).numpy()[0, :, :, 0]
+    rows = np.floor(np.arange(3) * 5 / 3).astype(int)
+    np.testing.assert_array_equal(out, x[0, :, :, 0][np.ix_(rows, rows)])
+
+
+@pytest.mark.parametrize("layers,edges,match", [
+    ([{"name": "x", "shape": [2]}], [{"source": "y", "target": "x", "kind": "dense"}], "unknown state layer 'y'"),
+    ([{"name": "x", "shape": [2]}], [{"source": "x", "target": "x", "kind": "pool"}], "kind 'pool'"),
+    ([{"name": "x", "shape": [2]}], [{"source": "x", "target": "x", "kind": "conv"}], "needs spatial"),
+    ([{"name": "x", "shape": [0]}], [], "positive ints"),
+])
+def test_bad_graphs_give_one_clear_error(layers, edges, match):
+    with pytest.raises(ValueError, match=match):
+        ndnx.energy.EnergyGraph(layers, edges)
+
+
+def test_state_of_the_wrong_shape_is_refused():
+    graph = _tiny()
+    with pytest.raises(ValueError, match=r"state 'h' must have shape \(batch, 3\), got \(3, 4\)"):
+        graph([np.zeros((3, 2)), np.zeros((3, 4))])
+
+
+def test_fft_convolutions_give_the_same_energy_and_gradients():
+    layers = [{"name": "image", "shape": [12, 12, 2]}, {"name": "h", "shape": [12, 12, 4], "final_kernel": 7}]
+    edges = [{"source": "h", "target": "image", "kind": "cct", "kernel": 11},
+             {"source": "image", "target": "h", "kind": "conv", "kernel": 7},
+             {"source": "h", "target": "h", "kind": "convT", "kernel": 11}]
+    direct = ndnx.energy.EnergyGraph(layers, edges, base_channels=4, activation="swish", seed=5)
+    fft = ndnx.energy.EnergyGraph.from_config(dict(direct.get_config(), fft_min_kernel=7))
+    direct.build(), fft.build()
+    for a, b in zip(fft.weights, direct.weights):
+        a.assign(b)
+    assert fft.networks[0].base[0].fft and fft.networks[1].out.fft and not direct.networks[1].out.fft
+    states = [RNG.uniform(-1, 1, size=(3,) + s).astype("float32") for s in direct.shapes]
+    e_direct, g_direct = direct.energy_and_gradients(states)
+    e_fft, g_fft = fft.energy_and_gradients(states)
+    np.testing.assert_allclose(e_fft.numpy(), e_direct.numpy(), rtol=1e-5)
+    for a, b in zip(g_fft, g_direct):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5 * float(np.abs(b).max()))
+    with pytest.raises(ValueError, match="fft_min_kernel must be None or a positive int, got 0"):
+        ndnx.energy.EnergyGraph(layers, edges, fft_min_kernel=0)
