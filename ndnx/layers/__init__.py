@@ -13,5 +13,6 @@ from ndnx.layers.point_readout import PointReadout
 from ndnx.layers.mlp_shifter import MLPShifter
 from ndnx.layers.dropout import Dropout
 from ndnx.layers.weight_norm import WeightNormConv2D, WeightNormDense
+from ndnx.layers.dirac import DiracInitializer
 
-__all__ = ["ReplicatedLayer", "Dropout", "Conv2D", "ConvDifferenceOfGaussians", "LinScale", "Readout", "SeparableReadout", "GaussianReadout", "PointReadout", "MLPShifter", "Dense", "DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound", "WeightNormConv2D", "WeightNormDense"]
+__all__ = ["ReplicatedLayer", "Dropout", "Conv2D", "ConvDifferenceOfGaussians", "LinScale", "Readout", "SeparableReadout", "GaussianReadout", "PointReadout", "MLPShifter", "Dense", "DifferenceOfGaussians", "DoGInitializer", "dog_sigma_upper_bound", "WeightNormConv2D", "WeightNormDense", "DiracInitializer"]

@@ -69,7 +69,10 @@ class WeightNormConv2D(ReplicatedLayer):
         kernel_size, strides: int or (rows, cols).
         padding: int or (rows, cols) of symmetric zero padding, or "same" (stride 1, odd kernel only).
         weight_norm: keep g (F,) and v (kh, kw, C, F); False keeps one plain `kernel` (kh, kw, C, F).
-        kernel_initializer: of v (or the kernel); default PyTorch's U(±1/√fan_in).
+        trainable_gain: train g (default). False freezes it, e.g. for a conv followed by batch norm,
+            which divides any per-channel scale out so g gets no gradient (the BN's γ carries it).
+        kernel_initializer: of v (or the kernel); default PyTorch's U(±1/√fan_in) (`DiracInitializer`
+            for an identity start).
         replicas: must be None. seed: int or None.
 
     Example:
@@ -80,7 +83,7 @@ class WeightNormConv2D(ReplicatedLayer):
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding=0, weight_norm=True, kernel_initializer=None,
-                 replicas=None, seed=None, **kwargs):
+                 trainable_gain=True, replicas=None, seed=None, **kwargs):
         super().__init__(replicas=replicas, seed=seed, **kwargs)
         _check_lone(self.name, replicas)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
@@ -98,6 +101,7 @@ class WeightNormConv2D(ReplicatedLayer):
         else:
             self.padding = _int_pair(self.name, "padding", padding, 0)
         self.weight_norm = bool(weight_norm)
+        self.trainable_gain = bool(trainable_gain)
         self.kernel_initializer = keras.initializers.get(kernel_initializer or pytorch_default_initializer())
 
     def build(self, input_shape):
@@ -107,7 +111,7 @@ class WeightNormConv2D(ReplicatedLayer):
         shape = self.kernel_size + (int(channels), self.filters)
         if self.weight_norm:
             self.v = self.add_replica_weight("v", shape, self.kernel_initializer)
-            self.g = self.add_weight(name="g", shape=(self.filters,), initializer="ones")
+            self.g = self.add_weight(name="g", shape=(self.filters,), initializer="ones", trainable=self.trainable_gain)
             self.g.assign(ops.sqrt(ops.sum(ops.square(self.v), axis=(0, 1, 2))))
         else:
             self.kernel = self.add_replica_weight("kernel", shape, self.kernel_initializer)
@@ -152,6 +156,7 @@ class WeightNormConv2D(ReplicatedLayer):
             "strides": list(self.strides),
             "padding": self.padding if self.padding == "same" else list(self.padding),
             "weight_norm": self.weight_norm,
+            "trainable_gain": self.trainable_gain,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         })
         return config
@@ -165,6 +170,7 @@ class WeightNormDense(ReplicatedLayer):
         units: outputs.
         use_bias: add b (units,).
         weight_norm: keep g (units,) and v (in, units); False keeps a plain `kernel` (in, units).
+        trainable_gain: train g (default); False freezes it.
         kernel_initializer, bias_initializer: default PyTorch's U(±1/√fan_in) for both.
         replicas: must be None. seed: int or None.
 
@@ -176,7 +182,7 @@ class WeightNormDense(ReplicatedLayer):
     """
 
     def __init__(self, units, use_bias=True, weight_norm=True, kernel_initializer=None, bias_initializer=None,
-                 replicas=None, seed=None, **kwargs):
+                 trainable_gain=True, replicas=None, seed=None, **kwargs):
         super().__init__(replicas=replicas, seed=seed, **kwargs)
         _check_lone(self.name, replicas)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
@@ -184,6 +190,7 @@ class WeightNormDense(ReplicatedLayer):
         self.units = int(units)
         self.use_bias = bool(use_bias)
         self.weight_norm = bool(weight_norm)
+        self.trainable_gain = bool(trainable_gain)
         self.kernel_initializer = keras.initializers.get(kernel_initializer or pytorch_default_initializer())
         self.bias_initializer = keras.initializers.get(bias_initializer) if bias_initializer is not None else None
 
@@ -195,7 +202,7 @@ class WeightNormDense(ReplicatedLayer):
         shape = (features, self.units)
         if self.weight_norm:
             self.v = self.add_replica_weight("v", shape, self.kernel_initializer)
-            self.g = self.add_weight(name="g", shape=(self.units,), initializer="ones")
+            self.g = self.add_weight(name="g", shape=(self.units,), initializer="ones", trainable=self.trainable_gain)
             self.g.assign(ops.sqrt(ops.sum(ops.square(self.v), axis=0)))
         else:
             self.kernel = self.add_replica_weight("kernel", shape, self.kernel_initializer)
@@ -228,6 +235,7 @@ class WeightNormDense(ReplicatedLayer):
             "units": self.units,
             "use_bias": self.use_bias,
             "weight_norm": self.weight_norm,
+            "trainable_gain": self.trainable_gain,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": (None if self.bias_initializer is None
                                  else keras.initializers.serialize(self.bias_initializer)),

@@ -29,7 +29,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from ndnx.layers.dirac import DiracInitializer
+from ndnx.layers.weight_norm import WeightNormConv2D, WeightNormDense
 from ndnx.registry import register
+from ndnx.seeding import derive_seed
 
 __all__ = ["CordsNetCNN", "StagedWarmup", "compatibility_optimizer", "area_channels", "area_sizes",
            "AREA_CHANNELS", "BN_EPSILON"]
@@ -69,97 +72,9 @@ def check_architecture(owner, depth, num_classes, image_size, channels):
             raise ValueError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
 
 
-class _WeightNorm(keras.layers.Layer):
-    """W = g·v/‖v‖ (norm per output channel over every other axis) for a conv or dense kernel.
-
-    Stand-in interface of the library's weight-norm layers: variables `g` (out,) and `v` (kernel).
-    """
-
-    def __init__(self, kernel_shape, kernel_axes, seed=None, identity=0.0, train_g=True, **kwargs):
-        super().__init__(**kwargs)
-        self.train_g = bool(train_g)
-        self.kernel_shape = tuple(int(k) for k in kernel_shape)
-        self.kernel_axes = tuple(kernel_axes)
-        self.seed = seed
-        self.identity = float(identity)
-
-    def _build_weights(self):
-        fan_in = int(np.prod(self.kernel_shape[:-1]))
-        std = float(np.sqrt(2.0 / fan_in)) * (1.0 if self.identity == 0 else 0.1)
-        self.v = self.add_weight(shape=self.kernel_shape, name="v",
-                                 initializer=keras.initializers.RandomNormal(0.0, std, seed=self.seed))
-        if self.identity:
-            k = self.kernel_shape[0]
-            dirac = np.zeros(self.kernel_shape, "float32")
-            dirac[k // 2, k // 2, np.arange(self.kernel_shape[2]), np.arange(self.kernel_shape[3])] = 1.0
-            self.v.assign(self.v + dirac)
-        # g = ‖v‖ at the start (PyTorch's weight_norm), so the effective kernel starts as v
-        norm = ops.sqrt(ops.sum(ops.square(self.v), axis=self.kernel_axes))
-        self.g = self.add_weight(shape=(self.kernel_shape[-1],), name="g", initializer="ones", trainable=self.train_g)
-        self.g.assign(norm)
-
-    def kernel(self):
-        norm = ops.sqrt(ops.sum(ops.square(self.v), axis=self.kernel_axes, keepdims=True))
-        return self.g * self.v / norm
-
-    def get_config(self):
-        return {**super().get_config(), "kernel_shape": self.kernel_shape, "kernel_axes": self.kernel_axes,
-                "seed": self.seed, "identity": self.identity, "train_g": self.train_g}
-
-
-class _WeightNormConv2D(_WeightNorm):
-    def __init__(self, filters, kernel_size, in_channels, strides=1, padding="valid", seed=None, identity=0.0,
-                 train_g=True, **kwargs):
-        kwargs.pop("kernel_shape", None)
-        kwargs.pop("kernel_axes", None)
-        super().__init__((kernel_size, kernel_size, in_channels, filters), (0, 1, 2), seed=seed, identity=identity,
-                         train_g=train_g, **kwargs)
-        self.filters, self.kernel_size, self.in_channels = int(filters), int(kernel_size), int(in_channels)
-        self.strides, self.padding = int(strides), padding
-
-    def build(self, input_shape):
-        self._build_weights()
-
-    def call(self, x):
-        return ops.conv(x, self.kernel(), strides=self.strides, padding=self.padding)
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, _ = input_shape
-        k, s = self.kernel_size, self.strides
-        if self.padding == "same":
-            return (b, -(-h // s), -(-w // s), self.filters)
-        return (b, (h - k) // s + 1, (w - k) // s + 1, self.filters)
-
-    def get_config(self):
-        config = super().get_config()
-        for key in ("kernel_shape", "kernel_axes"):
-            config.pop(key)
-        return {**config, "filters": self.filters, "kernel_size": self.kernel_size, "in_channels": self.in_channels,
-                "strides": self.strides, "padding": self.padding}
-
-
-class _WeightNormDense(_WeightNorm):
-    def __init__(self, units, in_features, seed=None, **kwargs):
-        kwargs.pop("kernel_shape", None)
-        kwargs.pop("kernel_axes", None)
-        super().__init__((in_features, units), (0,), seed=seed, **kwargs)
-        self.units, self.in_features = int(units), int(in_features)
-
-    def build(self, input_shape):
-        self._build_weights()
-        self.bias = self.add_weight(shape=(self.units,), name="bias", initializer="zeros")
-
-    def call(self, x):
-        return ops.matmul(x, self.kernel()) + self.bias
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.units)
-
-    def get_config(self):
-        config = super().get_config()
-        for key in ("kernel_shape", "kernel_axes"):
-            config.pop(key)
-        return {**config, "units": self.units, "in_features": self.in_features}
+def _he_normal(scale=1.0):
+    """N(0, scale²·2/fan_in): He initialisation (a ReLU network's), untruncated."""
+    return keras.initializers.VarianceScaling(2.0 * scale ** 2, mode="fan_in", distribution="untruncated_normal")
 
 
 def _bn(name):
@@ -182,7 +97,7 @@ class CordsNetCNN(keras.Model):
         image_size: input height = width in pixels (the areas' sizes follow from it).
         channels: input channels (1 for MNIST, 3 for RGB).
         rec_init: "identity" (default): each recurrent conv starts as the identity (a Dirac centre
-            tap) plus N(0, 0.01·2/fan_in) noise, so the block starts as its feedforward conv and W2
+            tap, `ndnx.layers.DiracInitializer`) plus N(0, 0.01·2/fan_in) noise, so the block starts as its feedforward conv and W2
             stays well conditioned — step 2 then has a 3×3-representable W_rec ≈ I − W2⁻¹ to find
             (the original started from ResNet-18 weights, spec §3); "random": N(0, 2/fan_in) like
             every other conv.
@@ -199,7 +114,8 @@ class CordsNetCNN(keras.Model):
         ((7, 7, 1, 64), (64,))
     """
 
-    def __init__(self, depth=2, num_classes=10, image_size=28, channels=1, rec_init="identity", replicas=None, seed=None, **kwargs):
+    def __init__(self, depth=2, num_classes=10, image_size=28, channels=1, rec_init="identity", replicas=None,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
         if replicas is not None:
             raise ValueError(f"CordsNetCNN: replicas must be None (one seed per model), got {replicas!r}")
@@ -210,36 +126,35 @@ class CordsNetCNN(keras.Model):
         self.rec_init = rec_init
         self.depth, self.num_classes = int(depth), int(num_classes)
         self.image_size, self.channels, self.seed = int(image_size), int(channels), seed
-        seeds = iter(range(1000)) if seed is None else iter(int(seed) * 1000 + i for i in range(1000))
 
-        def next_seed():
-            return None if seed is None else next(seeds)
+        def conv(name, filters, kernel, strides=1, padding=0, trainable_gain=False, initializer=None):
+            # every conv but inp_skip feeds a BatchNorm, which divides g out (module docstring)
+            return WeightNormConv2D(filters, kernel, strides=strides, padding=padding,
+                                    kernel_initializer=initializer or _he_normal(), trainable_gain=trainable_gain,
+                                    seed=None if seed is None else derive_seed(int(seed), name), name=name)
 
         c = area_channels(self.depth)
-        self.stem_pad = keras.layers.ZeroPadding2D(3)
-        self.stem = _WeightNormConv2D(64, 7, self.channels, strides=2, seed=next_seed(), train_g=False, name="stem")
+        self.stem = conv("stem", 64, 7, strides=2, padding=3)
         self.stem_bn = _bn("stem_bn")
         self.pool_pad = keras.layers.ZeroPadding2D(1)
         self.pool = keras.layers.AveragePooling2D(3, 2, "valid")
-        self.inp_skip = _WeightNormConv2D(64, 3, 64, padding="same", seed=next_seed(), name="inp_skip")
-        self.ff, self.ff_bn, self.rec, self.rec_bn, self.ff_pad = [], [], [], [], []
+        self.inp_skip = conv("inp_skip", 64, 3, padding="same", trainable_gain=True)
+        # a small random part keeps the identity start from being exactly the feedforward conv
+        rec_initializer = DiracInitializer(noise=_he_normal(0.1)) if rec_init == "identity" else None
+        self.ff, self.ff_bn, self.rec, self.rec_bn = [], [], [], []
         for j in range(self.depth):
             stride = 2 if j >= 2 and j % 2 == 0 else 1
-            c_in = 64 if j == 0 else c[j - 1]
-            self.ff_pad.append(keras.layers.ZeroPadding2D(1) if stride == 2 else None)
-            self.ff.append(_WeightNormConv2D(c[j], 3, c_in, strides=stride, padding="valid" if stride == 2 else "same",
-                                             seed=next_seed(), train_g=False, name=f"area{j}_ff"))
+            self.ff.append(conv(f"area{j}_ff", c[j], 3, strides=stride, padding=1 if stride == 2 else "same"))
             self.ff_bn.append(_bn(f"area{j}_ff_bn"))
-            self.rec.append(_WeightNormConv2D(c[j], 3, c[j], padding="same", seed=next_seed(), train_g=False,
-                                              name=f"area{j}_rec",
-                                              identity=1.0 if rec_init == "identity" else 0.0))
+            self.rec.append(conv(f"area{j}_rec", c[j], 3, padding="same", initializer=rec_initializer))
             self.rec_bn.append(_bn(f"area{j}_rec_bn"))
         self.skip, self.skip_bn = [], []
         for k in range(self.depth // 2 - 1):
-            self.skip.append(_WeightNormConv2D(2 * c[2 * k + 1], 1, c[2 * k + 1], strides=2, seed=next_seed(),
-                                               train_g=False, name=f"skip{k}"))
+            self.skip.append(conv(f"skip{k}", 2 * c[2 * k + 1], 1, strides=2))
             self.skip_bn.append(_bn(f"skip{k}_bn"))
-        self.readout = _WeightNormDense(self.num_classes, c[-1], seed=next_seed(), name="readout")
+        self.readout = WeightNormDense(self.num_classes, kernel_initializer=_he_normal(), bias_initializer="zeros",
+                                       seed=None if seed is None else derive_seed(int(seed), "readout"),
+                                       name="readout")
         self.build((None, self.image_size, self.image_size, self.channels))
 
     def build(self, input_shape):
@@ -250,7 +165,7 @@ class CordsNetCNN(keras.Model):
 
     def stem_output(self, images, training=False):
         """inp = AvgPool(BN(Conv7×7(images))) (B, H_0, W_0, 64)."""
-        return self.pool(self.pool_pad(self.stem_bn(self.stem(self.stem_pad(images)), training=training)))
+        return self.pool(self.pool_pad(self.stem_bn(self.stem(images), training=training)))
 
     def call(self, images, training=False):
         inp = self.stem_output(images, training=training)
@@ -265,8 +180,6 @@ class CordsNetCNN(keras.Model):
             else:
                 k = (j - 3) // 2
                 h = x[j - 1] + self.skip_bn[k](self.skip[k](x[j - 2]), training=training)
-            if self.ff_pad[j] is not None:
-                h = self.ff_pad[j](h)
             y = self.ff_bn[j](self.ff[j](h), training=training)
             x.append(ops.relu(self.rec_bn[j](self.rec[j](y), training=training)))
         return self.readout(ops.mean(x[-1] + x[-2], axis=(1, 2)))

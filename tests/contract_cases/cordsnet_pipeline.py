@@ -1,6 +1,10 @@
-"""Contract cases of CordsNet's pipeline models: the compatibility CNN (step 1) and the inverse fit (step 2)."""
+"""Contract cases of CordsNet's pipeline models: the compatibility CNN (step 1) and the inverse fit (step 2),
+and the identity-start initializer of the CNN's recurrent convolutions."""
 
+import keras
 import numpy as np
+
+import ndnx
 
 from ndnx.models.cordsnet_cnn import CordsNetCNN
 from ndnx.models.cordsnet_inverse import CordsNetInverse
@@ -20,4 +24,9 @@ LAYER_CASES = {
     # frozen: stem, inp_skip, 2 × (ff, rec, ff_bias, bias), readout; trained: 2 × (rec, bias)
     "CordsNetInverse": [(lambda: CordsNetInverse(depth=2, num_classes=3, image_size=12, channels=1, seed=0), IMAGES,
                          (2, 3), STEM + CONV64 + 2 * (2 * CONV64 + 2 * MAP) + READOUT + 2 * (CONV64 + MAP))],
+}
+
+OTHER_CASES = {
+    "DiracInitializer": lambda: ndnx.layers.DiracInitializer(
+        gain=0.5, noise=keras.initializers.RandomNormal(0.0, 0.1), seed=3),
 }

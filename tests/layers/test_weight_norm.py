@@ -1,5 +1,6 @@
 """Weight-normed layers: the effective kernel, and PyTorch-semantics geometry (spec cordsnet.md §8.3 test 8)."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -101,3 +102,37 @@ def test_winograd_convolution_is_the_pytorch_padding_1_convolution(shape):
     got = np.asarray(winograd_conv3x3(x, winograd_kernel(k)))
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=2e-6 * np.abs(expected).max())
+
+
+def test_dirac_initializer_is_the_identity_convolution_plus_its_seeded_noise():
+    init = ndnx.layers.DiracInitializer(gain=1.0)
+    x = RNG.normal(size=(2, 6, 5, 3)).astype("float32")
+    layer = ndnx.layers.WeightNormConv2D(3, 3, padding="same", kernel_initializer=init, seed=0)
+    np.testing.assert_allclose(np.asarray(layer(x)), x, rtol=1e-6, atol=1e-6)  # a "same" conv with δ passes x
+    # more outputs than inputs: the extra channels get no identity tap; a dense kernel gets gain·I
+    k = np.asarray(ndnx.layers.DiracInitializer(gain=2.0)((3, 3, 2, 4)))
+    expected = np.zeros((3, 3, 2, 4))
+    expected[1, 1, [0, 1], [0, 1]] = 2.0
+    np.testing.assert_array_equal(k, expected)
+    np.testing.assert_array_equal(np.asarray(ndnx.layers.DiracInitializer(gain=3.0)((4, 3))), 3.0 * np.eye(4, 3))
+    # the noise is the noise initializer's draw with the Dirac's seed (a seeded layer seeds it)
+    noise = keras.initializers.RandomNormal(0.0, 0.1, seed=7)
+    noisy = ndnx.layers.DiracInitializer(noise=keras.initializers.RandomNormal(0.0, 0.1), seed=7)((3, 3, 2, 2))
+    dirac = np.zeros((3, 3, 2, 2))
+    dirac[1, 1, [0, 1], [0, 1]] = 1.0
+    np.testing.assert_allclose(np.asarray(noisy) - dirac, np.asarray(noise((3, 3, 2, 2))), atol=1e-7)
+    with pytest.raises(ValueError, match=r"DiracInitializer: expected a kernel of rank ≥ 2 .*got shape \(4,\)"):
+        init((4,))
+
+
+def test_trainable_gain_false_freezes_g_and_survives_get_config():
+    conv = ndnx.layers.WeightNormConv2D(2, 3, padding=1, trainable_gain=False, seed=0)
+    conv.build((None, 5, 5, 2))
+    assert [w.name for w in conv.trainable_weights] == ["v"] and [w.name for w in conv.non_trainable_weights] == ["g"]
+    clone = ndnx.layers.WeightNormConv2D.from_config(conv.get_config())
+    clone.build((None, 5, 5, 2))
+    assert not clone.g.trainable and clone.get_config()["trainable_gain"] is False
+    dense = ndnx.layers.WeightNormDense(3, trainable_gain=False, seed=0)
+    dense.build((None, 4))
+    assert sorted(w.name for w in dense.trainable_weights) == ["bias", "v"]
+    assert ndnx.layers.WeightNormDense.from_config(dense.get_config()).trainable_gain is False

@@ -135,3 +135,18 @@ def test_bad_arguments_are_one_line_errors():
     p["area0/ff/v"] = np.zeros((3, 3, 64, 32))
     with pytest.raises(ValueError, match=r"area0/ff/v must have shape \(3, 3, 64, 64\)"):
         cnn.set_parameters(p)
+
+
+def test_recurrent_convs_start_at_the_identity_and_only_unnormalised_gains_train():
+    """rec_init="identity": v = δ + N(0, 0.01·2/fan_in), g = ‖v‖; g trains only where no BN follows."""
+    cnn = CordsNetCNN(depth=2, num_classes=3, image_size=12, channels=1, seed=0)
+    p = cnn.get_parameters()
+    dirac = np.zeros((3, 3, 64, 64))
+    dirac[1, 1] = np.eye(64)
+    noise = p["area0/rec/v"] - dirac
+    assert abs(noise.std() - 0.1 * np.sqrt(2 / (9 * 64))) < 0.05 * 0.1 * np.sqrt(2 / (9 * 64))  # 36,864 draws
+    np.testing.assert_allclose(p["area0/rec/g"], np.sqrt((p["area0/rec/v"] ** 2).sum(axis=(0, 1, 2))), rtol=1e-6)
+    random = CordsNetCNN(depth=2, num_classes=3, image_size=12, channels=1, rec_init="random", seed=0)
+    assert abs(random.get_parameters()["area0/rec/v"].std() - np.sqrt(2 / (9 * 64))) < 0.05 * np.sqrt(2 / (9 * 64))
+    trained_g = sorted(name for name, layer, _ in cnn._named_layers() if layer.g.trainable)
+    assert trained_g == ["inp_skip", "readout"]

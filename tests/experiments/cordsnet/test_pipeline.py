@@ -3,7 +3,7 @@
 The chain runs through `Experiment.run_job` (what `ndnx run` calls); each hand-off is checked against
 an independent computation: the folded CNN inside the step-2 model is `fold_batch_norm` of the saved
 CNN and gives the CNN's logits; every CordsNet step starts from exactly the canonical parameters the
-previous step saved; step 4 ends at the slope max(0, 0.95 − 0.475·e) of its last epoch. A run
+previous step saved; step 4 ends at the slope max(0, 0.95 − 0.19·e) of its last epoch. A run
 interrupted in the linear step resumes there without running the finished steps again.
 """
 
@@ -91,7 +91,7 @@ def test_chain_hands_each_step_the_previous_weights_and_resumes_after_a_kill(tmp
 
 @pytest.mark.slow
 def test_whole_chain_trains_and_anneals_the_slope(tmp_path, monkeypatch):
-    """Every step trained, killed in the linear step and resumed; step 4 ends at a = max(0, 0.95 − 0.475·1)."""
+    """Every step trained, killed in the linear step and resumed; step 4 ends at a = max(0, 0.95 − 0.19·1)."""
     import time
 
     exp = load_experiment(script("pipeline"))
@@ -102,8 +102,35 @@ def test_whole_chain_trains_and_anneals_the_slope(tmp_path, monkeypatch):
     assert [os.path.basename(os.path.dirname(p)) for p in finished] == ["cnn", "inverse"]
     check_fold(exp, run, tmp_path)
     _, prelu = step_model(tmp_path, run, "prelu")
-    assert float(prelu.prelu_slope.numpy()) == pytest.approx(0.475)
+    assert float(prelu.prelu_slope.numpy()) == pytest.approx(0.76)
     _, inverse = step_model(tmp_path, run, "inverse")
     net = exp.fit.steps[2].build(run.config, 0, None, inverse)  # what step 3 starts from
     for name, value in inverse.get_parameters().items():
         np.testing.assert_array_equal(net.get_parameters()[name], value, err_msg=name)
+
+
+def test_epoch_pipeline_draws_fresh_shifted_digits_every_epoch():
+    """shift/epoch_size: epoch e is `epoch_size` digits drawn by (data_seed, e), each moved by ≤ shift pixels."""
+    from ndnx.data.augment import shift_images
+
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cordsnet_pipeline_under_test", script("pipeline"))
+    pipeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pipeline)
+    exp = pipeline.experiment
+    config = exp.runs({"source": "sklearn", "shift": 1, "epoch_size": 40, "batch_size": 16})[0].config
+    data = exp.load_data(config)
+    x, y = pipeline.training_arrays(config)
+    epochs = [[(bx, by) for bx, by in data["train"](e).as_numpy_iterator()] for e in (0, 1, 0)]
+    assert [len(b[0]) for b in epochs[0]] == [16, 16, 8]
+    xs = [np.concatenate([b[0] for b in ep]) for ep in epochs]
+    ys = [np.concatenate([b[1] for b in ep]) for ep in epochs]
+    np.testing.assert_array_equal(xs[0], xs[2])  # the same epoch again (a resumed run): the same batches
+    assert not np.array_equal(ys[0], ys[1])  # another epoch: other digits
+    for images, labels, e in ((xs[0], ys[0], 0), (xs[1], ys[1], 1)):
+        rng = np.random.default_rng((config["data_seed"], e))
+        order = rng.permutation(len(y))[:40]
+        np.testing.assert_array_equal(labels, y[order])
+        offsets = rng.integers(-1, 2, size=(40, 2))
+        np.testing.assert_array_equal(images, shift_images(x[order], offsets))
