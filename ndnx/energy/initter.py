@@ -14,6 +14,14 @@ Spec energy_sampling_nrflv.md §1.5. For a spatial image (H, W, C₀) with L lat
 
 It is trained after each positive phase on Σ_layers MSE(initter(image), final positive states).
 
+Size. For the thesis model (latents SL1 32×32×32, SL2 8×8×32, SL3 5×5×5) this construction, read
+literally from §1.5, has 1,793,253 parameters (weight-norm gains excluded; 1,793,992 with them): encoder
+261,920, heads 612,672 (SL1), 612,672 (SL2), 305,989 (SL3) — 87 % of it in the first 7×7 block of each
+head, which reads all 163 encoder channels. The spec's §1.4 quotes "initter ≈ 0.90M"; that is almost
+exactly half of this count, and no reading of §1.5 gives it (heads reading only the last block's 32
+channels: 0.77M; first head blocks of max(32, C) channels: 1.18M; cct counted as one half: 1.29M), so the
+0.90M is taken to be a slip in the spec's rough count and the architecture follows the description.
+
 Example:
     >>> import numpy as np
     >>> from ndnx.energy.initter import Initter
