@@ -31,7 +31,7 @@ FAMILY_TESTS = {
                  "convert/test_naumann22*.py", "analysis/test_feedback*.py", "experiments/feedback/*",
                  "test_playgrounds.py::*feedback*", "test_contract.py::*Modulat*", "test_contract.py::*SpatialNet*",
                  "test_contract.py::*Dale*", "test_contract.py::*DirectDemix*", "test_contract.py::*FeedbackNetwork*"],
-    "energy": ["energy/*", "models/test_nrflv*.py", "experiments/nrflv/*", "test_playgrounds.py::*[[]energy*"],
+    "energy": ["energy/*", "plotting/test_energy*.py", "models/test_nrflv*.py", "experiments/nrflv/*", "test_playgrounds.py::*[[]energy*"],
 }
 BUDGET_SECONDS = {"family": 120}
 

@@ -135,6 +135,16 @@ class CCTConv(keras.layers.Layer):
             outputs.append(tf.nn.bias_add(self._conv(x, kernel, self.kernel_size - 1 - self.padding), self.convt_bias))
         return outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=-1)
 
+    def effective_kernel(self):
+        """The (k, k, C_in, filters) kernel of the plain convolution this layer applies: weight norm folded,
+        the transposed half flipped into convolution form (for looking at learned filters)."""
+        kernels = []
+        if self.conv_kernel is not None:
+            kernels.append(self._folded(self.conv_kernel))
+        if self.convt_kernel is not None:
+            kernels.append(tf.reverse(tf.transpose(self._folded(self.convt_kernel), (0, 1, 3, 2)), axis=(0, 1)))
+        return tf.concat(kernels, axis=-1)
+
     def output_size(self, height, width):
         """(H', W') for an input (H, W) (the transposed half has the same size when the padding preserves it)."""
         return tuple((n + 2 * self.padding - self.kernel_size) // self.stride + 1 for n in (height, width))

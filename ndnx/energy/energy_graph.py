@@ -190,6 +190,19 @@ class EnergyGraph(ReplicatedLayer):
                     out[f"{layer.name}/{w.name}"] = w
         return out
 
+    def edge_kernel(self, source, target):
+        """The learned (k, k, C_source, base_channels) convolution of the conv edge source → target, in plain
+        convolution form with weight norm folded (`CCTConv.effective_kernel`), as a NumPy array."""
+        if not self.built:
+            self.build()
+        names = {l.name: l for n in self.networks if n is not None for l in n._flatten_layers(include_self=False)}
+        layer = names.get(f"{target}_from_{source}")
+        if layer is None:
+            conv = sorted(k.split("_from_")[::-1] for k in names if "_from_" in k)
+            raise ValueError(f"{self.name}: edge_kernel expects a conv edge (source, target), one of "
+                             f"{', '.join(f'{a}→{b}' for a, b in conv)}; got {source}→{target}")
+        return layer.effective_kernel().numpy()
+
     # --- states ----------------------------------------------------------------------------------
     def check_states(self, states):
         """The states as a list of tensors, checked against the layer shapes (one clear error line)."""

@@ -157,3 +157,24 @@ def test_fft_convolutions_give_the_same_energy_and_gradients():
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5 * float(np.abs(b).max()))
     with pytest.raises(ValueError, match="fft_min_kernel must be None or a positive int, got 0"):
         ndnx.energy.EnergyGraph(layers, edges, fft_min_kernel=0)
+
+
+def test_edge_kernel_is_the_plain_convolution_the_edge_applies():
+    import tensorflow as tf
+
+    graph = ndnx.energy.EnergyGraph([{"name": "image", "shape": [8, 8, 3]}, {"name": "h", "shape": [8, 8, 4]}],
+                                    [{"source": "image", "target": "h", "kind": "cct", "kernel": 3},
+                                     {"source": "h", "target": "image", "kind": "conv", "kernel": 3}],
+                                    base_channels=4, weight_norm=True, seed=1)
+    graph.build()
+    layer = {l.name: l for n in graph.networks if n is not None for l in n._flatten_layers(include_self=False)}[
+        "h_from_image"]
+    for pair in (layer.conv_kernel, layer.convt_kernel):  # gains away from ‖v‖, so that folding matters
+        pair[1].assign(pair[1] * 1.7)
+    kernel = graph.edge_kernel("image", "h")
+    assert kernel.shape == (3, 3, 3, 4)
+    x = RNG.normal(size=(2, 8, 8, 3)).astype("float32")
+    bias = tf.concat([layer.conv_bias, layer.convT_bias if hasattr(layer, "convT_bias") else layer.convt_bias], 0)
+    np.testing.assert_allclose(tf.nn.conv2d(x, kernel, 1, "SAME").numpy() + bias.numpy(), layer(x).numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="edge_kernel expects a conv edge.*h→image, image→h; got h→h"):
+        graph.edge_kernel("h", "h")
