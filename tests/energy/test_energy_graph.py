@@ -188,3 +188,23 @@ def test_edge_kernel_is_the_plain_convolution_the_edge_applies():
     np.testing.assert_allclose(tf.nn.conv2d(x, kernel, 1, "SAME").numpy() + bias.numpy(), layer(x).numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="edge_kernel expects a conv edge.*h→image, image→h; got h→h"):
         graph.edge_kernel("h", "h")
+
+
+@pytest.mark.parametrize("c_in", [3, 16])  # both input-gradient branches
+def test_same_conv_gradients_equal_autodiff_of_conv2d(c_in):
+    import tensorflow as tf
+
+    from ndnx.energy.cct_conv import fft_conv_same, same_conv
+
+    x = tf.constant(RNG.normal(size=(2, 9, 9, c_in)).astype("float32"))
+    kernel = tf.constant(RNG.normal(size=(5, 5, c_in, 6)).astype("float32"))
+    weights = tf.constant(RNG.normal(size=(2, 9, 9, 6)).astype("float32"))
+    grads = []
+    for conv in (lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"), same_conv, fft_conv_same):
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel])
+            loss = tf.reduce_sum(weights * conv(x, kernel))
+        grads.append(tape.gradient(loss, [x, kernel]))
+    for got in grads[1:]:
+        for a, b in zip(got, grads[0]):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5 * float(np.abs(b).max()))
