@@ -15,15 +15,31 @@ Figures (benchmarks/results/energy.json):
   phase's FLOP/s at batch 32 over it;
 - speedup_vs_original_b8, speedup_vs_original_b32: against the original's 0.090 / 0.317 s per sampler
   step at batch 8 / 32 on this 2-core machine (floors: ≥ 3×, and ≥ 0.6 of the conv throughput);
+- original_flops_per_step_b8/_b32: the original's step recounted from the spec's architecture (it
+  convolves SL1→SL2 at 32×32 before subsampling); original_implied_flops_per_s_b8/_b32: that over its
+  0.090 / 0.317 s; floor_needs_flops_per_s_b8/_b32: ndnx's FLOPs at a third of the original's time;
+- matmul_flops_per_s: a compiled chain of 2048² float32 matmuls; best_step_s_b32_at_conv_throughput:
+  flops_per_step_b32 over conv_flops_per_s;
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-Last full run (2026-12-03 00:41, 2-core AMD EPYC shared with other jobs, load 4.0; FFT for the 11×11
-kernel): negative phase 126 ms per step at batch 8 (7.96 steps/s, 6.70 from CPU time) and 563 ms at
-batch 32 (1.78 / 1.83); positive phase 115 / 515 ms; 33.4 GFLOP per step at batch 32; the plain
-convolutions reach 104 GFLOP/s; fraction 0.57 (0.64 in CPU time). Against the original: 0.72× (batch 8)
-and 0.56× (batch 32) — the 3× floor is not met. Without FFT (an earlier run, load 5.5): 4.32 and 1.13
-steps/s, fraction 0.39 (0.50 CPU). With XLA (`--jit`): 7.8 s per step at batch 8 (XLA's CPU
-convolutions).
+Last full run (2026-12-03 04:31, 2-core AMD EPYC shared with other jobs, load 6.2; FFT for the 11×11
+kernel, input gradients as forward convolutions): negative phase 124 ms per step at batch 8 (8.09
+steps/s wall, 7.71 from CPU time) and 595 ms at batch 32 (1.68 / 2.32); positive phase 101 / 621 ms;
+33.4 GFLOP per step at batch 32; the plain convolutions reach 81 GFLOP/s (84 per CPU-second), GEMM 42
+(66); fraction 0.69 (0.93 in CPU time). Against the original: 0.73× (batch 8) and 0.53× (batch 32).
+Before the two backward-pass changes (same day, load 4–5): 512–525 CPU-ms per step at batch 32, 160
+at batch 8; FFT gradient by autodiff, Conv2DBackpropInput for every input gradient.
+
+Why the 3× floor is out of reach here: the original's step is 39.6 GFLOP at batch 32 (9.9 at batch 8)
+— forward f₀ 123 M, f₁ 379 M (the 11×11 lateral edge 254 M), f₂ 116 M (103 M the SL1→SL2 convolution at
+full size) per example, doubled by the state gradient — so its 0.317 s would be 125 GFLOP/s (110 at
+batch 8), above all this machine's plain convolutions reach (81–104 GFLOP/s wall, 84–95 per
+CPU-second, i.e. one core's FMA throughput). ndnx's step is 33.4 GFLOP (the subsampling fused into a
+strided convolution); a third of 0.317 s needs 316 GFLOP/s (279 at batch 8), 1.7× the two cores'
+combined peak even on an idle machine. Only FFT for the 11×11 edge cuts FLOPs further, and the
+remaining direct convolutions (17.2 GFLOP) alone need ≥ 0.09 s on both cores at peak. Without FFT
+(an earlier run, load 5.5): 4.32 and 1.13 steps/s. With XLA (`--jit`): 7.8 s per step at batch 8
+(XLA's CPU convolutions).
 
     python benchmarks/bench_energy.py [--quick] [--jit] [--fft-min-kernel K]
 """
@@ -78,6 +94,29 @@ def op_flops(op):
     k = kernel[0]
     out = [(n + 2 * padding - k) // stride + 1 for n in shape[:2]]
     return 2 * out[0] * out[1] * k * k * kernel[2] * kernel[3]
+
+
+def original_flops(ops):
+    """FLOPs per example of the original's forward pass: like `op_flops`, but it convolves at the source's
+    full size before the nearest subsampling that ndnx fuses into a strided convolution (spec §1.2)."""
+    return sum(op_flops(op[:3] + (1,) + op[4:]) for op in ops)
+
+
+def matmul_reference(repeats, n=2048, chain=5):
+    """FLOP/s of a compiled chain of n×n float32 matmuls (the machine's GEMM throughput)."""
+    import tensorflow as tf
+
+    a = tf.random.stateless_normal((n, n), seed=(0, 0))
+
+    @tf.function(jit_compile=False)
+    def run(x):
+        for _ in range(chain):
+            x = tf.matmul(x, a) * (1.0 / n)
+        return x
+
+    run(a)
+    wall, cpu = timed(lambda: run(a).numpy(), repeats)
+    return chain * 2 * n ** 3 / wall, chain * 2 * n ** 3 / cpu
 
 
 def conv_reference(ops, batch, repeats):
@@ -141,10 +180,16 @@ def main():
             print(f"{phase} phase, batch {batch}: first call {first:.1f} s, {wall / steps * 1e3:.0f} ms per step "
                   f"({cpu / steps * 1e3:.0f} CPU-ms)", flush=True)
         results[f"flops_per_step_b{batch}"] = per_example * batch
+        results[f"original_flops_per_step_b{batch}"] = 2 * original_flops(ops) * batch
+        results[f"original_implied_flops_per_s_b{batch}"] = (results[f"original_flops_per_step_b{batch}"]
+                                                             / ORIGINAL_S_PER_STEP[batch])
+        results[f"floor_needs_flops_per_s_b{batch}"] = per_example * batch * 3 / ORIGINAL_S_PER_STEP[batch]
         results[f"speedup_vs_original_b{batch}"] = results[f"sampler_steps_per_s_b{batch}"] * ORIGINAL_S_PER_STEP[batch]
     conv_wall, conv_cpu = conv_reference(ops, 32, repeats)
     results["conv_flops_per_s"] = conv_wall
     results["conv_flops_per_s_cpu"] = conv_cpu
+    results["matmul_flops_per_s"], results["matmul_flops_per_s_cpu"] = matmul_reference(repeats)
+    results["best_step_s_b32_at_conv_throughput"] = results["flops_per_step_b32"] / conv_wall
     achieved = results["sampler_steps_per_s_b32"] * results["flops_per_step_b32"]
     results["sampler_flops_per_s_b32"] = achieved
     results["fraction_of_conv_throughput"] = achieved / conv_wall
