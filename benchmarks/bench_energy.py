@@ -37,7 +37,12 @@ batch 8), above all this machine's plain convolutions reach (81–104 GFLOP/s wa
 CPU-second, i.e. one core's FMA throughput). ndnx's step is 33.4 GFLOP (the subsampling fused into a
 strided convolution); a third of 0.317 s needs 316 GFLOP/s (279 at batch 8), 1.7× the two cores'
 combined peak even on an idle machine. Only FFT for the 11×11 edge cuts FLOPs further, and the
-remaining direct convolutions (17.2 GFLOP) alone need ≥ 0.09 s on both cores at peak. Without FFT
+remaining direct convolutions (17.2 GFLOP) alone need ≥ 0.09 s on both cores at peak. Checked for wasted work (op-level
+profile of the compiled loop): every edge is one convolution (`operations` lists them), the energy
+value adds only reductions to the forward pass its gradient needs anyway, no weight gradients are
+taken while sampling, float32 throughout with no casts, NHWC throughout except inside the FFT edge
+(rfft2d works on the last two axes), and clamped layers get no gradient. What remained was the
+backward pass's own cost: Conv2DBackpropInput and autodiff through the FFT, both replaced. Without FFT
 (an earlier run, load 5.5): 4.32 and 1.13 steps/s. With XLA (`--jit`): 7.8 s per step at batch 8
 (XLA's CPU convolutions).
 
