@@ -22,7 +22,8 @@ Synchrony (the thesis's Gray-style analyses, Gray et al. 1989 Nature 338:334):
   traces or of channel pairs (all pairs by default) of a trajectory, per lag unbiased by default;
 * `fit_correlogram`: Gray's damped cosine (a Gabor function) O + A·exp(−(τ − φ)²/(2σ²))·cos(2πν(τ − φ))
   fitted to one correlogram, giving the peak height O + A, the oscillation frequency ν (and in Hz), the
-  phase shift φ (steps and ms), σ and the modulation amplitude ratio A/O.
+  phase shift φ (steps and ms), σ and the modulation amplitude ratio A/O; `fit_correlograms` fits every
+  correlogram of an array (lags, ...) — e.g. all channel pairs, during and outside a stimulus.
 
 Example:
     >>> import numpy as np
@@ -49,7 +50,7 @@ import scipy.signal
 
 __all__ = ["MS_PER_STEP", "power_spectrum", "peak_frequency", "spectrogram", "onset_transient", "lfp",
            "state_momentum_lag", "cross_correlogram", "channel_correlograms", "gabor_correlogram", "fit_correlogram",
-           "CorrelogramFit"]
+           "fit_correlograms", "CorrelogramFit"]
 
 MS_PER_STEP = 70.0 / 17.0
 
@@ -223,3 +224,15 @@ def fit_correlogram(lags, correlogram, ms_per_step=MS_PER_STEP, starts=5):
         peak_height=float(o + a), modulation_ratio=float(a / o) if o != 0 else float("nan"),
         frequency_hz=float(nu * 1000.0 / ms_per_step), phase_shift_ms=float(phi * ms_per_step),
         residual=float(np.sqrt(cost)), curve=model(lags, a, nu, phi, decay, o))
+
+
+def fit_correlograms(lags, correlograms, ms_per_step=MS_PER_STEP, starts=5):
+    """`fit_correlogram` of every correlogram in (lags, ...): {field: array of shape (...)} (no "curve")."""
+    c = np.asarray(correlograms, dtype="float64")
+    if c.ndim < 1 or c.shape[0] != np.size(lags):
+        raise ValueError(f"fit_correlograms: correlograms must be (lags, ...) with {np.size(lags)} lags, got shape "
+                         f"{c.shape}")
+    fields = [f for f in CorrelogramFit._fields if f != "curve"]
+    flat = c.reshape(c.shape[0], -1)
+    fits = [fit_correlogram(lags, flat[:, n], ms_per_step, starts) for n in range(flat.shape[1])]
+    return {f: np.array([getattr(fit, f) for fit in fits]).reshape(c.shape[1:]) for f in fields}

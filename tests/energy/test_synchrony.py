@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ndnx.analysis.oscillations import (channel_correlograms, cross_correlogram, fit_correlogram,
-                                        gabor_correlogram)
+                                        fit_correlograms, gabor_correlogram)
 
 
 def test_correlograms_equal_numpy_correlate():
@@ -63,3 +63,16 @@ def test_fit_of_two_noisy_sinusoids_with_a_known_lag():
     assert fit.frequency_hz == pytest.approx(fit.frequency * 1000 * 17 / 70, rel=1e-12)
     with pytest.raises(ValueError, match="correlogram must be finite, 1-D"):
         fit_correlogram(lags, np.full(lags.shape, np.nan))
+
+
+def test_fit_correlograms_fits_every_pair():
+    lags = np.arange(-30, 31)
+    truth = np.array([[1 / 8, 1 / 10], [1 / 12, 1 / 6]])
+    c = np.stack([gabor_correlogram(lags, 1.0, f, 1.0, 12.0, 0.5) for f in truth.ravel()], axis=1).reshape(
+        lags.size, 2, 2)
+    fits = fit_correlograms(lags, c, ms_per_step=1.0)
+    assert "curve" not in fits and fits["frequency"].shape == (2, 2)
+    np.testing.assert_allclose(fits["frequency"], truth, rtol=1e-6)
+    np.testing.assert_allclose(fits["modulation_ratio"], 2.0, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\(lags, ...\) with 61 lags, got shape \(60, 2\)"):
+        fit_correlograms(lags, np.zeros((60, 2)))
