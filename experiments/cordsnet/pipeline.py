@@ -69,13 +69,14 @@ PROTOCOL = dict(depth=2, alpha=0.2, blank_steps=20, stimulus_steps=40, ramp_step
 DEFAULTS = dict(
     dataset="mnist", source="auto", train_size=0, test_size=0, data_seed=0, shift=0, epoch_size=0,
     **PROTOCOL,
-    lr=3e-4, clipnorm=10.0, weight_decay=0.01, epochs=1, batch_size=32, log_every=1,
+    lr=3e-4, lr_decay="none", clipnorm=10.0, weight_decay=0.01, epochs=1, batch_size=32, log_every=1,
     slope_start=0.95, slope_step=0.19, reset_optimizer=True, objective="residual",
     **{"cnn.epochs": 30, "cnn.shift": 2, "cnn.batch_size": 64, "cnn.lr": 0.1, "cnn.weight_decay": 1e-4,
        "inverse.epochs": 0, "inverse.batch_size": 64, "inverse.lr": 1e-3, "inverse.clipnorm": 1e-3,
        "linear.epoch_size": 1600, "linear.lr": 1e-4, "linear.data_seed": 1,
        "prelu.epochs": 6, "prelu.epoch_size": 800, "prelu.data_seed": 2, "prelu.log_every": 6,
-       "relu.epochs": 6, "relu.epoch_size": 2000, "relu.data_seed": 3},
+       "relu.epochs": 6, "relu.epoch_size": 2000, "relu.data_seed": 3,
+       "linear.shift": 0, "prelu.shift": 0, "relu.shift": 0, "relu.lr_decay": "none"},
 )
 
 CHECKS = dict(dataset=one_of("mnist", "fashion_mnist", "cifar10", "cifar100", "imagenet2012"),
@@ -84,7 +85,7 @@ CHECKS = dict(dataset=one_of("mnist", "fashion_mnist", "cifar10", "cifar100", "i
               alpha=number(0, 1, low_open=True),
               blank_steps=integer(1), stimulus_steps=integer(1), ramp_steps=integer(1), ramp_log10=each(number()),
               spontaneous_weight=non_negative, spontaneous_steps=integer(1), checkpoint_every=integer(0),
-              lr=positive, clipnorm=positive, weight_decay=non_negative, slope_start=number(0, 1),
+              lr=positive, lr_decay=one_of("none", "cosine"), clipnorm=positive, weight_decay=non_negative, slope_start=number(0, 1),
               slope_step=non_negative, reset_optimizer=boolean, objective=one_of("residual", "neumann"))
 
 
@@ -193,9 +194,20 @@ def cordsnet(config, seed, nonlinearity, protocol, prelu_slope=0.0):
                    ramp_steps=config["ramp_steps"], ramp_log10=tuple(config["ramp_log10"]),
                    spontaneous_weight=config["spontaneous_weight"], spontaneous_steps=config["spontaneous_steps"],
                    checkpoint_every=config["checkpoint_every"], seed=seed)
-    net.compile(optimizer=keras.optimizers.AdamW(config["lr"], weight_decay=config["weight_decay"],
+    net.compile(optimizer=keras.optimizers.AdamW(learning_rate(config), weight_decay=config["weight_decay"],
                                                  global_clipnorm=config["clipnorm"]), jit_compile=False)
     return net
+
+
+def learning_rate(config):
+    """`lr`, or with `lr_decay="cosine"` a cosine decay from `lr` to 0 over the step's batches
+    (`epochs` × ⌈images per epoch / batch_size⌉): the last updates of a fine-tuning step are small,
+    so its final weights are not those of one noisy batch."""
+    if config["lr_decay"] == "none":
+        return config["lr"]
+    images = config["epoch_size"] or len(training_arrays(config)[1])
+    batches = config["epochs"] * math.ceil(images / config["batch_size"])
+    return keras.optimizers.schedules.CosineDecay(config["lr"], decay_steps=max(1, batches))
 
 
 def build_linear(config, seed, replicas, previous):

@@ -134,3 +134,20 @@ def test_epoch_pipeline_draws_fresh_shifted_digits_every_epoch():
         np.testing.assert_array_equal(labels, y[order])
         offsets = rng.integers(-1, 2, size=(40, 2))
         np.testing.assert_array_equal(images, shift_images(x[order], offsets))
+
+
+def test_cosine_learning_rate_decays_to_zero_over_the_steps_batches():
+    """lr_decay="cosine": lr·½(1 + cos(π·k/K)) with K = epochs × ⌈epoch_size / batch_size⌉ batches."""
+    import importlib.util
+    import math
+
+    spec = importlib.util.spec_from_file_location("cordsnet_pipeline_lr", script("pipeline"))
+    pipeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pipeline)
+    config = pipeline.experiment.runs({"source": "sklearn", "lr": 1e-3, "lr_decay": "cosine", "epochs": 3,
+                                       "epoch_size": 100, "batch_size": 32})[0].config
+    schedule = pipeline.learning_rate(config)
+    batches = 3 * 4
+    for k in (0, 3, 6, 12):
+        assert float(schedule(k)) == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * k / batches)), abs=1e-9)
+    assert pipeline.learning_rate({**config, "lr_decay": "none"}) == 1e-3
