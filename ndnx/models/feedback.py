@@ -6,9 +6,12 @@ import tensorflow as tf
 
 from ndnx.cells.modulated_cell import ModulatedCell
 from ndnx.losses.distribution import scale_loss_for_replicas
+from ndnx.models.feedback_gradient import fast_window, supports_fast_gradient
 from ndnx.registry import register
 
-__all__ = ["FeedbackNetwork"]
+__all__ = ["FeedbackNetwork", "GRADIENTS"]
+
+GRADIENTS = ("auto", "fast", "autodiff")
 
 
 class _Carried:
@@ -45,6 +48,14 @@ class FeedbackNetwork(keras.Model):
     (`FeedbackNetwork.optimizer_of_the_paper()`); the summed loss keeps the clip active, so the
     window mean is not equivalent.
 
+    The training gradient is by default (`gradient="auto"`) the hand-written backward pass of
+    `ndnx.models.feedback_gradient` for every cell with `ModulatedCell`'s step order
+    (ModulationNetCell, SpatialNetCell, DaleRateNetCell: equal to autodiff's to 1e-5, tests/models/
+    test_feedback_gradient.py); `DirectDemixCell` falls back to autodiff of the loop.
+    `gradient="autodiff"` differentiates the `tf.while_loop` of `run` for every cell. `compile`
+    also asks glibc to keep freed host memory (`ndnx.training.host_memory`): a window's per-step
+    records are tens of MB, which would otherwise page-fault afresh every batch.
+
     Reference: Naumann L. B., Keijser J., Sprekeler H. (2022). Invariant neural subspaces maintained
     by feedback modulation. eLife 11:e76096 (spec feedback_modulation_naumann22.md §2–3).
 
@@ -53,6 +64,8 @@ class FeedbackNetwork(keras.Model):
         batch_size: contexts per batch for the carried state (None: no carried state).
         activity_penalty: λ of the feedback activity penalty (the original's lambda_reg, e.g. 1e-5).
         huber_delta: β of the smooth L1 loss.
+        gradient: "auto" (the fast window gradient where the cell supports it, else autodiff),
+            "fast" (an error for a cell it does not cover) or "autodiff".
 
     Example:
         >>> import numpy as np, ndnx
@@ -66,7 +79,7 @@ class FeedbackNetwork(keras.Model):
         True
     """
 
-    def __init__(self, cell, batch_size=None, activity_penalty=0.0, huber_delta=1.0, **kwargs):
+    def __init__(self, cell, batch_size=None, activity_penalty=0.0, huber_delta=1.0, gradient="auto", **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
@@ -76,6 +89,12 @@ class FeedbackNetwork(keras.Model):
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"{self.name}: batch_size must be a positive int or None, got {batch_size!r}")
+        if gradient not in GRADIENTS:
+            raise ValueError(f"{self.name}: gradient must be one of {GRADIENTS}, got {gradient!r}")
+        if gradient == "fast" and not supports_fast_gradient(cell):
+            raise ValueError(f"{self.name}: gradient='fast' needs a cell with ModulatedCell's step order, got "
+                             f"{type(cell).__name__} (use gradient='autodiff')")
+        self.gradient = gradient
         self.cell = cell
         self.batch_size = None if batch_size is None else int(batch_size)
         self.activity_penalty = float(activity_penalty)
@@ -83,6 +102,12 @@ class FeedbackNetwork(keras.Model):
         self._carried = _Carried()
         self._loss_tracker = keras.metrics.Mean(name="loss")
         self.build((self.batch_size, None, cell.sensors))
+
+    def compile(self, *args, **kwargs):
+        from ndnx.training.host_memory import retain_freed_memory
+
+        retain_freed_memory()
+        super().compile(*args, **kwargs)
 
     @staticmethod
     def optimizer_of_the_paper(learning_rate=1e-3):
@@ -123,6 +148,13 @@ class FeedbackNetwork(keras.Model):
         """The zero state (a random initial gain for DaleRateNetCell), replica axis always present."""
         return self._with_axis(self.cell.get_initial_state(batch))
 
+    def _checked_mixtures(self, x):
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        if len(x.shape) != 3 or x.shape[-1] != self.cell.sensors:
+            raise ValueError(f"{self.name}: expected mixtures of shape (batch, time, {self.cell.sensors}), got "
+                             f"{tuple(x.shape)}")
+        return x
+
     def run(self, x, initial_state=None, freeze=None, record=()):
         """Run the cell over x (batch, time, sensors) in one `tf.while_loop`.
 
@@ -131,10 +163,7 @@ class FeedbackNetwork(keras.Model):
         running); `record`: names of step records to keep ("modulation", "z", "feedback", …).
         Returns (y (batch, time, R, sources), final state, {name: (batch, time, R, ·)}).
         """
-        x = tf.convert_to_tensor(x, self.compute_dtype)
-        if len(x.shape) != 3 or x.shape[-1] != self.cell.sensors:
-            raise ValueError(f"{self.name}: expected mixtures of shape (batch, time, {self.cell.sensors}), got "
-                             f"{tuple(x.shape)}")
+        x = self._checked_mixtures(x)
         batch = tf.shape(x)[0]
         # a static length lets XLA bound the loop and its gradient accumulators
         steps = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
@@ -156,6 +185,31 @@ class FeedbackNetwork(keras.Model):
         outputs = {k: tf.transpose(a.stack(), (1, 0, 2, 3)) for k, a in arrays.items()}
         y = outputs.pop("y")
         return y, states, outputs
+
+    @property
+    def uses_fast_gradient(self):
+        """Whether training takes the hand-written window gradient (`ndnx.models.feedback_gradient`)."""
+        return self.gradient == "fast" or (self.gradient == "auto" and supports_fast_gradient(self.cell))
+
+    def run_for_training(self, x, initial_state=None, record=()):
+        """`run` (without freezing) whose gradient is the hand-written one where `uses_fast_gradient`.
+
+        Records: "feedback" only on the fast path. The inputs get no gradient on the fast path.
+        """
+        if not self.uses_fast_gradient:
+            return self.run(x, initial_state, record=record)
+        if set(record) - {"feedback"}:
+            raise ValueError(f"{self.name}: the fast gradient path records only 'feedback', got {tuple(record)}")
+        x = self._checked_mixtures(x)
+        states = list(initial_state) if initial_state is not None else self.initial_state(tf.shape(x)[0])
+        modulator_weights, pathway = self.cell.step_weights()
+        # the time-major input with its replica axis, as `step_input` gives it step by step
+        xs = tf.repeat(tf.transpose(x, (1, 0, 2))[:, :, None], self.replicas or 1, axis=2)
+        trainable_pathway = len(self.cell.trainable_weights) > len(self.cell.modulator.trainable_weights)
+        ys, final, feedback = fast_window(self.cell, xs, states, modulator_weights, pathway,
+                                          record_feedback="feedback" in record, pathway_gradients=trainable_pathway)
+        records = {} if feedback is None else {"feedback": tf.transpose(feedback, (1, 0, 2, 3))}
+        return tf.transpose(ys, (1, 0, 2, 3)), final, records
 
     def _lone(self, y):
         return y if self.replicas is not None else tf.squeeze(y, 2)
@@ -185,7 +239,7 @@ class FeedbackNetwork(keras.Model):
         initial = [tf.stop_gradient(v.value) for v in carried] if carried else None
         record = ("feedback",) if self.activity_penalty else ()
         with tf.GradientTape() as tape:
-            y, final, records = self.run(x, initial, record=record)
+            y, final, records = self.run_for_training(x, initial, record=record)
             fit = self.window_loss(s, y)
             loss = self.window_loss(s, y, records.get("feedback"))
             # under tf.distribute the batch mean needs 1/N before the gradients are summed over devices;
@@ -213,7 +267,8 @@ class FeedbackNetwork(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({"cell": keras.saving.serialize_keras_object(self.cell), "batch_size": self.batch_size,
-                       "activity_penalty": self.activity_penalty, "huber_delta": self.huber_delta})
+                       "activity_penalty": self.activity_penalty, "huber_delta": self.huber_delta,
+                       "gradient": self.gradient})
         return config
 
     @classmethod
