@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from ndnx.cells.modulated_cell import ModulatedCell
-from ndnx.losses.distribution import scale_loss_for_replicas
+from ndnx.losses.distribution import clip_after_device_sum, scale_loss_for_replicas
 from ndnx.models.feedback_gradient import fast_window, supports_fast_gradient
 from ndnx.registry import register
 
@@ -124,8 +124,9 @@ class FeedbackNetwork(keras.Model):
         if not self.cell.built:
             self.cell.build((None, self.cell.sensors))
         if self.batch_size is not None:
+            # "only_first_replica": under tf.distribute every device assigns the same gathered state
             self._carried.variables = [
-                keras.Variable(s, trainable=False, name=f"carried_state_{i}")
+                keras.Variable(s, trainable=False, name=f"carried_state_{i}", aggregation="only_first_replica")
                 for i, s in enumerate(self._with_axis(self.cell.get_initial_state(self.batch_size)))]
         self.built = True
 
@@ -233,10 +234,17 @@ class FeedbackNetwork(keras.Model):
     def _window(self, data, train):
         x, s = data[0], data[1]
         carried = self.carried_state
-        if carried and x.shape[0] is not None and x.shape[0] != self.batch_size:
+        devices = tf.distribute.get_strategy().num_replicas_in_sync
+        rows = None if not carried else self._rows_per_device(devices)
+        if carried and x.shape[0] is not None and x.shape[0] != rows:
             raise ValueError(f"{self.name}: the carried state holds {self.batch_size} contexts, got a batch of "
-                             f"{x.shape[0]} (every TBPTT batch must have batch_size rows)")
-        initial = [tf.stop_gradient(v.value) for v in carried] if carried else None
+                             f"{x.shape[0] * devices} (every TBPTT batch must have batch_size rows)")
+        initial = None
+        if carried:
+            # under tf.distribute each device continues its own rows of the global batch: the
+            # strategy hands device d the rows [d·n, (d+1)·n) of every batch
+            start = tf.distribute.get_replica_context().replica_id_in_sync_group * rows
+            initial = [tf.stop_gradient(v.value[start:start + rows] if devices > 1 else v.value) for v in carried]
         record = ("feedback",) if self.activity_penalty else ()
         with tf.GradientTape() as tape:
             y, final, records = self.run_for_training(x, initial, record=record)
@@ -247,12 +255,25 @@ class FeedbackNetwork(keras.Model):
             scaled = scale_loss_for_replicas(fit) + (loss - fit)
         if train:
             grads = tape.gradient(scaled, self.trainable_weights)
-            self.optimizer.apply(grads, self.trainable_weights)
+            # Keras clips each device's part before the sum; the paper's clip at 1 is of the whole gradient
+            self.optimizer.apply(clip_after_device_sum(self.optimizer, grads), self.trainable_weights)
+        if devices > 1 and carried:
+            # every device gathers the whole batch's final state, so the mirrored copies stay equal
+            final = [tf.distribute.get_replica_context().all_gather(f, axis=0) for f in final]
         for variable, value in zip(carried, final):
             variable.assign(value)
-        self._loss_tracker.update_state(loss)
-        # "loss" is Keras' running mean over the epoch; "window_loss" this batch's own
-        return {"loss": self._loss_tracker.result(), "window_loss": loss}
+        # the loss tracker averages the devices' values: N × the device's penalty makes that the global sum
+        reported = fit + (loss - fit) * devices
+        self._loss_tracker.update_state(reported)
+        # "loss" is Keras' running mean over the epoch; "window_loss" this batch's own (this device's
+        # under a strategy)
+        return {"loss": self._loss_tracker.result(), "window_loss": reported}
+
+    def _rows_per_device(self, devices):
+        if self.batch_size % devices:
+            raise ValueError(f"{self.name}: the carried state of {self.batch_size} contexts does not split over "
+                             f"{devices} devices (batch_size must be a multiple of the number of devices)")
+        return self.batch_size // devices
 
     def train_step(self, data):
         return self._window(data, train=True)
