@@ -32,6 +32,13 @@ def supports_fast_gradient(cell):
     """Whether the cell's step is `ModulatedCell.step`'s order (with extra records at most).
 
     `DirectDemixCell` (its own step: the LSTM's output is y) is not covered.
+
+    Example:
+        >>> import ndnx
+        >>> supports_fast_gradient(ndnx.cells.SpatialNetCell(hidden_units=4, seed=0))
+        True
+        >>> supports_fast_gradient(ndnx.cells.DirectDemixCell(hidden_units=4, seed=0))
+        False
     """
     return bool(getattr(cell, "standard_step", False))
 
