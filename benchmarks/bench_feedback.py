@@ -124,7 +124,7 @@ def main(argv=None):
     results = {"quick": bool(args.quick), "load_average_1min": os.getloadavg()[0], **machine_info()}
     from ndnx.training.host_memory import retain_freed_memory
 
-    retain_freed_memory()  # as FeedbackNetwork.compile does; before the throughput figures too
+    retain_freed_memory()  # as FeedbackNetwork.train_step does; before the throughput figures too
     results.update(matmul_throughput())
     for name in ("modulationnet", "spatialnet"):
         results.update(bench(name, window, repeats=5))

@@ -52,7 +52,7 @@ class FeedbackNetwork(keras.Model):
     `ndnx.models.feedback_gradient` for every cell with `ModulatedCell`'s step order
     (ModulationNetCell, SpatialNetCell, DaleRateNetCell: equal to autodiff's to 1e-5, tests/models/
     test_feedback_gradient.py); `DirectDemixCell` falls back to autodiff of the loop.
-    `gradient="autodiff"` differentiates the `tf.while_loop` of `run` for every cell. `compile`
+    `gradient="autodiff"` differentiates the `tf.while_loop` of `run` for every cell. Training
     also asks glibc to keep freed host memory (`ndnx.training.host_memory`): a window's per-step
     records are tens of MB, which would otherwise page-fault afresh every batch.
 
@@ -102,12 +102,6 @@ class FeedbackNetwork(keras.Model):
         self._carried = _Carried()
         self._loss_tracker = keras.metrics.Mean(name="loss")
         self.build((self.batch_size, None, cell.sensors))
-
-    def compile(self, *args, **kwargs):
-        from ndnx.training.host_memory import retain_freed_memory
-
-        retain_freed_memory()
-        super().compile(*args, **kwargs)
 
     @staticmethod
     def optimizer_of_the_paper(learning_rate=1e-3):
@@ -276,6 +270,9 @@ class FeedbackNetwork(keras.Model):
         return self.batch_size // devices
 
     def train_step(self, data):
+        from ndnx.training.host_memory import retain_freed_memory
+
+        retain_freed_memory()  # once, when the step is traced (see the class docstring)
         return self._window(data, train=True)
 
     def test_step(self, data):
