@@ -189,13 +189,15 @@ class FeedbackNetwork(keras.Model):
     def run_for_training(self, x, initial_state=None, record=()):
         """`run` (without freezing) whose gradient is the hand-written one where `uses_fast_gradient`.
 
-        Records: "feedback" only on the fast path. The inputs get no gradient on the fast path.
+        Records: "feedback" only on the fast path. The inputs get no gradient on the fast path, and
+        it needs a window length known when the step is traced (else "auto" uses autodiff).
         """
-        if not self.uses_fast_gradient:
+        x = self._checked_mixtures(x)
+        # the hand-written backward loop needs the window length at trace time; "auto" falls back
+        if not self.uses_fast_gradient or (x.shape[1] is None and self.gradient == "auto"):
             return self.run(x, initial_state, record=record)
         if set(record) - {"feedback"}:
             raise ValueError(f"{self.name}: the fast gradient path records only 'feedback', got {tuple(record)}")
-        x = self._checked_mixtures(x)
         states = list(initial_state) if initial_state is not None else self.initial_state(tf.shape(x)[0])
         modulator_weights, pathway = self.cell.step_weights()
         # the time-major input with its replica axis, as `step_input` gives it step by step

@@ -83,3 +83,18 @@ def test_cells_outside_the_step_order_fall_back_to_autodiff():
         FeedbackNetwork(ndnx.cells.DirectDemixCell(hidden_units=4, seed=0), gradient="fast")
     with pytest.raises(ValueError, match=r"gradient must be one of \('auto', 'fast', 'autodiff'\), got 'numeric'"):
         FeedbackNetwork(ndnx.cells.ModulationNetCell(hidden_units=4, seed=0), gradient="numeric")
+
+
+def test_an_unknown_window_length_falls_back_to_autodiff():
+    model = FeedbackNetwork(ndnx.cells.ModulationNetCell(hidden_units=4, seed=0), batch_size=2)
+    x = RNG.normal(size=(2, 7, 2)).astype("float32")
+    y_known = model.run_for_training(x)[0]
+
+    def traced(gradient):
+        model.gradient = gradient
+        return tf.function(lambda x: model.run_for_training(x)[0],
+                           input_signature=[tf.TensorSpec((2, None, 2), tf.float32)])
+
+    np.testing.assert_allclose(traced("auto")(x).numpy(), y_known.numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="the window length must be static"):
+        traced("fast")(x)
