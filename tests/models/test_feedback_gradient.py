@@ -43,8 +43,8 @@ def test_fast_gradient_equals_autodiff(name):
     cell = CELLS[name]()
     model = FeedbackNetwork(cell, batch_size=3, activity_penalty=1e-2)
     assert model.uses_fast_gradient
-    x = RNG.normal(size=(3, 30, cell.sensors)).astype("float32")
-    s = 2 * RNG.normal(size=(3, 30, cell.sources)).astype("float32")  # both branches of the Huber loss
+    x = RNG.normal(size=(3, 20, cell.sensors)).astype("float32")
+    s = 2 * RNG.normal(size=(3, 20, cell.sources)).astype("float32")  # both branches of the Huber loss
     # a carried (non-zero) initial state, as every TBPTT batch after the first starts from
     initial = [tf.constant(RNG.normal(size=v.shape).astype("float32")) for v in model.initial_state(3)]
     y_auto, auto = _gradients(model, x, s, initial, "autodiff")
@@ -67,7 +67,7 @@ def test_training_takes_the_fast_gradient_and_matches_autodiff():
     for gradient in ("fast", "autodiff"):
         model = FeedbackNetwork(ndnx.cells.SpatialNetCell(hidden_units=8, units=10, signals=2, tau=3.0, seed=7),
                                 batch_size=2, activity_penalty=1e-3, gradient=gradient)
-        model.compile(keras.optimizers.SGD(1e-3), jit_compile=True)
+        model.compile(keras.optimizers.SGD(1e-3), jit_compile=False)
         for k in range(3):
             model.train_on_batch(x[k], x[k])
         trained.append([w.numpy() for w in model.weights + model.carried_state])
