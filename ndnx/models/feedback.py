@@ -243,7 +243,9 @@ class FeedbackNetwork(keras.Model):
             initial = [tf.stop_gradient(v.value[start:start + rows] if devices > 1 else v.value) for v in carried]
         record = ("feedback",) if self.activity_penalty else ()
         with tf.GradientTape() as tape:
-            y, final, records = self.run_for_training(x, initial, record=record)
+            # an evaluation needs no gradient: the plain loop, without the fast path's per-step records
+            run = self.run_for_training if train else self.run
+            y, final, records = run(x, initial, record=record)
             fit = self.window_loss(s, y)
             loss = self.window_loss(s, y, records.get("feedback"))
             # under tf.distribute the batch mean needs 1/N before the gradients are summed over devices;
