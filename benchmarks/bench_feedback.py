@@ -18,12 +18,12 @@ Figures (benchmarks/results/feedback.json):
 The original (PyTorch 1.10, a Python loop over steps) takes 1.42 s (ModulationNet) and 1.98 s (SpatialNet)
 per batch on this 2-core machine; the issue's floor is 1/20 of that (0.071 s and 0.099 s).
 
-Last run (2026-12-03 04:21, 2-core AMD EPYC shared with a training run, load 4.6): ModulationNet 0.328 s
-per batch (0.210 CPU-s), SpatialNet 0.303 s (0.258 CPU-s) with the hand-written window gradient;
-autodiff 0.527 s (0.257 CPU-s) and 0.393 s (0.309 CPU-s); first batch 5–12 s. XLA matmul throughput
-73 (sequential) and 65 (gathered) GFLOP per CPU-s. 6.8× and 7.7× less CPU time than the original's
-wall time, short of the floor: the three 2.66-GFLOP matmuls of a batch alone take 0.11 CPU-s (see the
-README's feedback section).
+Last run (2026-12-03 04:55, 2-core AMD EPYC shared with a training run, load 4.6): ModulationNet 0.205 s
+per batch (0.205 CPU-s), SpatialNet 0.257 s (0.256 CPU-s) with the hand-written window gradient;
+autodiff 0.257 s (0.256 CPU-s) and 0.350 s (0.310 CPU-s); first batch 3.5–9 s. XLA matmul throughput
+74 (sequential) and 67 (gathered) GFLOP per CPU-s. 6.9× and 7.7× faster than the original, short of
+the floor: the three 2.66-GFLOP matmuls of a batch alone take 0.11 CPU-s (see the README's feedback
+section).
 
     python benchmarks/bench_feedback.py [--quick]
 """
