@@ -43,11 +43,7 @@ def run(data, optimizer, strategy=None):
         return model
 
     model = build() if strategy is None else build_in_scope(strategy, build)
-    losses = []
-
-    class Losses(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            losses.append(float(logs["loss"]))
+    history = keras.callbacks.History()
 
     def evaluate(model, x, y):
         # Keras' evaluate batches arrays by 32; the carried state holds BATCH contexts
@@ -55,9 +51,9 @@ def run(data, optimizer, strategy=None):
 
     train_data = pipeline if data == "pipeline" else arrays()
     train(model, train_data, epochs=EPOCHS, batch_size=None if data == "pipeline" else BATCH, shuffle=False,
-          carry_state=True, progress=False, callbacks=[Losses()], strategy=strategy, jit_compile=False,
+          carry_state=True, progress=False, callbacks=[history], strategy=strategy, jit_compile=False,
           evaluate=None if data == "pipeline" else evaluate)
-    return {"losses": losses, "weights": [w.tolist() for w in model.get_weights()],
+    return {"losses": [float(v) for v in history.history["loss"]], "weights": [w.tolist() for w in model.get_weights()],
             "carried": [v.numpy().tolist() for v in model.carried_state],
             "iterations": int(model.optimizer.iterations.numpy())}
 
