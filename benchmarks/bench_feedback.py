@@ -6,16 +6,24 @@ Figures (benchmarks/results/feedback.json):
   (ModulationNetCell τ = 1; SpatialNetCell Nz 100, Nm 4, width 0.2, τ = 100; LSTM(100); carried state;
   Huber loss summed over the window; Adam 1e-3 with clipvalue 1; XLA), best of the timed batches;
   *_cpu the process CPU time of that batch (all threads: on a machine shared with other jobs the wall
-  figure moves with their load, the CPU figure much less);
+  figure moves with their load, the CPU figure much less); the default (hand-written) window gradient
+  of `ndnx.models.feedback_gradient`, and *_autodiff_* the same with `gradient="autodiff"`;
+- sequential_ / gathered_matmul_gflop_per_cpu_s: what XLA on this CPU does with the window's matmul
+  shapes (1000 dependent 32 × 104 @ 104 × 400 products in a loop; one 104 × 32,000 @ 32,000 × 400),
+  matmul_flop_per_window the FLOP of one of the three such matmuls of a batch (forward, backward δ,
+  weight gradient);
 - *_first_batch_s: the first batch (tracing and XLA compilation of the 1000-step loop and its gradient);
 - with --quick the window is 100 steps and the figures are scaled to 1000.
 
 The original (PyTorch 1.10, a Python loop over steps) takes 1.42 s (ModulationNet) and 1.98 s (SpatialNet)
 per batch on this 2-core machine; the issue's floor is 1/20 of that (0.071 s and 0.099 s).
 
-Last run (2026-12-03 00:45, 2-core AMD EPYC shared with other jobs, load 3.1): ModulationNet 0.624 s per
-batch (0.409 CPU-s), SpatialNet 0.481 s (0.480 CPU-s); first batch 7 s. 2.3× and 4.1× the original,
-short of the floor (see the README's feedback section for the FLOP count).
+Last run (2026-12-03 04:55, 2-core AMD EPYC shared with a training run, load 4.6): ModulationNet 0.205 s
+per batch (0.205 CPU-s), SpatialNet 0.257 s (0.256 CPU-s) with the hand-written window gradient;
+autodiff 0.257 s (0.256 CPU-s) and 0.350 s (0.310 CPU-s); first batch 3.5–9 s. XLA matmul throughput
+74 (sequential) and 67 (gathered) GFLOP per CPU-s. 6.9× and 7.7× faster than the original, short of
+the floor: the three 2.66-GFLOP matmuls of a batch alone take 0.11 CPU-s (see the README's feedback
+section).
 
     python benchmarks/bench_feedback.py [--quick]
 """
@@ -40,13 +48,13 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-def bench(name, window, repeats):
+def bench(name, window, repeats, gradient="auto"):
     import ndnx
     from ndnx.data import unmixing
 
     cell = (ndnx.cells.ModulationNetCell(tau=1.0, seed=0) if name == "modulationnet" else
             ndnx.cells.SpatialNetCell(units=100, signals=4, kernel_width=0.2, tau=100.0, seed=0))
-    model = ndnx.models.FeedbackNetwork(cell, batch_size=32)
+    model = ndnx.models.FeedbackNetwork(cell, batch_size=32, gradient=gradient)
     model.compile(ndnx.models.FeedbackNetwork.optimizer_of_the_paper(), jit_compile=True)
     contexts, _ = unmixing.mixing_matrices(32 * (repeats + 1), seed=0)
     x, s = unmixing.training_batches(unmixing.chords(), contexts, window=window, seed=0)
@@ -60,10 +68,52 @@ def bench(name, window, repeats):
         wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
         best = min(best, (wall, cpu))
     scale = 1000.0 / window
-    print(f"{name}: first batch {first:.1f} s, then {best[0] * scale:.3f} s per batch ({best[1] * scale:.3f} CPU-s)",
+    key = name if gradient == "auto" else f"{name}_{gradient}"
+    print(f"{key}: first batch {first:.1f} s, then {best[0] * scale:.3f} s per batch ({best[1] * scale:.3f} CPU-s)",
           flush=True)
-    return {f"{name}_s_per_batch": best[0] * scale, f"{name}_s_per_batch_cpu": best[1] * scale,
-            f"{name}_first_batch_s": first}
+    return {f"{key}_s_per_batch": best[0] * scale, f"{key}_s_per_batch_cpu": best[1] * scale,
+            f"{key}_first_batch_s": first}
+
+
+def best_cpu_seconds(function, *args, repeats=5):
+    function(*args)
+    best = float("inf")
+    for _ in range(repeats):
+        c0 = cpu_seconds()
+        function(*args).numpy()
+        best = min(best, cpu_seconds() - c0)
+    return best
+
+
+def matmul_throughput(batch=32, steps=1000, inputs=104, gates=400):
+    """GFLOP per CPU-second of the batch's two kinds of matmul, compiled by XLA as in training.
+
+    The sequential kind: `steps` dependent (batch × inputs) @ (inputs × gates) products in a
+    `tf.while_loop` (the forward's, and the backward's δz Wᵀ); the gathered kind: one
+    (inputs × batch·steps) @ (batch·steps × gates) product (the weight gradient).
+    """
+    import tensorflow as tf
+
+    rng = tf.random.Generator.from_seed(0)
+    kernel = rng.normal((inputs, gates)) * 0.1
+    xs = rng.normal((steps, batch, inputs - gates // 4))
+
+    @tf.function(jit_compile=True)
+    def sequential(xs, kernel):
+        def body(t, h):
+            return t + 1, tf.tanh(tf.matmul(tf.concat([xs[t], h], -1), kernel)[:, :gates // 4])
+        return tf.while_loop(lambda t, _: t < steps, body, (0, tf.zeros((batch, gates // 4))),
+                             maximum_iterations=steps)[1]
+
+    @tf.function(jit_compile=True)
+    def gathered(a, b):
+        return tf.matmul(a, b, transpose_a=True)
+
+    flop = 2.0 * batch * steps * inputs * gates
+    rows = rng.normal((batch * steps, inputs)), rng.normal((batch * steps, gates))
+    return {"matmul_flop_per_window": flop,
+            "sequential_matmul_gflop_per_cpu_s": flop / best_cpu_seconds(sequential, xs, kernel) / 1e9,
+            "gathered_matmul_gflop_per_cpu_s": flop / best_cpu_seconds(gathered, *rows) / 1e9}
 
 
 def main(argv=None):
@@ -72,8 +122,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     window = 100 if args.quick else 1000
     results = {"quick": bool(args.quick), "load_average_1min": os.getloadavg()[0], **machine_info()}
+    from ndnx.training.host_memory import retain_freed_memory
+
+    retain_freed_memory()  # as FeedbackNetwork.train_step does; before the throughput figures too
+    results.update(matmul_throughput())
     for name in ("modulationnet", "spatialnet"):
         results.update(bench(name, window, repeats=5))
+        results.update(bench(name, window, repeats=5, gradient="autodiff"))
         results[f"{name}_original_s_per_batch"] = ORIGINAL_S_PER_BATCH[name]
         results[f"{name}_floor_s_per_batch"] = ORIGINAL_S_PER_BATCH[name] * FLOOR_FRACTION
     path = write_results("feedback", results)

@@ -27,6 +27,8 @@ class DirectDemixCell(ModulatedCell):
         (3, 5, 2)
     """
 
+    standard_step = False  # its own step (the LSTM's output is y): trained by autodiff
+
     def __init__(self, sources=2, sensors=None, hidden_units=100, torch_init=True, replicas=None, seed=None,
                  **kwargs):
         kwargs.pop("input_to_net", None)

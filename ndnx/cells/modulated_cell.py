@@ -46,7 +46,13 @@ class ModulatedCell(ReplicatedLayer):
         tau: timescale τ ≥ 1 of the modulation (Euler step dt = 1).
         torch_init: PyTorch's U(−1/√H, 1/√H) initialisation of the modulator.
         replicas, seed: as every ndnx layer.
+
+    `standard_step` (class attribute, True here) declares that a subclass keeps this step order
+    with its `feedforward` and `update` (extra records allowed): `ndnx.models.FeedbackNetwork`
+    then trains it with the hand-written window gradient of `ndnx.models.feedback_gradient`.
     """
+
+    standard_step = True
 
     def __init__(self, feedback_signals, modulation_sizes, sources=2, sensors=None, hidden_units=100,
                  input_to_net="xy", tau=1.0, torch_init=True, replicas=None, seed=None, **kwargs):

@@ -5,10 +5,13 @@ import numpy as np
 import tensorflow as tf
 
 from ndnx.cells.modulated_cell import ModulatedCell
-from ndnx.losses.distribution import scale_loss_for_replicas
+from ndnx.losses.distribution import clip_after_device_sum, scale_loss_for_replicas
+from ndnx.models.feedback_gradient import fast_window, supports_fast_gradient
 from ndnx.registry import register
 
-__all__ = ["FeedbackNetwork"]
+__all__ = ["FeedbackNetwork", "GRADIENTS"]
+
+GRADIENTS = ("auto", "fast", "autodiff")
 
 
 class _Carried:
@@ -45,6 +48,14 @@ class FeedbackNetwork(keras.Model):
     (`FeedbackNetwork.optimizer_of_the_paper()`); the summed loss keeps the clip active, so the
     window mean is not equivalent.
 
+    The training gradient is by default (`gradient="auto"`) the hand-written backward pass of
+    `ndnx.models.feedback_gradient` for every cell with `ModulatedCell`'s step order
+    (ModulationNetCell, SpatialNetCell, DaleRateNetCell: equal to autodiff's to 1e-5, tests/models/
+    test_feedback_gradient.py); `DirectDemixCell` falls back to autodiff of the loop.
+    `gradient="autodiff"` differentiates the `tf.while_loop` of `run` for every cell. Training
+    also asks glibc to keep freed host memory (`ndnx.training.host_memory`): a window's per-step
+    records are tens of MB, which would otherwise page-fault afresh every batch.
+
     Reference: Naumann L. B., Keijser J., Sprekeler H. (2022). Invariant neural subspaces maintained
     by feedback modulation. eLife 11:e76096 (spec feedback_modulation_naumann22.md §2–3).
 
@@ -53,6 +64,8 @@ class FeedbackNetwork(keras.Model):
         batch_size: contexts per batch for the carried state (None: no carried state).
         activity_penalty: λ of the feedback activity penalty (the original's lambda_reg, e.g. 1e-5).
         huber_delta: β of the smooth L1 loss.
+        gradient: "auto" (the fast window gradient where the cell supports it, else autodiff),
+            "fast" (an error for a cell it does not cover) or "autodiff".
 
     Example:
         >>> import numpy as np, ndnx
@@ -66,7 +79,7 @@ class FeedbackNetwork(keras.Model):
         True
     """
 
-    def __init__(self, cell, batch_size=None, activity_penalty=0.0, huber_delta=1.0, **kwargs):
+    def __init__(self, cell, batch_size=None, activity_penalty=0.0, huber_delta=1.0, gradient="auto", **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
@@ -76,6 +89,12 @@ class FeedbackNetwork(keras.Model):
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
                                        or batch_size < 1):
             raise ValueError(f"{self.name}: batch_size must be a positive int or None, got {batch_size!r}")
+        if gradient not in GRADIENTS:
+            raise ValueError(f"{self.name}: gradient must be one of {GRADIENTS}, got {gradient!r}")
+        if gradient == "fast" and not supports_fast_gradient(cell):
+            raise ValueError(f"{self.name}: gradient='fast' needs a cell with ModulatedCell's step order, got "
+                             f"{type(cell).__name__} (use gradient='autodiff')")
+        self.gradient = gradient
         self.cell = cell
         self.batch_size = None if batch_size is None else int(batch_size)
         self.activity_penalty = float(activity_penalty)
@@ -99,8 +118,9 @@ class FeedbackNetwork(keras.Model):
         if not self.cell.built:
             self.cell.build((None, self.cell.sensors))
         if self.batch_size is not None:
+            # "only_first_replica": under tf.distribute every device assigns the same gathered state
             self._carried.variables = [
-                keras.Variable(s, trainable=False, name=f"carried_state_{i}")
+                keras.Variable(s, trainable=False, name=f"carried_state_{i}", aggregation="only_first_replica")
                 for i, s in enumerate(self._with_axis(self.cell.get_initial_state(self.batch_size)))]
         self.built = True
 
@@ -123,6 +143,13 @@ class FeedbackNetwork(keras.Model):
         """The zero state (a random initial gain for DaleRateNetCell), replica axis always present."""
         return self._with_axis(self.cell.get_initial_state(batch))
 
+    def _checked_mixtures(self, x):
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        if len(x.shape) != 3 or x.shape[-1] != self.cell.sensors:
+            raise ValueError(f"{self.name}: expected mixtures of shape (batch, time, {self.cell.sensors}), got "
+                             f"{tuple(x.shape)}")
+        return x
+
     def run(self, x, initial_state=None, freeze=None, record=()):
         """Run the cell over x (batch, time, sensors) in one `tf.while_loop`.
 
@@ -131,10 +158,7 @@ class FeedbackNetwork(keras.Model):
         running); `record`: names of step records to keep ("modulation", "z", "feedback", …).
         Returns (y (batch, time, R, sources), final state, {name: (batch, time, R, ·)}).
         """
-        x = tf.convert_to_tensor(x, self.compute_dtype)
-        if len(x.shape) != 3 or x.shape[-1] != self.cell.sensors:
-            raise ValueError(f"{self.name}: expected mixtures of shape (batch, time, {self.cell.sensors}), got "
-                             f"{tuple(x.shape)}")
+        x = self._checked_mixtures(x)
         batch = tf.shape(x)[0]
         # a static length lets XLA bound the loop and its gradient accumulators
         steps = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
@@ -156,6 +180,33 @@ class FeedbackNetwork(keras.Model):
         outputs = {k: tf.transpose(a.stack(), (1, 0, 2, 3)) for k, a in arrays.items()}
         y = outputs.pop("y")
         return y, states, outputs
+
+    @property
+    def uses_fast_gradient(self):
+        """Whether training takes the hand-written window gradient (`ndnx.models.feedback_gradient`)."""
+        return self.gradient == "fast" or (self.gradient == "auto" and supports_fast_gradient(self.cell))
+
+    def run_for_training(self, x, initial_state=None, record=()):
+        """`run` (without freezing) whose gradient is the hand-written one where `uses_fast_gradient`.
+
+        Records: "feedback" only on the fast path. The inputs get no gradient on the fast path, and
+        it needs a window length known when the step is traced (else "auto" uses autodiff).
+        """
+        x = self._checked_mixtures(x)
+        # the hand-written backward loop needs the window length at trace time; "auto" falls back
+        if not self.uses_fast_gradient or (x.shape[1] is None and self.gradient == "auto"):
+            return self.run(x, initial_state, record=record)
+        if set(record) - {"feedback"}:
+            raise ValueError(f"{self.name}: the fast gradient path records only 'feedback', got {tuple(record)}")
+        states = list(initial_state) if initial_state is not None else self.initial_state(tf.shape(x)[0])
+        modulator_weights, pathway = self.cell.step_weights()
+        # the time-major input with its replica axis, as `step_input` gives it step by step
+        xs = tf.repeat(tf.transpose(x, (1, 0, 2))[:, :, None], self.replicas or 1, axis=2)
+        trainable_pathway = len(self.cell.trainable_weights) > len(self.cell.modulator.trainable_weights)
+        ys, final, feedback = fast_window(self.cell, xs, states, modulator_weights, pathway,
+                                          record_feedback="feedback" in record, pathway_gradients=trainable_pathway)
+        records = {} if feedback is None else {"feedback": tf.transpose(feedback, (1, 0, 2, 3))}
+        return tf.transpose(ys, (1, 0, 2, 3)), final, records
 
     def _lone(self, y):
         return y if self.replicas is not None else tf.squeeze(y, 2)
@@ -179,13 +230,22 @@ class FeedbackNetwork(keras.Model):
     def _window(self, data, train):
         x, s = data[0], data[1]
         carried = self.carried_state
-        if carried and x.shape[0] is not None and x.shape[0] != self.batch_size:
+        devices = tf.distribute.get_strategy().num_replicas_in_sync
+        rows = None if not carried else self._rows_per_device(devices)
+        if carried and x.shape[0] is not None and x.shape[0] != rows:
             raise ValueError(f"{self.name}: the carried state holds {self.batch_size} contexts, got a batch of "
-                             f"{x.shape[0]} (every TBPTT batch must have batch_size rows)")
-        initial = [tf.stop_gradient(v.value) for v in carried] if carried else None
+                             f"{x.shape[0] * devices} (every TBPTT batch must have batch_size rows)")
+        initial = None
+        if carried:
+            # under tf.distribute each device continues its own rows of the global batch: the
+            # strategy hands device d the rows [d·n, (d+1)·n) of every batch
+            start = tf.distribute.get_replica_context().replica_id_in_sync_group * rows
+            initial = [tf.stop_gradient(v.value[start:start + rows] if devices > 1 else v.value) for v in carried]
         record = ("feedback",) if self.activity_penalty else ()
         with tf.GradientTape() as tape:
-            y, final, records = self.run(x, initial, record=record)
+            # an evaluation needs no gradient: the plain loop, without the fast path's per-step records
+            run = self.run_for_training if train else self.run
+            y, final, records = run(x, initial, record=record)
             fit = self.window_loss(s, y)
             loss = self.window_loss(s, y, records.get("feedback"))
             # under tf.distribute the batch mean needs 1/N before the gradients are summed over devices;
@@ -193,14 +253,30 @@ class FeedbackNetwork(keras.Model):
             scaled = scale_loss_for_replicas(fit) + (loss - fit)
         if train:
             grads = tape.gradient(scaled, self.trainable_weights)
-            self.optimizer.apply(grads, self.trainable_weights)
+            # Keras clips each device's part before the sum; the paper's clip at 1 is of the whole gradient
+            self.optimizer.apply(clip_after_device_sum(self.optimizer, grads), self.trainable_weights)
+        if devices > 1 and carried:
+            # every device gathers the whole batch's final state, so the mirrored copies stay equal
+            final = [tf.distribute.get_replica_context().all_gather(f, axis=0) for f in final]
         for variable, value in zip(carried, final):
             variable.assign(value)
-        self._loss_tracker.update_state(loss)
-        # "loss" is Keras' running mean over the epoch; "window_loss" this batch's own
-        return {"loss": self._loss_tracker.result(), "window_loss": loss}
+        # the loss tracker averages the devices' values: N × the device's penalty makes that the global sum
+        reported = fit + (loss - fit) * devices
+        self._loss_tracker.update_state(reported)
+        # "loss" is Keras' running mean over the epoch; "window_loss" this batch's own (this device's
+        # under a strategy)
+        return {"loss": self._loss_tracker.result(), "window_loss": reported}
+
+    def _rows_per_device(self, devices):
+        if self.batch_size % devices:
+            raise ValueError(f"{self.name}: the carried state of {self.batch_size} contexts does not split over "
+                             f"{devices} devices (batch_size must be a multiple of the number of devices)")
+        return self.batch_size // devices
 
     def train_step(self, data):
+        from ndnx.training.host_memory import retain_freed_memory
+
+        retain_freed_memory()  # once, when the step is traced (see the class docstring)
         return self._window(data, train=True)
 
     def test_step(self, data):
@@ -213,7 +289,8 @@ class FeedbackNetwork(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({"cell": keras.saving.serialize_keras_object(self.cell), "batch_size": self.batch_size,
-                       "activity_penalty": self.activity_penalty, "huber_delta": self.huber_delta})
+                       "activity_penalty": self.activity_penalty, "huber_delta": self.huber_delta,
+                       "gradient": self.gradient})
         return config
 
     @classmethod

@@ -17,12 +17,21 @@ restart.
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["DatasetEpochs", "is_pipeline"]
+__all__ = ["DatasetEpochs", "is_pipeline", "epoch_pipeline"]
 
 
 def is_pipeline(data):
     """True for a `tf.data.Dataset` or a callable epoch → Dataset."""
     return isinstance(data, tf.data.Dataset) or (callable(data) and not hasattr(data, "shape"))
+
+
+def epoch_pipeline(dataset, epoch, owner="DatasetEpochs"):
+    """The Dataset of epoch `epoch`: `dataset` itself, or `dataset(epoch)` for a callable."""
+    data = dataset(int(epoch)) if callable(dataset) and not isinstance(dataset, tf.data.Dataset) else dataset
+    if not isinstance(data, tf.data.Dataset):
+        raise ValueError(f"{owner}: the dataset function gave {type(data).__name__} for epoch {epoch}, "
+                         "expected a tf.data.Dataset")
+    return data
 
 
 class DatasetEpochs:
@@ -60,12 +69,7 @@ class DatasetEpochs:
         self.steps_per_epoch = None
 
     def pipeline(self, epoch):
-        data = self.dataset(int(epoch)) if callable(self.dataset) and not isinstance(
-            self.dataset, tf.data.Dataset) else self.dataset
-        if not isinstance(data, tf.data.Dataset):
-            raise ValueError(f"DatasetEpochs: the dataset function gave {type(data).__name__} for epoch {epoch}, "
-                             "expected a tf.data.Dataset")
-        return data
+        return epoch_pipeline(self.dataset, epoch)
 
     def run_epoch(self, epoch):
         """Train one epoch; returns the model's metric results (mean training loss, ...)."""

@@ -52,8 +52,9 @@ import keras
 import tensorflow as tf
 
 from ndnx.training.compiled_epochs import epoch_permutation
+from ndnx.training.dataset_epochs import epoch_pipeline, is_pipeline
 
-__all__ = ["DistributedEpochs", "local_evaluation", "shard_plan"]
+__all__ = ["DistributedEpochs", "DistributedDatasetEpochs", "local_evaluation", "shard_plan"]
 
 
 def shard_plan(indices, num_devices):
@@ -111,6 +112,34 @@ def _under_strategy(model):
     return strategy is not None and type(strategy).__name__ != "_DefaultDistributionStrategy"
 
 
+def _check_built_in_scope(owner, model, strategy):
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError(f"{owner}: {model.name} is not compiled")
+    if model.distribute_strategy is not strategy:
+        raise ValueError(
+            f"{owner}: {model.name} was not built inside this strategy's scope; build and "
+            "compile it in `with strategy.scope():` (ndnx.training.strategy.build_in_scope)")
+    opt_strategy = getattr(model.optimizer, "_distribution_strategy", strategy)
+    if opt_strategy is not strategy:
+        raise ValueError(
+            f"{owner}: the optimizer of {model.name} was created outside this strategy's "
+            "scope; call model.compile(...) inside `with strategy.scope():`")
+
+
+def _warn_no_xla(owner):
+    warnings.warn(f"{owner}: jit_compile=True has no effect under a tf.distribute strategy "
+                  "(the cross-device gradient sum inside train_step cannot be XLA-compiled); "
+                  "running the distributed step without XLA", stacklevel=3)
+
+
+def _replica_step(model):
+    def replica_step(batch):
+        model.train_step(batch)
+        return tf.constant(0)
+
+    return replica_step
+
+
 def _overrides_train_step(model):
     return type(model).train_step is not keras.Model.train_step
 
@@ -144,17 +173,7 @@ class DistributedEpochs:
             raise ValueError("DistributedEpochs: no training rows")
         if not 1 <= int(batch_size):
             raise ValueError(f"DistributedEpochs: batch_size must be ≥ 1, got {batch_size}")
-        if getattr(model, "optimizer", None) is None:
-            raise ValueError(f"DistributedEpochs: {model.name} is not compiled")
-        if model.distribute_strategy is not strategy:
-            raise ValueError(
-                f"DistributedEpochs: {model.name} was not built inside this strategy's scope; build and "
-                "compile it in `with strategy.scope():` (ndnx.training.strategy.build_in_scope)")
-        opt_strategy = getattr(model.optimizer, "_distribution_strategy", strategy)
-        if opt_strategy is not strategy:
-            raise ValueError(
-                f"DistributedEpochs: the optimizer of {model.name} was created outside this strategy's "
-                "scope; call model.compile(...) inside `with strategy.scope():`")
+        _check_built_in_scope("DistributedEpochs", model, strategy)
         self.model = model
         self.strategy = strategy
         self.num_devices = int(strategy.num_replicas_in_sync)
@@ -189,13 +208,8 @@ class DistributedEpochs:
                 model.optimizer.build(model.trainable_variables)
 
         if self.jit_compile:
-            warnings.warn("DistributedEpochs: jit_compile=True has no effect under a tf.distribute strategy "
-                          "(the cross-device gradient sum inside train_step cannot be XLA-compiled); "
-                          "running the distributed step without XLA", stacklevel=2)
-
-        def replica_step(batch):
-            model.train_step(batch)
-            return tf.constant(0)
+            _warn_no_xla("DistributedEpochs")
+        replica_step = _replica_step(model)
 
         def run_steps(iterator, num_steps):
             for _ in tf.range(num_steps):
@@ -279,3 +293,76 @@ class DistributedEpochs:
         full_rows = nfull * bs
         return {k: (full_rows * results[k] + rem * last[k]) / self.num_samples if k in results else last[k]
                 for k in last}
+
+
+class DistributedDatasetEpochs:
+    """Runs epochs of `model.train_step` over a `tf.data` pipeline of global batches under a strategy.
+
+    The interface of `DatasetEpochs` (`run_epoch(epoch)`, `steps_per_epoch` after the first
+    epoch), for a single-machine strategy (`MirroredStrategy` over local devices). Each batch the
+    pipeline yields is a global batch, as on one device; `strategy.experimental_distribute_dataset`
+    cuts it into N equal contiguous shards, device d taking rows [d·B/N, (d+1)·B/N), and
+    `strategy.run` calls `model.train_step` on each shard; the loss scaling of `DistributedEpochs`
+    (1/N per device, gradients summed) then gives the single-device update. A batch whose rows do
+    not split evenly over the devices stops the epoch with one error line, since unequal shards
+    would weigh their means wrongly. A multi-worker strategy is refused: its workers would each
+    read their own share of the pipeline's batches instead of cutting the same global batches.
+
+    Args:
+        model: a compiled Keras model built inside `strategy.scope()`.
+        dataset: a `tf.data.Dataset` of batches, or a callable `epoch -> tf.data.Dataset`.
+        strategy: the strategy the model was built under.
+        jit_compile: True only warns (no XLA under a strategy, see the module docstring).
+    """
+
+    def __init__(self, model, dataset, strategy, jit_compile=False):
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise ValueError("DistributedDatasetEpochs: a tf.data pipeline is distributed over the devices of one "
+                             "machine (MirroredStrategy); under a multi-worker strategy give the training split as "
+                             "in-memory arrays")
+        _check_built_in_scope("DistributedDatasetEpochs", model, strategy)
+        if not is_pipeline(dataset):
+            raise ValueError(f"DistributedDatasetEpochs: expected a tf.data.Dataset or a callable epoch -> Dataset, "
+                             f"got {type(dataset).__name__}")
+        self.dataset = dataset
+        self.model = model
+        self.strategy = strategy
+        self.num_devices = int(strategy.num_replicas_in_sync)
+        if not model.optimizer.built:
+            with strategy.scope():
+                model.optimizer.build(model.trainable_variables)
+        if jit_compile:
+            _warn_no_xla("DistributedDatasetEpochs")
+        replica_step = _replica_step(model)
+
+        def epoch(distributed):
+            steps = tf.constant(0)
+            for batch in distributed:
+                strategy.run(replica_step, args=(batch,))
+                steps += 1
+            return steps
+
+        self._epoch = tf.function(epoch)
+        self.steps_per_epoch = None
+
+    def _even(self, data):
+        devices = self.num_devices
+
+        def check(*batch):
+            rows = tf.shape(tf.nest.flatten(batch)[0])[0]
+            tf.debugging.assert_equal(
+                rows % devices, 0,
+                message=f"DistributedDatasetEpochs: every batch must split evenly over the {devices} devices "
+                        f"(rows a multiple of {devices}); a batch has a different number of rows")
+            return batch if len(batch) > 1 else batch[0]
+
+        return data.map(check)
+
+    def run_epoch(self, epoch):
+        """Train one epoch; returns the model's metric results, read across the devices."""
+        self.model.reset_metrics()
+        data = self._even(epoch_pipeline(self.dataset, epoch, "DistributedDatasetEpochs"))
+        steps = int(self._epoch(self.strategy.experimental_distribute_dataset(data)))
+        if self.steps_per_epoch is None:
+            self.steps_per_epoch = steps
+        return {k: float(np.mean(v)) for k, v in self.model.get_metrics_result().items()}

@@ -16,7 +16,7 @@ from ndnx.training.callbacks import (EpochCheckpoint, ImageLogger, LBFGSProgress
 from ndnx.training.carried_state import carried_state_variables, preserved_carried_state, reset_carried_state
 from ndnx.training.compiled_epochs import CompiledEpochs
 from ndnx.training.dataset_epochs import DatasetEpochs, is_pipeline
-from ndnx.training.distributed import DistributedEpochs, local_evaluation
+from ndnx.training.distributed import DistributedDatasetEpochs, DistributedEpochs, local_evaluation
 from ndnx.training.early_stopping import ReplicaEarlyStopping
 from ndnx.training.ensemble import check_replica_optimizer, extract_replica, num_replicas
 from ndnx.training.evaluation import is_supervised, loss_evaluation, split_arguments
@@ -42,8 +42,7 @@ def _epoch_runner(model, train_data, *, batch_size, shuffle, shuffle_seed, jit_c
     """The epoch loop for the kind of training data given (arrays, x alone, a tf.data pipeline)."""
     if is_pipeline(train_data):
         if distributed:
-            raise ValueError("train: a tf.data pipeline cannot be trained under a tf.distribute strategy here; "
-                             "give the training split as in-memory arrays, or train on one device")
+            return DistributedDatasetEpochs(model, train_data, strategy, jit_compile=jit_compile)
         return DatasetEpochs(model, train_data, jit_compile=jit_compile)
     args = split_arguments(train_data)
     if len(args) == 3:

@@ -1,0 +1,197 @@
+"""A hand-written backward pass for a whole TBPTT window of a modulated cell (the fast training path).
+
+Autodiff of `FeedbackNetwork.run`'s `tf.while_loop` differentiates every step op by op and
+accumulates the weight gradients inside the reverse loop, one small (inputs × 4H) outer product
+per step. Here the window is one `tf.custom_gradient` function: the forward loop keeps the LSTM's
+gate activations, c_t, h_t, the modulation and the feedback per step; the reverse loop carries only
+the state gradients (δh, δc, δM) and writes δz_t (the LSTM pre-activation gradient) and δO_t; the
+modulator's weight gradients are gathered afterwards in single large matmuls over all
+batch × time rows, e.g. δ[K; R] = Σ_t [u_t, h_{t−1}]ᵀ δz_t as one ((I + H) × B·T) @ (B·T × 4H)
+product. The pathway (`feedforward`, `update` of the cell) is small and is differentiated per
+step by a local tape, so every `ModulatedCell` that keeps the base class's step order is covered.
+
+Backward of one step t, with M_t = update(M_{t−1}, O_t), O_t = h_t W_out + b_out,
+y_t = feedforward(x_t, M_{t−1}), u_t = [x_t, y_t] (or x_t, or y_t):
+
+    δM_{t−1}, δO_t  ← vjp of update at δM_t;        δO_t += δO_t(record);
+    δh_t = δh_t(next) + δO_t W_outᵀ;   δc_t = δc_t(next) + δh_t ⊙ o ⊙ (1 − tanh² c_t);
+    δz_t = [δc ⊙ g ⊙ i(1−i), δc ⊙ c_{t−1} ⊙ f(1−f), δc ⊙ i ⊙ (1−g²), δh ⊙ tanh c_t ⊙ o(1−o)];
+    [δu_t, δh_{t−1}] = δz_t [K; R]ᵀ;   δc_{t−1} = δc_t ⊙ f;
+    δy_t = δy_t(loss) + δu_t's y part;   δM_{t−1} += vjp of feedforward at δy_t.
+
+The inputs x get no gradient (they are data), and the feedback-freezing mask is not supported
+(training never freezes): `FeedbackNetwork` uses autodiff for those.
+"""
+
+import tensorflow as tf
+
+__all__ = ["fast_window", "supports_fast_gradient"]
+
+
+def supports_fast_gradient(cell):
+    """Whether the cell's step is `ModulatedCell.step`'s order (with extra records at most).
+
+    `DirectDemixCell` (its own step: the LSTM's output is y) is not covered.
+
+    Example:
+        >>> import ndnx
+        >>> supports_fast_gradient(ndnx.cells.SpatialNetCell(hidden_units=4, seed=0))
+        True
+        >>> supports_fast_gradient(ndnx.cells.DirectDemixCell(hidden_units=4, seed=0))
+        False
+    """
+    return bool(getattr(cell, "standard_step", False))
+
+
+def _lstm_gates(stacked, bias, u, h):
+    """The pre-activations of the modulator's LSTM as `FeedbackModulator.step` computes them."""
+    if stacked.shape[0] == 1:  # the lone cell's plain matmul, as FeedbackModulator.step
+        return tf.matmul(tf.concat([u[:, 0], h[:, 0]], axis=-1), stacked[0])[:, None] + bias[None]
+    return tf.einsum("bri,rij->brj", tf.concat([u, h], axis=-1), stacked) + bias[None]
+
+
+def _readout(h, out_kernel, out_bias):
+    if out_kernel.shape[0] == 1:
+        return (tf.matmul(h[:, 0], out_kernel[0]) + out_bias)[:, None]
+    return tf.einsum("brh,rho->bro", h, out_kernel) + out_bias[None]
+
+
+def _times_transposed(a, w):
+    """a (batch, R, j) @ w (R, i, j)ᵀ → (batch, R, i)."""
+    if w.shape[0] == 1:
+        return tf.matmul(a[:, 0], w[0], transpose_b=True)[:, None]
+    return tf.einsum("brj,rij->bri", a, w)
+
+
+def _rows_product(a, b):
+    """Σ over every leading row of a (…, R, i) and b (…, R, j): (R, i, j), one large matmul per replica."""
+    replicas = a.shape[-2]
+    a = tf.reshape(a, (-1, replicas, a.shape[-1]))
+    b = tf.reshape(b, (-1, replicas, b.shape[-1]))
+    if replicas == 1:
+        return tf.matmul(a[:, 0], b[:, 0], transpose_a=True)[None]
+    return tf.matmul(tf.transpose(a, (1, 2, 0)), tf.transpose(b, (1, 0, 2)))
+
+
+def _vjp(function, primals, cotangents):
+    """Gradients of Σ cotangent · function(primals) with respect to each primal (zeros where unconnected)."""
+    with tf.GradientTape() as tape:
+        tape.watch(primals)
+        outputs = function(*primals)
+    return tape.gradient(outputs, primals, output_gradients=cotangents,
+                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_feedback=False,
+                pathway_gradients=True):
+    """Run a `ModulatedCell` over xs (time, batch, R, sensors) from `states` with a hand-written gradient.
+
+    Returns (ys (time, batch, R, sources), final states, feedback (time, batch, R, outputs) or None),
+    the same numbers as `FeedbackNetwork.run`'s loop. Gradients flow to the states, the modulator
+    weights (`FeedbackModulator._weights_with_axis()`) and, with `pathway_gradients`, the pathway
+    weights (accumulated per step; without it they get none, which saves the fixed matrices' work).
+    """
+    steps = xs.shape[0]
+    if steps is None:
+        raise ValueError("fast_window: the window length must be static (got an unknown number of steps)")
+    hidden = cell.hidden_units
+    n_states, n_modulator = len(states), len(modulator_weights)
+    sensors = cell.sensors
+
+    def split(flat):
+        states = list(flat[:n_states])
+        modulator = list(flat[n_states:n_states + n_modulator])
+        return states, modulator, tuple(flat[n_states + n_modulator:])
+
+    def modulator_input(x, y):
+        return {"xy": lambda: tf.concat([x, y], axis=-1), "x": lambda: x, "y": lambda: y}[cell.input_to_net]()
+
+    @tf.custom_gradient
+    def window(xs, *flat):
+        (h0, c0, *m0), (stacked, bias, out_kernel, out_bias), pathway = split(flat)
+        dtype = xs.dtype
+        names = ("y", "u", "gates", "c", "h", "feedback") + tuple(f"m{k}" for k in range(len(m0)))
+        arrays = {name: tf.TensorArray(dtype, size=steps) for name in names}
+
+        def body(t, h, c, modulation, arrays):
+            x = xs[t]
+            y, _ = cell.feedforward(x, modulation, pathway)
+            u = modulator_input(x, y)
+            i, f, g, o = tf.split(_lstm_gates(stacked, bias, u, h), 4, axis=-1)
+            i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
+            c = f * c + i * g
+            h = o * tf.tanh(c)
+            feedback = _readout(h, out_kernel, out_bias)
+            new = cell.update(modulation, feedback, pathway)
+            records = {"y": y, "u": u, "gates": tf.concat([i, f, g, o], axis=-1), "c": c, "h": h,
+                       "feedback": feedback, **{f"m{k}": m for k, m in enumerate(new)}}
+            return t + 1, h, c, list(new), {k: a.write(t, records[k]) for k, a in arrays.items()}
+
+        _, h, c, modulation, arrays = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), h0, c0, list(m0), arrays), maximum_iterations=steps)
+        stored = {k: a.stack() for k, a in arrays.items()}
+        # the state each step starts from: the initial state, then the stored ones shifted by a step
+        before = {k: tf.concat([first[None], stored[k][:-1]], axis=0)
+                  for k, first in [("h", h0), ("c", c0)] + [(f"m{k}", m) for k, m in enumerate(m0)]}
+        outputs = (stored["y"], h, c, *modulation) + ((stored["feedback"],) if record_feedback else ())
+
+        def grad(dys, dh, dc, *rest):
+            dms, dfeedback = (rest[:-1], rest[-1]) if record_feedback else (rest, None)
+
+            def zero_if_none(d, like):
+                return tf.zeros_like(like) if d is None else d
+
+            dys = zero_if_none(dys, stored["y"])
+            dh, dc = zero_if_none(dh, h0), zero_if_none(dc, c0)
+            dms = [zero_if_none(d, m) for d, m in zip(dms, m0)]
+            if record_feedback:
+                dfeedback = zero_if_none(dfeedback, stored["feedback"])
+            deltas = {k: tf.TensorArray(dtype, size=steps) for k in ("z", "feedback")}
+            zero_pathway = [tf.zeros_like(w) for w in pathway] if pathway_gradients else []
+            wrt_pathway = pathway if pathway_gradients else ()
+
+            def reverse(k, dh, dc, dms, dpathway, deltas):
+                t = steps - 1 - k
+                previous = [before[f"m{j}"][t] for j in range(len(m0))]
+                feedback = stored["feedback"][t]
+                # M_t = update(M_{t−1}, O_t)
+                dms_prev, dfb, dpath_update = _vjp(lambda m, o, w: cell.update(list(m), o, w or pathway),
+                                                   (previous, feedback, wrt_pathway), list(dms))
+                if record_feedback:
+                    dfb = dfb + dfeedback[t]
+                dh = dh + _times_transposed(dfb, out_kernel)
+                gates, c_t, c_prev = stored["gates"][t], stored["c"][t], before["c"][t]
+                i, f, g, o = tf.split(gates, 4, axis=-1)
+                tanh_c = tf.tanh(c_t)
+                dc = dc + dh * o * (1.0 - tf.square(tanh_c))
+                dz = tf.concat([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - tf.square(g)),
+                                dh * tanh_c * o * (1.0 - o)], axis=-1)
+                duh = _times_transposed(dz, stacked)
+                du, dh_prev = duh[..., :-hidden], duh[..., -hidden:]
+                dy = dys[t] + {"xy": lambda: du[..., sensors:], "y": lambda: du,
+                               "x": lambda: tf.zeros_like(dys[t])}[cell.input_to_net]()
+                # y_t = feedforward(x_t, M_{t−1})
+                dms_ff, dpath_ff = _vjp(lambda m, w: cell.feedforward(xs[t], list(m), w or pathway)[0],
+                                        (previous, wrt_pathway), dy)
+                dms_prev = [a + b for a, b in zip(dms_prev, dms_ff)]
+                dpathway = [d + a + b for d, a, b in zip(dpathway, dpath_update, dpath_ff)]
+                deltas = {"z": deltas["z"].write(t, dz), "feedback": deltas["feedback"].write(t, dfb)}
+                return k + 1, dh_prev, dc * f, dms_prev, dpathway, deltas
+
+            _, dh0, dc0, dm0, dpathway, deltas = tf.while_loop(
+                lambda k, *_: k < steps, reverse, (tf.constant(0), dh, dc, dms, zero_pathway, deltas),
+                maximum_iterations=steps)
+            dz, dfb = deltas["z"].stack(), deltas["feedback"].stack()
+            # the weight gradients over all time × batch rows at once
+            dstacked = _rows_product(tf.concat([stored["u"], before["h"]], axis=-1), dz)
+            dbias = tf.reduce_sum(tf.reshape(dz, (-1,) + tuple(dz.shape[-2:])), axis=0)
+            dout_kernel = _rows_product(stored["h"], dfb)
+            dout_bias = tf.reduce_sum(tf.reshape(dfb, (-1,) + tuple(dfb.shape[-2:])), axis=0)
+            return (None, dh0, dc0, *dm0, dstacked, dbias, dout_kernel, dout_bias,
+                    *(dpathway if pathway_gradients else [None] * len(pathway)))
+
+        return outputs, grad
+
+    outputs = window(xs, *states, *modulator_weights, *pathway_weights)
+    ys, final = outputs[0], list(outputs[1:1 + n_states])
+    return ys, final, (outputs[-1] if record_feedback else None)
