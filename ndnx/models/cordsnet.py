@@ -30,7 +30,7 @@ import tensorflow as tf
 from keras import ops
 
 from ndnx.cells.cordsnet import CordsNetCell, cordsnet_parameter_shapes
-from ndnx.losses.distribution import scale_loss_for_replicas
+from ndnx.losses.distribution import clip_after_device_sum, scale_loss_for_replicas
 from ndnx.registry import register
 
 __all__ = ["CordsNet", "cordsnet_r2", "cordsnet_r4", "cordsnet_r6", "cordsnet_r8", "PROTOCOLS", "ramp_weights"]
@@ -542,7 +542,7 @@ class CordsNet(keras.Model):
             scaled = scale_loss_for_replicas(loss)
         variables = self.trainable_variables
         gradients = tape.gradient(scaled, variables)
-        self.optimizer.apply(gradients, variables)
+        self.optimizer.apply(clip_after_device_sum(self.optimizer, gradients), variables)
         self._loss_tracker.update_state(loss)
         self._accuracy_tracker.update_state(self._accuracy(labels, details["logits"]))
         return {m.name: m.result() for m in self.metrics}

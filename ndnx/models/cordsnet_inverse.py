@@ -37,7 +37,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ndnx.losses.distribution import scale_loss_for_replicas
+from ndnx.losses.distribution import clip_after_device_sum, scale_loss_for_replicas
 from ndnx.models.cordsnet_cnn import area_channels, area_sizes, check_architecture
 from ndnx.models.cordsnet_folding import conv_map, effective_kernel, folded_cnn_activations
 from ndnx.registry import register
@@ -310,7 +310,8 @@ class CordsNetInverse(keras.Model):
             loss, fit, tail = self.area_losses(images)
             scaled = scale_loss_for_replicas(loss)
         variables = self.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        gradients = clip_after_device_sum(self.optimizer, tape.gradient(scaled, variables))
+        self.optimizer.apply_gradients(zip(gradients, variables))
         return self._record(loss, fit, tail)
 
     def test_step(self, data):
