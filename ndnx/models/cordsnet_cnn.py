@@ -78,7 +78,9 @@ def _he_normal(scale=1.0):
 
 
 def _bn(name):
-    return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=0.9, name=name)
+    # synchronized: under a tf.distribute strategy the batch statistics are those of the global batch,
+    # so training on N devices gives the one-device model (no effect without a strategy)
+    return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=0.9, synchronized=True, name=name)
 
 
 @register("layer")

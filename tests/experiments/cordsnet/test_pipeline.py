@@ -151,3 +151,16 @@ def test_cosine_learning_rate_decays_to_zero_over_the_steps_batches():
     for k in (0, 3, 6, 12):
         assert float(schedule(k)) == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * k / batches)), abs=1e-9)
     assert pipeline.learning_rate({**config, "lr_decay": "none"}) == 1e-3
+
+
+def test_direct_control_sees_as_many_digits_as_the_pipelines_cordsnet_steps():
+    """The README compares the two at the same budget: epochs × epoch_size summed over linear, PReLU, ReLU."""
+    pipeline, direct = load_experiment(script("pipeline")), load_experiment(script("direct"))
+    config = pipeline.runs({})[0].config
+    def key(step, name):  # a step's own value, or the run-wide one when the step's is None
+        return config[f"{step}.{name}"] if config.get(f"{step}.{name}") is not None else config[name]
+
+    budget = sum(key(step, "epochs") * key(step, "epoch_size") for step in ("linear", "prelu", "relu"))
+    control = direct.runs({})[0].config
+    assert budget == control["epochs"] * control["epoch_size"] == 22400
+    assert (control["shift"], control["lr_decay"]) == (config["relu.shift"], config["relu.lr_decay"])
