@@ -142,13 +142,15 @@ def channel_lags(state, momentum, max_lag=100):
     return per_channel, float(lags.mean())
 
 
-def synchrony(first, second, stimulus, before, max_lag=50, ms_per_step=None, pairs=None):
+def synchrony(first, second, stimulus, before, max_lag=50, ms_per_step=None, pairs=None, mean_over_stimuli=False):
     """Gray fits of correlograms between `first` and `second` (time, stimuli, channels), during and before.
 
     pairs: (i, j) channel pairs correlating first[..., i] with second[..., j] (default every (i, j));
     `second=None` correlates `first` with itself (channel pairs i ≤ j). Returns {"pairs", "lags",
     "during", "before"}, each period a dict of `fit_correlograms` fields plus "oscillation" ((max − min)/2
-    of the fitted curve over the lags) and "correlogram" (lags, stimuli, pairs).
+    of the fitted curve over the lags) and "correlogram" (lags, stimuli, pairs). `mean_over_stimuli`
+    averages the correlograms over the stimuli before fitting (one fit per pair instead of per stimulus
+    and pair).
     """
     from ndnx.analysis.oscillations import MS_PER_STEP, gabor_correlogram
 
@@ -164,6 +166,8 @@ def synchrony(first, second, stimulus, before, max_lag=50, ms_per_step=None, pai
             pairs_used = (np.array([(i, j) for i in range(channels[0]) for j in range(channels[1])]) if pairs is None
                           else np.asarray(pairs, dtype=int).reshape(-1, 2))
             lags, c = cross_correlogram(a[..., pairs_used[:, 0]], b[..., pairs_used[:, 1]], max_lag)
+        if mean_over_stimuli:
+            c = c.mean(axis=1)
         fits = fit_correlograms(lags, c, MS_PER_STEP if ms_per_step is None else ms_per_step)
         curves = gabor_correlogram(lags.reshape((-1,) + (1,) * (c.ndim - 1)), fits["amplitude"], fits["frequency"],
                                    fits["phase_shift"], fits["sigma"], fits["offset"])

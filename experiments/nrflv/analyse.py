@@ -1,0 +1,170 @@
+"""Analyse an NRF-LV recording (experiments/nrflv/record.py) and write its tables and figures (spec §3.4).
+
+Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of the centre patch,
+(time, images, rows, cols, channels); attributes "contrast", "angle", "phase_steps", "stimulus_start",
+"stimulus_end") and computes with `ndnx.analysis.stimulus_response`:
+
+* active units: Welch t-test of every recorded unit, during the stimulus vs the blank before and after;
+* orientation tuning of each channel's centre unit: mean activity during the stimulus per angle (at the
+  set's highest contrast, averaged over repeats), cos θ vs cos 2θ fits, preferred angle, tuned if a > 0.04;
+* matched units (stimulus within 10° of the channel's preference, tuned channels only) and the LFP
+  (their centre-patch traces summed), its peak frequency during the stimulus; Welch PSD peaks
+  (prominence ≥ max/2) of the active matched centre units, Σ f·PSD during vs outside;
+* contrast-dependent onset and offset transients of the summed centre units (sets with several contrasts),
+  from 100 steps before to 150 after the onset and the offset (less when the protocol is shorter);
+* the state–momentum lag per channel (when the momentum was recorded);
+* synchrony of overlapping receptive fields: Gray fits of the centre unit's channel-pair correlograms
+  (averaged over images), during vs before the stimulus, oscillation amplitude by channel distance 1–5.
+
+Frequencies in Hz use the thesis's 1 step ≙ 70/17 ms. `summarise(path)` returns {"scalars", "arrays"};
+run as a script it writes <recording>_analysis/summary.json, arrays.npz and figures there.
+
+    python experiments/nrflv/analyse.py training_data/records/nrflv/record/<run>/seed0/just_angle.h5
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from ndnx.analysis.oscillations import MS_PER_STEP, peak_frequency
+from ndnx.analysis.stimulus_response import active_units, channel_lags, contrast_transients, fit_tuning, \
+    matched_lfp, matched_units, mean_by_group, psd_peaks, synchrony
+
+
+def _load(path):
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        states = sorted(k for k in f if k.startswith("state_"))
+        if not states:
+            raise ValueError(f"analyse: {path} has no recorded state (datasets {sorted(f)}); record quantities=state")
+        key = states[0]
+        out = {"state": f[key][()].astype("float64"), "layer": key.split("_", 1)[1]}
+        momentum = f"momentum_{out['layer']}"
+        out["momentum"] = f[momentum][()].astype("float64") if momentum in f else None
+        for name in ("contrast", "angle", "phase_steps", "stimulus_start", "stimulus_end"):
+            out[name] = np.asarray(f.attrs[name])
+    return out
+
+
+def summarise(path, max_lag=50):
+    """{"scalars": {name: float}, "arrays": {name: array}} of one recording file (module docstring)."""
+    rec = _load(path)
+    state = rec["state"]                                  # (time, images, rows, cols, channels)
+    if state.ndim != 5:
+        raise ValueError(f"analyse: state must be (time, images, rows, cols, channels), got shape {state.shape}")
+    steps, start, end = state.shape[0], int(rec["stimulus_start"]), int(rec["stimulus_end"])
+    lead_in = int(rec["phase_steps"][0])
+    if end > steps:
+        raise ValueError(f"analyse: {path} holds {steps} steps, the stimulus ends at {end}: record it to the end first")
+    during, outside = np.arange(start, end), np.r_[lead_in:start, end:steps]
+    before = np.arange(max(lead_in, start - (end - start)), start)
+    centre = state[:, :, state.shape[2] // 2, state.shape[3] // 2, :]   # (time, images, channels)
+    scalars, arrays = {}, {}
+
+    active = active_units(state, during, outside)["active"]
+    scalars["active_fraction"] = float(active.mean())
+    arrays["active"] = active
+
+    contrast, angle = rec["contrast"], rec["angle"]
+    strongest = np.isclose(contrast, contrast.max())
+    angles = np.unique(angle[strongest])
+    response = centre[during].mean(axis=0)                # (images, channels)
+    channels = centre.shape[-1]
+    preferred, tuned = np.full(channels, np.nan), np.zeros(channels, bool)
+    if angles.size >= 4:
+        curves = np.stack([response[strongest & (angle == a)].mean(axis=0) for a in angles])   # (angles, channels)
+        fits = [fit_tuning(angles, curves[:, c]) for c in range(channels)]
+        preferred = np.array([f["preferred"] for f in fits])
+        tuned = np.array([f["tuned"] for f in fits])
+        arrays.update(tuning_angles=angles, tuning_curves=curves, preferred=preferred, tuned=tuned,
+                      harmonic=np.array([f["harmonic"] for f in fits]), amplitude=np.array([f["amplitude"] for f in fits]))
+        scalars["tuned_fraction"] = float(tuned.mean())
+    matched = matched_units(np.where(tuned, preferred, np.nan), angle) & tuned[None]
+    arrays["matched"] = matched
+
+    lfp = matched_lfp(state, matched)                     # (time, images)
+    arrays["lfp"] = lfp.sum(axis=1)
+    scalars["lfp_peak_hz"] = (peak_frequency(arrays["lfp"][during], MS_PER_STEP) if matched.any() else float("nan"))
+    scalars["all_units_peak_hz"] = peak_frequency(state[during].reshape(len(during), -1).sum(axis=1), MS_PER_STEP)
+
+    centre_active = active[:, state.shape[2] // 2, state.shape[3] // 2, :] & matched
+    sums = [(psd_peaks(centre[during, b, c])["weighted_sum"], psd_peaks(centre[outside, b, c])["weighted_sum"])
+            for b, c in zip(*np.nonzero(centre_active))]
+    scalars["psd_weighted_sum_during"] = float(np.mean([s[0] for s in sums])) if sums else float("nan")
+    scalars["psd_weighted_sum_outside"] = float(np.mean([s[1] for s in sums])) if sums else float("nan")
+
+    # the thesis's window (−100 … +150 steps), shortened to what a short protocol holds
+    window_before, window_after = min(100, start - lead_in), min(150, steps - end, end - start)
+    if np.unique(contrast).size > 1 and window_after > 0:
+        transients = contrast_transients(centre, contrast, start, end, slice(lead_in, start), window_before,
+                                         window_after)
+        arrays["transient_contrasts"] = np.array(sorted(transients))
+        arrays["transient_onset"] = np.stack([transients[c][0] for c in sorted(transients)])
+        arrays["transient_offset"] = np.stack([transients[c][1] for c in sorted(transients)])
+
+    if rec["momentum"] is not None:
+        per_channel, overall = channel_lags(state[during], rec["momentum"][during], max_lag=min(100, len(during) - 1))
+        arrays["lag_per_channel"] = per_channel
+        scalars["state_momentum_lag_steps"] = overall
+
+    if channels > 1 and len(before) > 2 * max_lag:
+        sync = synchrony(centre, None, during, before, max_lag=max_lag, mean_over_stimuli=True)
+        distance = np.abs(sync["pairs"][:, 0] - sync["pairs"][:, 1])
+        for period in ("during", "before"):
+            by_distance = mean_by_group(sync[period]["oscillation"], distance)
+            arrays[f"synchrony_{period}"] = np.array([by_distance.get(d, np.nan) for d in range(1, 6)])
+            scalars[f"synchrony_{period}"] = float(np.nanmean(arrays[f"synchrony_{period}"]))
+    return {"scalars": scalars, "arrays": arrays}
+
+
+def write(path, out_dir=None):
+    """summarise(path) into out_dir (default <recording>_analysis/): summary.json, arrays.npz, figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ndnx.analysis.oscillations import power_spectrum
+
+    out_dir = out_dir or os.path.splitext(path)[0] + "_analysis"
+    os.makedirs(out_dir, exist_ok=True)
+    summary = summarise(path)
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(summary["scalars"], f, indent=1, sort_keys=True)
+    np.savez(os.path.join(out_dir, "arrays.npz"), **summary["arrays"])
+    rec = _load(path)
+    start, end = int(rec["stimulus_start"]), int(rec["stimulus_end"])
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    total = rec["state"].reshape(rec["state"].shape[0], -1).sum(axis=1)
+    axes[0].plot(total)
+    axes[0].axvspan(start, end, color="0.9")
+    axes[0].set(xlabel="step", ylabel="summed state", title="recorded units")
+    freqs, psd = power_spectrum(total[start:end])
+    axes[1].semilogy(freqs, psd * freqs)
+    axes[1].set(xlabel="Hz (1 step = 70/17 ms)", ylabel="PSD × f", title="during the stimulus")
+    if "tuning_curves" in summary["arrays"]:
+        axes[2].plot(summary["arrays"]["tuning_angles"], summary["arrays"]["tuning_curves"])
+        axes[2].set(xlabel="angle (rad)", ylabel="mean activity", title="centre-unit tuning")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "overview.png"), dpi=100)
+    plt.close(fig)
+    return out_dir, summary
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) not in (1, 2):
+        print("usage: python experiments/nrflv/analyse.py RECORDING.h5 [OUT_DIR]", file=sys.stderr)
+        return 2
+    out_dir, summary = write(*argv)
+    for key, value in sorted(summary["scalars"].items()):
+        print(f"{key}: {value:.4g}")
+    print(f"written to {out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
