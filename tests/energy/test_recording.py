@@ -6,7 +6,7 @@ import pytest
 
 import ndnx
 from ndnx.energy import SGHMC
-from ndnx.energy.recording import record_protocol
+from ndnx.energy.recording import record_protocol, record_to_hdf5
 
 
 def _setup():
@@ -60,3 +60,21 @@ def test_a_killed_recording_resumes_to_the_uninterrupted_one(tmp_path, monkeypat
     assert record_protocol(part, fresh, graph, latents, phases, record, chunk_steps=3, resume=True) is None
     with pytest.raises(ValueError, match=r"recorded with phases \[7, 5, 4\], asked to resume with \[7, 5, 5\]"):
         record_protocol(part, fresh, graph, latents, phases[:2] + [(phases[2][0], 5)], record, resume=True)
+
+
+def test_recorded_protocol_is_one_chain_through_its_phases(tmp_path):
+    graph, latents, phases, record = _setup()
+    record = dict(record, image=("state", 0, None))
+    (blank, _), (stimulus, _), _ = phases
+    sampler = SGHMC(0.1, 0.1, temperature=0.5, burn_in=5, seed=3)
+    record_protocol(str(tmp_path / "p.h5"), sampler, graph, latents, phases, record, chunk_steps=3)
+    with h5py.File(tmp_path / "p.h5") as f:
+        assert f["h"].shape == (16, 2, 2, 2, 2) and list(f.attrs["phase_steps"]) == [7, 5, 4]
+        np.testing.assert_array_equal(f["image"][7:12], np.broadcast_to(stimulus, (5,) + stimulus.shape))
+        np.testing.assert_array_equal(f["image"][:7], 0.0)
+        phased = f["h"][:7]
+    # the first phase is the same run as one uninterrupted recording of it
+    record_to_hdf5(str(tmp_path / "one.h5"), sampler, graph, [blank] + latents, 7, record, chunk_steps=7,
+                   free=(False, True))
+    with h5py.File(tmp_path / "one.h5") as f:
+        np.testing.assert_array_equal(f["h"][:], phased)
