@@ -13,8 +13,11 @@ Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of 
 * contrast-dependent onset and offset transients of the summed centre units (sets with several contrasts),
   from 100 steps before to 150 after the onset and the offset (less when the protocol is shorter);
 * the state–momentum lag per channel (when the momentum was recorded);
-* synchrony of overlapping receptive fields: Gray fits of the centre unit's channel-pair correlograms
-  (averaged over images), during vs before the stimulus, oscillation amplitude by channel distance 1–5.
+* synchrony (Gray fits, during vs before the stimulus, correlograms averaged over the images of a group):
+  overlapping receptive fields — the centre unit's channel pairs, amplitude by channel distance 1–5;
+  the double Gabor — the static (centre) vs the mobile site, all channel pairs, by distance and by same
+  vs orthogonal angle; the long bar — the centre vs the units along the bar (same channel) by distance.
+  The last two need the sites inside the recorded patch.
 
 Frequencies in Hz use the thesis's 1 step ≙ 70/17 ms. `summarise(path)` returns {"scalars", "arrays"};
 run as a script it writes <recording>_analysis/summary.json, arrays.npz and figures there.
@@ -29,8 +32,8 @@ import sys
 import numpy as np
 
 from ndnx.analysis.oscillations import MS_PER_STEP, peak_frequency
-from ndnx.analysis.stimulus_response import active_units, channel_lags, contrast_transients, fit_tuning, \
-    matched_lfp, matched_units, mean_by_group, psd_peaks, synchrony
+from ndnx.analysis.stimulus_response import active_units, bar_sites, channel_lags, contrast_transients, fit_tuning, \
+    matched_lfp, matched_units, mean_by_group, psd_peaks, site_traces, synchrony
 
 
 def _load(path):
@@ -46,6 +49,9 @@ def _load(path):
         out["momentum"] = f[momentum][()].astype("float64") if momentum in f else None
         for name in ("contrast", "angle", "phase_steps", "stimulus_start", "stimulus_end"):
             out[name] = np.asarray(f.attrs[name])
+        for name in ("set", "distance", "mobile_angle", "mobile_row", "mobile_col", "patch_origin"):
+            if name in f.attrs:
+                out[name] = np.asarray(f.attrs[name])
     return out
 
 
@@ -117,7 +123,47 @@ def summarise(path, max_lag=50):
             by_distance = mean_by_group(sync[period]["oscillation"], distance)
             arrays[f"synchrony_{period}"] = np.array([by_distance.get(d, np.nan) for d in range(1, 6)])
             scalars[f"synchrony_{period}"] = float(np.nanmean(arrays[f"synchrony_{period}"]))
+    origin = rec.get("patch_origin", np.zeros(2, int))
+    if "mobile_row" in rec and len(before) > 2 * max_lag:
+        _site_synchrony(state, centre, rec, origin, during, before, max_lag, scalars, arrays)
+    if str(rec.get("set", "")) == "long_just_fewangles" and len(before) > 2 * max_lag:
+        _bar_synchrony(state, centre, rec, origin, during, before, max_lag, scalars, arrays)
     return {"scalars": scalars, "arrays": arrays}
+
+
+def _site_synchrony(state, centre, rec, origin, during, before, max_lag, scalars, arrays):
+    """Double Gabor: static (centre) vs mobile site, per (distance, same/orthogonal) group of images."""
+    rows, cols = rec["mobile_row"] - origin[0], rec["mobile_col"] - origin[1]
+    if rows.min() < 0 or cols.min() < 0 or rows.max() >= state.shape[2] or cols.max() >= state.shape[3]:
+        return  # the mobile sites were not recorded (a small patch)
+    mobile = site_traces(state, rows, cols)
+    orthogonal = ~np.isclose(rec["mobile_angle"], rec["angle"])
+    distances = np.unique(rec["distance"])
+    table = np.full((2, len(distances), 2), np.nan)           # (same, orthogonal) × distance × (during, before)
+    for o in (0, 1):
+        for k, d in enumerate(distances):
+            group = np.flatnonzero((rec["distance"] == d) & (orthogonal == bool(o)))
+            if group.size:
+                sync = synchrony(centre[:, group], mobile[:, group], during, before, max_lag, mean_over_stimuli=True)
+                table[o, k] = [np.mean(sync["during"]["oscillation"]), np.mean(sync["before"]["oscillation"])]
+    arrays["site_distances"], arrays["site_synchrony"] = distances, table
+    scalars["site_synchrony_during"] = float(np.nanmean(table[..., 0]))
+
+
+def _bar_synchrony(state, centre, rec, origin, during, before, max_lag, scalars, arrays):
+    """Long bar: the centre vs the units 1, 2, ... steps along the bar, same channel, by distance."""
+    middle = (state.shape[2] // 2, state.shape[3] // 2)
+    distances = np.arange(1, min(state.shape[2], state.shape[3]) // 2 + 1)
+    rows, cols = bar_sites(rec["angle"], distances, middle)
+    inside = np.all((rows >= 0) & (cols >= 0) & (rows < state.shape[2]) & (cols < state.shape[3]), axis=0)
+    distances, rows, cols = distances[inside], rows[:, inside], cols[:, inside]
+    pairs = [(c, c) for c in range(state.shape[-1])]
+    table = np.array([[np.mean(synchrony(centre, site_traces(state, rows[:, k], cols[:, k]), during, before,
+                                         max_lag, pairs=pairs, mean_over_stimuli=True)[p]["oscillation"])
+                       for p in ("during", "before")] for k in range(len(distances))]).reshape(-1, 2)
+    arrays["bar_distances"], arrays["bar_synchrony"] = distances, table
+    if len(distances):
+        scalars["bar_synchrony_during"] = float(table[:, 0].mean())
 
 
 def write(path, out_dir=None):

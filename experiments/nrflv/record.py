@@ -1,7 +1,9 @@
 """NRF-LV recording experiment: a trained energy model looks at Gabor stimuli (spec energy_sampling_nrflv.md §3.2, §3.3).
 
 For every stimulus set named in `stimuli` (comma-separated: contrast_and_angle, just_angle,
-just_angle_few_angles, long_just_fewangles), one chain per image: the initter starts the latent states
+just_angle_few_angles, long_just_fewangles, fewlocs_and_fewerangles — the double Gabor, whose mobile
+sites up to 10 units from the centre need `patch=21` or `patch=0` for its synchrony analysis; the long
+bar's likewise), one chain per image: the initter starts the latent states
 from a batch of test images, then the image layer is clamped to
 
     [lead_in × the test images, blank × the mean training image, stimulus × the Gabor set, after × blank]
@@ -16,7 +18,8 @@ whole layer), streamed in chunks of `chunk_steps` steps to one HDF5 file per set
 
     training_data/records/nrflv/record/<run>/seed<k>/<set>.h5   datasets "<quantity>_<layer>" (time, images, ...)
 
-with the stimulus parameters ("contrast", "angle" per image) and the phase lengths as attributes. A
+with the stimulus parameters ("contrast", "angle", ... per image), the phase lengths and the recorded
+patch's first row and column ("patch_origin", in layer units; SL1 has the image's size) as attributes. A
 killed recording continues from its last complete chunk when the run is started again (`ndnx run`
 resumes it). When all sets are recorded, each file is analysed (experiments/nrflv/analyse.py: active
 units, orientation tuning, LFP spectrum, state–momentum lag, synchrony) and the run's seed<k>.h5 gets
@@ -52,7 +55,7 @@ analyse = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(analyse)
 
 QUANTITIES = {"state": "state", "momentum": "momentum", "gradient": "gradient", "energy": "energy"}
-SETS = ("contrast_and_angle", "just_angle", "just_angle_few_angles", "long_just_fewangles")
+SETS = ("contrast_and_angle", "just_angle", "just_angle_few_angles", "long_just_fewangles", "fewlocs_and_fewerangles")
 
 RECORDING = dict(model="", train_epochs=1, stimuli="contrast_and_angle", images=128, lead_in=100, blank=1000,
                  stimulus=1000, after=600, record_burn_in=100, layers="1", patch=3, quantities="state,momentum",
@@ -118,6 +121,12 @@ def record_spec(model, config):
     return spec
 
 
+def patch_origin(model, record):
+    """(row, col) of the first recorded unit of the first recorded layer (0, 0 for a whole layer)."""
+    index = next((i for q, _, i in record.values() if q != "energy"), None)
+    return [0, 0] if index is None else [index[1].start, index[2].start]
+
+
 def stimuli(name, base, count):
     """(images, {"contrast", "angle"}) of `count` evenly spaced images of a 128-image Gabor set."""
     from ndnx.data.gabor import stimulus_set
@@ -158,7 +167,7 @@ def simulate(model, data, config, records):
         path = os.path.join(folder, f"{name}.h5")
         record_protocol(path, sampler, model.graph, latents, [(np.asarray(x, "float32"), n) for x, n in phases],
                         record, chunk_steps=config["chunk_steps"], dtype="float16" if config["float16"] else "float32",
-                        attrs={"set": name, "contrast": params["contrast"], "angle": params["angle"],
+                        attrs={"set": name, **params, "patch_origin": patch_origin(model, record),
                                "stimulus_start": config["lead_in"] + config["blank"],
                                "stimulus_end": config["lead_in"] + config["blank"] + config["stimulus"]},
                         resume=True)

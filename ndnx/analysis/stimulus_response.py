@@ -21,7 +21,9 @@ stimulus steps 1100–2100 and the blank before (100–1100) and after it.
 * `synchrony`: Gray et al. (1989) fits (`fit_correlograms`) of the cross-correlograms between two sets
   of traces (each pair of channels), during and before the stimulus, the oscillation amplitude
   (max − min)/2 of each fitted curve, and its mean by a grouping (channel distance for overlapping
-  receptive fields, the mobile site's distance for the double Gabor, the distance along a long bar).
+  receptive fields, the mobile site's distance for the double Gabor, the distance along a long bar);
+  `site_traces` picks each stimulus's own unit (the double Gabor's mobile site), `bar_sites` the units
+  along a bar of angle θ (x' = 0 of the Gabor: (row, col) = centre + d·(cos θ, −sin θ)).
 
 Example:
     >>> import numpy as np
@@ -44,7 +46,7 @@ from ndnx.analysis.oscillations import channel_correlograms, cross_correlogram, 
     state_momentum_lag
 
 __all__ = ["active_units", "fit_tuning", "matched_units", "matched_lfp", "psd_peaks", "contrast_transients",
-           "channel_lags", "synchrony", "mean_by_group", "circular_distance"]
+           "channel_lags", "synchrony", "mean_by_group", "circular_distance", "site_traces", "bar_sites"]
 
 
 def _steps(trace, index, name):
@@ -181,3 +183,24 @@ def mean_by_group(values, groups):
     values, groups = np.asarray(values, dtype="float64"), np.asarray(groups)
     values, groups = np.broadcast_arrays(values, groups)
     return {g.item(): float(np.nanmean(values[groups == g])) for g in np.unique(groups)}
+
+
+def site_traces(traces, rows, cols):
+    """(time, stimuli, channels): stimulus b's unit at (rows[b], cols[b]) of traces (time, stimuli, H, W, channels)."""
+    traces = np.asarray(traces)
+    rows, cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
+    if traces.ndim != 5 or rows.shape != (traces.shape[1],) or cols.shape != rows.shape:
+        raise ValueError(f"site_traces: traces (time, stimuli, H, W, channels) and one row and column per stimulus "
+                         f"expected, got shapes {traces.shape}, {rows.shape}, {cols.shape}")
+    if rows.min() < 0 or cols.min() < 0 or rows.max() >= traces.shape[2] or cols.max() >= traces.shape[3]:
+        raise ValueError(f"site_traces: sites must lie in the recorded {traces.shape[2]} × {traces.shape[3]} units, "
+                         f"got rows {rows.min()}..{rows.max()}, columns {cols.min()}..{cols.max()}")
+    return traces[:, np.arange(traces.shape[1]), rows, cols, :]
+
+
+def bar_sites(angles, distances, centre):
+    """(rows, cols), each (stimuli, distances): the units d steps along the long axis of a bar at each angle."""
+    angles = np.asarray(angles, dtype="float64")[:, None]
+    distances = np.asarray(distances, dtype="float64")[None]
+    return (np.rint(centre[0] + distances * np.cos(angles)).astype(int),
+            np.rint(centre[1] - distances * np.sin(angles)).astype(int))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ndnx.analysis.stimulus_response import active_units, channel_lags, contrast_transients, fit_tuning, \
-    matched_lfp, matched_units, mean_by_group, psd_peaks, synchrony
+    matched_lfp, matched_units, mean_by_group, psd_peaks, site_traces, bar_sites, synchrony
 
 ANGLES = np.arange(128) * 2 * np.pi / 128
 
@@ -107,3 +107,15 @@ def test_synchrony_recovers_planted_phase_and_frequency():
     assert during["oscillation"] == pytest.approx(0.5, abs=5e-3)
     assert float(np.ravel(out["before"]["oscillation"])[0]) == pytest.approx(0.0, abs=1e-9)
     assert mean_by_group([1.0, 3.0, 5.0, np.nan], [1, 1, 2, 2]) == {1: 2.0, 2: 5.0}
+
+
+def test_site_traces_and_bar_sites():
+    traces = np.arange(2 * 3 * 5 * 5 * 2, dtype=float).reshape(2, 3, 5, 5, 2)
+    picked = site_traces(traces, [0, 2, 4], [1, 3, 0])
+    np.testing.assert_array_equal(picked[:, 1], traces[:, 1, 2, 3])
+    assert picked.shape == (2, 3, 2)
+    with pytest.raises(ValueError, match=r"sites must lie in the recorded 5 × 5 units, got rows 0..5"):
+        site_traces(traces, [0, 2, 5], [1, 3, 0])
+    # a bar at θ = 0 runs along the rows (x' = x = 0), at θ = π/2 along the columns
+    rows, cols = bar_sites([0.0, np.pi / 2], [2, 3], (16, 16))
+    assert rows.tolist() == [[18, 19], [16, 16]] and cols.tolist() == [[16, 16], [14, 13]]

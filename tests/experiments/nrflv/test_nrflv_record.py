@@ -25,6 +25,52 @@ def _run(root, **overrides):
     return exp, run, metrics, os.path.join(str(root), "records", "nrflv", "record", run.name)
 
 
+def _analyse():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nrflv_analyse_test", os.path.join(ROOT, "experiments", "nrflv",
+                                                                                      "analyse.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _planted(path, name, oscillating, **attrs):
+    """A recording (400 steps, 4 images, 21 × 21 units, 1 channel): zero but for 1 + sin(2πt/8) at the
+    centre and at the units `oscillating` [(image, row, col)] while the stimulus is on (steps 150–350)."""
+    state = np.zeros((400, 4, 21, 21, 1))
+    wave = 1 + np.sin(2 * np.pi * np.arange(200) / 8)
+    state[150:350, :, 10, 10, 0] = wave[:, None]
+    for b, r, c in oscillating:
+        state[150:350, b, r, c, 0] = wave
+    with h5py.File(path, "w") as f:
+        f["state_1"] = state
+        f.attrs.update(dict(set=name, phase_steps=[0, 150, 200, 50], stimulus_start=150, stimulus_end=350,
+                            contrast=np.ones(4), patch_origin=[6, 6], **attrs))
+
+
+def test_site_and_bar_synchrony_of_planted_recordings(tmp_path):
+    analyse = _analyse()
+    # double Gabor: images (distance, mobile angle) = (3, same), (3, +90°), (10, same), (10, +90°), mobile site
+    # to the right of the centre (16, 16) — patch units (10, 13) and (10, 20); only image 0's oscillates with it
+    path = str(tmp_path / "double.h5")
+    _planted(path, "fewlocs_and_fewerangles", [(0, 10, 13)], angle=np.zeros(4),
+             mobile_angle=np.array([0, np.pi / 2, 0, np.pi / 2]), distance=np.array([3, 3, 10, 10]),
+             mobile_row=np.full(4, 16), mobile_col=np.array([19, 19, 26, 26]))
+    out = analyse.summarise(path, max_lag=20)
+    assert out["arrays"]["site_distances"].tolist() == [3, 10]
+    # C(τ) = 1 + ½cos(2πτ/8) between two in-phase waves: oscillation ½; a silent partner gives C = 0
+    np.testing.assert_allclose(out["arrays"]["site_synchrony"][..., 0], [[0.5, 0.0], [0.0, 0.0]], atol=5e-3)
+    np.testing.assert_allclose(out["arrays"]["site_synchrony"][..., 1], 0.0, atol=1e-9)
+    # long bar at θ = 0: along the rows; the units 1 and 2 below the centre oscillate in image 0 only
+    path = str(tmp_path / "bar.h5")
+    _planted(path, "long_just_fewangles", [(0, 11, 10), (0, 12, 10)], angle=np.zeros(4))
+    out = analyse.summarise(path, max_lag=20)
+    assert out["arrays"]["bar_distances"].tolist() == list(range(1, 11))
+    # averaged over the 4 images: C = ¼ of the in-phase correlogram at distances 1 and 2, 0 beyond
+    np.testing.assert_allclose(out["arrays"]["bar_synchrony"][:, 0], [0.125, 0.125] + [0.0] * 8, atol=5e-3)
+
+
 def test_recording_protocol_files_and_their_analysis(tmp_path):
     exp, run, metrics, folder = _run(tmp_path)
     base = None
@@ -38,12 +84,7 @@ def test_recording_protocol_files_and_their_analysis(tmp_path):
             np.testing.assert_array_equal(f.attrs["angle"], params["angle"][[0, 42, 85, 127]])
             np.testing.assert_array_equal(f.attrs["contrast"], params["contrast"][[0, 42, 85, 127]])
             assert np.all((f["state_1"][()] >= 0) & (f["state_1"][()] <= 1))   # hardsig's range
-    import sys
-    sys.path.insert(0, os.path.join(ROOT, "experiments", "nrflv"))
-    try:
-        import analyse
-    finally:
-        sys.path.pop(0)
+    analyse = _analyse()
     summary = analyse.summarise(os.path.join(folder, "seed0", "just_angle.h5"))
     assert metrics["just_angle/active_fraction"] == summary["scalars"]["active_fraction"]
     with h5py.File(os.path.join(folder, "seed0.h5")) as f:
