@@ -28,7 +28,8 @@ the summary; its scalars ("<set>/active_fraction", "<set>/lfp_peak_hz", ...) go 
 
 The model: `model=<path>` loads a model saved by experiments/nrflv/train.py (e.g.
 training_data/models/nrflv/train/<run>/seed0.keras); without one, a small model is trained here first
-on the offline data (train.py's defaults, `train_epochs` epochs) and saved with the run. `images`
+on the offline data (train.py's defaults, `train_epochs` epochs) and saved beside the recordings
+(seed<k>/trained.keras, reused when a killed run resumes) and with the run. `images`
 takes that many stimuli, evenly spaced, from each set's 128 (the whole set by default). The dataset
 keys (dataset, source, data_seed, test_size, ...) are train.py's: they choose the test images and the
 mean image, and must match the model's image shape.
@@ -104,6 +105,23 @@ def centre_patch(shape, patch):
     return (slice(None), rows, cols, slice(None))
 
 
+def trained_model(model, data, config, path):
+    """The model trained on the offline data, saved at `path` before anything is recorded so that a resumed
+    recording continues with the very same weights (loaded from there)."""
+    import keras
+
+    from ndnx.files import atomic_path
+
+    if os.path.exists(path):  # the run's own model object keeps them (it is the one saved with the run)
+        model.set_weights(keras.saving.load_model(path).get_weights())
+        return model
+    if config["train_epochs"]:
+        model.fit(data["train"], batch_size=config["batch_size"], epochs=config["train_epochs"], verbose=0)
+    with atomic_path(path, suffix=".keras") as partial:
+        model.save(partial)
+    return model
+
+
 def record_spec(model, config):
     """{dataset name: (quantity, layer, index)} of what is recorded."""
     shapes = model.graph.shapes
@@ -147,12 +165,12 @@ def simulate(model, data, config, records):
     if tuple(data["train"].shape[1:]) != image_shape:
         raise ValueError(f"nrflv/record: the model's images are {image_shape}, the dataset "
                          f"{config['dataset']!r} gives {tuple(data['train'].shape[1:])}")
-    if not config["model"] and config["train_epochs"]:
-        model.fit(data["train"], batch_size=config["batch_size"], epochs=config["train_epochs"], verbose=0)
-    base = data["train"].mean(axis=0)
     folder = (os.path.splitext(records.paths[0])[0] if records.paths is not None
               else tempfile.mkdtemp(prefix="nrflv-record-"))
     os.makedirs(folder, exist_ok=True)
+    if not config["model"]:
+        model = trained_model(model, data, config, os.path.join(folder, "trained.keras"))
+    base = data["train"].mean(axis=0)
     record = record_spec(model, config)
     metrics = {}
     for name in (n.strip() for n in config["stimuli"].split(",")):

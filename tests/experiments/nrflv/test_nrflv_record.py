@@ -102,3 +102,40 @@ def test_bad_recording_settings_get_one_line():
     exp = load_experiment(os.path.join(ROOT, "experiments", "nrflv", "record.py"))
     with pytest.raises(ValueError, match="stimuli.*comma-separated stimulus sets"):
         exp.check_config(dict(exp.defaults, stimuli="zebra"))
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_uninterrupted_recordings(tmp_path, monkeypatch):
+    import shutil
+    import time
+
+    from ndnx.energy import SGHMC
+
+    started = time.process_time()
+    _, run, _, whole = _run(tmp_path / "whole")
+    folder = os.path.join(str(tmp_path / "part"), "records", "nrflv", "record", run.name, "seed0")
+    os.makedirs(folder)
+    shutil.copy(os.path.join(whole, "seed0", "trained.keras"), folder)   # the same model, however training went
+    run_steps, calls = SGHMC.run, []
+
+    def killed_in_the_second_set(self, *args, **kwargs):
+        calls.append(1)
+        # 8 chunks per set (5 | 25, 25, 10 | 25, 25, 10 | 10 steps): the second set dies after 55 steps
+        if len(calls) == 12:
+            raise KeyboardInterrupt
+        return run_steps(self, *args, **kwargs)
+
+    monkeypatch.setattr(SGHMC, "run", killed_in_the_second_set)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "part")
+    assert not os.path.exists(os.path.join(os.path.dirname(folder), "seed0.h5"))   # not finished
+    with h5py.File(os.path.join(folder, "contrast_and_angle.h5")) as f:
+        assert f["state_1"].shape[0] == 55
+    monkeypatch.setattr(SGHMC, "run", run_steps)
+    _, _, metrics, part = _run(tmp_path / "part")
+    for name in ("just_angle", "contrast_and_angle"):
+        with h5py.File(os.path.join(whole, "seed0", f"{name}.h5")) as a, \
+                h5py.File(os.path.join(part, "seed0", f"{name}.h5")) as b:
+            for key in ("state_1", "momentum_1"):
+                np.testing.assert_array_equal(a[key][()], b[key][()])
+    print(f"killed and resumed run: recordings identical; {time.process_time() - started:.1f} CPU-s")
