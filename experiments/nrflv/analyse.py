@@ -6,7 +6,10 @@ Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of 
 
 * active units: Welch t-test of every recorded unit, during the stimulus vs the blank before and after;
 * orientation tuning of each channel's centre unit: mean activity during the stimulus per angle (at the
-  set's highest contrast, averaged over repeats), cos θ vs cos 2θ fits, preferred angle, tuned if a > 0.04;
+  set's highest contrast, averaged over repeats), cos θ vs cos 2θ fits, preferred angle, tuned if a > 0.04
+  — the thesis's threshold for the 128 angles of just_angle (a pure cosine over n angles normalised to
+  unit norm has a = √(2/n): 0.125 at 128, 0.71 at 4); like the thesis, record.py takes the preferences
+  of the just_angle recording for every other set when just_angle is among the sets;
 * matched units (stimulus within 10° of the channel's preference, tuned channels only) and the LFP
   (their centre-patch traces summed), its peak frequency during the stimulus; Welch PSD peaks
   (prominence ≥ max/2) of the active matched centre units, Σ f·PSD during vs outside;
@@ -23,6 +26,7 @@ Frequencies in Hz use the thesis's 1 step ≙ 70/17 ms. `summarise(path)` return
 run as a script it writes <recording>_analysis/summary.json, arrays.npz and figures there.
 
     python experiments/nrflv/analyse.py training_data/records/nrflv/record/<run>/seed0/just_angle.h5
+    python experiments/nrflv/analyse.py .../seed0/contrast_and_angle.h5 --tuning-from .../seed0/just_angle.h5
 """
 
 import json
@@ -55,8 +59,12 @@ def _load(path):
     return out
 
 
-def summarise(path, max_lag=50):
-    """{"scalars": {name: float}, "arrays": {name: array}} of one recording file (module docstring)."""
+def summarise(path, max_lag=50, tuning=None):
+    """{"scalars": {name: float}, "arrays": {name: array}} of one recording file (module docstring).
+
+    tuning: {"preferred", "tuned"} per channel from another recording (the thesis takes them from the
+    just_angle set for every set); default: fitted on this recording's own angles.
+    """
     rec = _load(path)
     state = rec["state"]                                  # (time, images, rows, cols, channels)
     if state.ndim != 5:
@@ -80,7 +88,13 @@ def summarise(path, max_lag=50):
     response = centre[during].mean(axis=0)                # (images, channels)
     channels = centre.shape[-1]
     preferred, tuned = np.full(channels, np.nan), np.zeros(channels, bool)
-    if angles.size >= 4:
+    if tuning is not None:
+        preferred, tuned = np.asarray(tuning["preferred"], dtype="float64"), np.asarray(tuning["tuned"], dtype=bool)
+        if preferred.shape != (channels,) or tuned.shape != (channels,):
+            raise ValueError(f"analyse: tuning must give one preferred angle and flag per channel ({channels}), got "
+                             f"shapes {preferred.shape} and {tuned.shape}")
+        arrays.update(preferred=preferred, tuned=tuned)
+    elif angles.size >= 4:
         curves = np.stack([response[strongest & (angle == a)].mean(axis=0) for a in angles])   # (angles, channels)
         fits = [fit_tuning(angles, curves[:, c]) for c in range(channels)]
         preferred = np.array([f["preferred"] for f in fits])
@@ -166,8 +180,10 @@ def _bar_synchrony(state, centre, rec, origin, during, before, max_lag, scalars,
         scalars["bar_synchrony_during"] = float(table[:, 0].mean())
 
 
-def write(path, out_dir=None):
-    """summarise(path) into out_dir (default <recording>_analysis/): summary.json, arrays.npz, figures."""
+def write(path, out_dir=None, tuning_from=None):
+    """summarise(path) into out_dir (default <recording>_analysis/): summary.json, arrays.npz, figures.
+
+    tuning_from: a just_angle recording whose fitted preferences are used (see `summarise`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -177,7 +193,8 @@ def write(path, out_dir=None):
 
     out_dir = out_dir or os.path.splitext(path)[0] + "_analysis"
     os.makedirs(out_dir, exist_ok=True)
-    summary = summarise(path)
+    tuning = None if tuning_from is None else summarise(tuning_from)["arrays"]
+    summary = summarise(path, tuning=tuning)
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(summary["scalars"], f, indent=1, sort_keys=True)
     np.savez(os.path.join(out_dir, "arrays.npz"), **summary["arrays"])
@@ -201,11 +218,14 @@ def write(path, out_dir=None):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) not in (1, 2):
-        print("usage: python experiments/nrflv/analyse.py RECORDING.h5 [OUT_DIR]", file=sys.stderr)
-        return 2
-    out_dir, summary = write(*argv)
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Analyse an NRF-LV recording (experiments/nrflv/record.py).")
+    parser.add_argument("recording", help="a recording file, e.g. .../seed0/just_angle.h5")
+    parser.add_argument("out_dir", nargs="?", default=None, help="default: <recording>_analysis/")
+    parser.add_argument("--tuning-from", default=None, help="a just_angle recording giving the preferences")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    out_dir, summary = write(args.recording, args.out_dir, args.tuning_from)
     for key, value in sorted(summary["scalars"].items()):
         print(f"{key}: {value:.4g}")
     print(f"written to {out_dir}")

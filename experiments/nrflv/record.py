@@ -21,9 +21,10 @@ whole layer), streamed in chunks of `chunk_steps` steps to one HDF5 file per set
 with the stimulus parameters ("contrast", "angle", ... per image), the phase lengths and the recorded
 patch's first row and column ("patch_origin", in layer units; SL1 has the image's size) as attributes. A
 killed recording continues from its last complete chunk when the run is started again (`ndnx run`
-resumes it). When all sets are recorded, each file is analysed (experiments/nrflv/analyse.py: active
+resumes it). Each set's file is analysed once recorded (experiments/nrflv/analyse.py: active
 units, orientation tuning, LFP spectrum, state–momentum lag, synchrony) and the run's seed<k>.h5 gets
-the summary; its scalars ("<set>/active_fraction", "<set>/lfp_peak_hz", ...) go to TensorBoard, so
+the summary (with the orientation preferences of the just_angle recording when it is among the sets,
+as in the thesis); its scalars ("<set>/active_fraction", "<set>/lfp_peak_hz", ...) go to TensorBoard, so
 `ndnx summarize nrflv/record --split simulation` lists them.
 
 The model: `model=<path>` loads a model saved by experiments/nrflv/train.py (e.g.
@@ -172,8 +173,9 @@ def simulate(model, data, config, records):
         model = trained_model(model, data, config, os.path.join(folder, "trained.keras"))
     base = data["train"].mean(axis=0)
     record = record_spec(model, config)
-    metrics = {}
-    for name in (n.strip() for n in config["stimuli"].split(",")):
+    metrics, tuning = {}, None
+    names = [n.strip() for n in config["stimuli"].split(",")]
+    for name in sorted(set(names), key=lambda n: (n != "just_angle", names.index(n))):  # preferences first
         images, params = stimuli(name, base, config["images"])
         lead = data["validation"][np.arange(len(images)) % len(data["validation"])]
         blank = np.broadcast_to(base, images.shape)
@@ -189,7 +191,9 @@ def simulate(model, data, config, records):
                                "stimulus_start": config["lead_in"] + config["blank"],
                                "stimulus_end": config["lead_in"] + config["blank"] + config["stimulus"]},
                         resume=True)
-        summary = analyse.summarise(path)
+        summary = analyse.summarise(path, tuning=tuning)
+        if name == "just_angle" and "preferred" in summary["arrays"]:
+            tuning = {k: summary["arrays"][k] for k in ("preferred", "tuned")}
         for key, value in summary["scalars"].items():
             metrics[f"{name}/{key}"] = value
         for key, value in summary["arrays"].items():

@@ -89,6 +89,9 @@ def test_recording_protocol_files_and_their_analysis(tmp_path):
     assert metrics["just_angle/active_fraction"] == summary["scalars"]["active_fraction"]
     with h5py.File(os.path.join(folder, "seed0.h5")) as f:
         np.testing.assert_array_equal(f["just_angle/active"][()], summary["arrays"]["active"])
+        # every other set takes the preferences fitted on just_angle (as the thesis did)
+        np.testing.assert_array_equal(f["contrast_and_angle/preferred"][()], f["just_angle/preferred"][()])
+        np.testing.assert_array_equal(f["just_angle/preferred"][()], summary["arrays"]["preferred"])
         # images 0, 42, 85, 127 of the contrast-major set: contrasts 0, 0.8, 2.0, 2.8, each × steps −60 … +10
         # (the thesis's −100 … +150 cut to the 60-step blank and the 10-step tail)
         assert f["contrast_and_angle/transient_onset"].shape == (4, 70)
