@@ -13,7 +13,7 @@ from ndnx.experiment import load_experiment
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 TINY = dict(train_size=8, test_size=4, channels=2, positive_steps=2, negative_steps=2, batch_size=4, images=4,
             lead_in=5, blank=60, stimulus=60, after=10, record_burn_in=3, chunk_steps=25,
-            stimuli="just_angle,contrast_and_angle", buffer_capacity=16)
+            stimuli="just_angle,contrast_and_angle", buffer_capacity=16, train_epochs=0)  # untrained: the wiring
 
 
 def _run(root, **overrides):
@@ -142,3 +142,19 @@ def test_a_killed_run_resumes_to_the_uninterrupted_recordings(tmp_path, monkeypa
             for key in ("state_1", "momentum_1"):
                 np.testing.assert_array_equal(a[key][()], b[key][()])
     print(f"killed and resumed run: recordings identical; {time.process_time() - started:.1f} CPU-s")
+
+
+def test_visualise_channels_state_run(tmp_path):
+    import time
+
+    started = time.process_time()
+    exp = load_experiment(os.path.join(ROOT, "experiments", "nrflv", "visualise.py"))
+    run = exp.runs(dict(train_size=8, test_size=4, channels=2, positive_steps=2, negative_steps=2, batch_size=4,
+                        buffer_capacity=16, train_epochs=0, mode="channels_state", steps=4, every=2, batch=3))[0]
+    exp.run_job(run, [0], root=str(tmp_path), progress=False)
+    folder = os.path.join(str(tmp_path), "records", "nrflv", "visualise", run.name)
+    with h5py.File(os.path.join(folder, "seed0.h5")) as f:
+        assert sorted(f) == ["channel0", "channel1"] and f["channel1"].shape == (2, 3, 28, 28, 1)
+        assert np.all((f["channel0"][()] >= 0) & (f["channel0"][()] <= 1))   # hardsig's range
+    assert os.path.exists(os.path.join(folder, "seed0", "channels_state.png"))
+    print(f"visualise run: {time.process_time() - started:.1f} CPU-s")
