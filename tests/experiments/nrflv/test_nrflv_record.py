@@ -9,8 +9,7 @@ import pytest
 
 from ndnx.data.gabor import stimulus_set
 from ndnx.experiment import load_experiment
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tests.experiments.nrflv.helpers import ROOT, script
 TINY = dict(train_size=8, test_size=4, channels=2, positive_steps=2, negative_steps=2, batch_size=4, images=4,
             lead_in=5, blank=60, stimulus=60, after=10, record_burn_in=3, chunk_steps=25,
             stimuli="just_angle,contrast_and_angle", buffer_capacity=16, train_epochs=0)  # untrained: the wiring
@@ -26,13 +25,7 @@ def _run(root, **overrides):
 
 
 def _analyse():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("nrflv_analyse_test", os.path.join(ROOT, "experiments", "nrflv",
-                                                                                      "analyse.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("analyse")
 
 
 def _planted(path, name, oscillating, **attrs):
