@@ -10,8 +10,8 @@ from a batch of test images, then the image layer is clamped to
 
 (spec defaults 100 / 1000 / 1000 / 600 = 2,700 steps), with a fresh SGHMC of the model's settings whose
 burn-in mass adaptation (`record_burn_in` steps, 100 as in the thesis) happens on the natural images.
-Only the requested slices are recorded: `quantities` (state, momentum, gradient — dE/ds —, energy —
-the energy per example) of `layers` (comma-separated layer indices, 1 = SL1), each cut to the centre
+Only the requested slices are recorded: `quantities` (state, momentum, gradient — dE/ds —, unit_energy
+— the per-unit energies —, energy — the energy per example) of `layers` (comma-separated layer indices, 1 = SL1), each cut to the centre
 patch of `patch` × `patch` units (the thesis's rows and columns 15–17 of a 32 × 32 layer; 0: the
 whole layer), streamed in chunks of `chunk_steps` steps to one HDF5 file per set (float16 with
 `float16=true`):
@@ -56,7 +56,7 @@ _spec = importlib.util.spec_from_file_location("nrflv_analyse", os.path.join(HER
 analyse = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(analyse)
 
-QUANTITIES = {"state": "state", "momentum": "momentum", "gradient": "gradient", "energy": "energy"}
+QUANTITIES = ("state", "momentum", "gradient", "unit_energy", "energy")
 SETS = ("contrast_and_angle", "just_angle", "just_angle_few_angles", "long_just_fewangles", "fewlocs_and_fewerangles")
 
 RECORDING = dict(model="", train_epochs=1, stimuli="contrast_and_angle", images=128, lead_in=100, blank=1000,

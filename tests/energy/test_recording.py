@@ -78,3 +78,18 @@ def test_recorded_protocol_is_one_chain_through_its_phases(tmp_path):
                    free=(False, True))
     with h5py.File(tmp_path / "one.h5") as f:
         np.testing.assert_array_equal(f["h"][:], phased)
+
+
+def test_recorded_unit_energies_sum_to_the_next_steps_energy(tmp_path):
+    graph, latents, phases, _ = _setup()
+    record = {"e": ("energy", 0, None), "u0": ("unit_energy", 0, None), "u1": ("unit_energy", 1, None)}
+    record_protocol(str(tmp_path / "u.h5"), SGHMC(0.1, 0.1, temperature=0.5, seed=3), graph, latents, phases[:1],
+                    record, chunk_steps=4)
+    with h5py.File(tmp_path / "u.h5") as f:
+        e, u0, u1 = f["e"][()], f["u0"][()], f["u1"][()]
+    # "energy" is E at the states a step starts from, "unit_energy" the units' energies after it
+    summed = u0.reshape(7, 2, -1).sum(-1) + u1.reshape(7, 2, -1).sum(-1)
+    np.testing.assert_allclose(summed[:-1], e[1:], rtol=1e-5)
+    with pytest.raises(ValueError, match="asks for per-unit energies; the target FunctionTarget has no"):
+        SGHMC().run(ndnx.energy.FunctionTarget(lambda s: s[0][:, 0] ** 2), [np.zeros((1, 1), "float32")], 1,
+                    record={"u": ("unit_energy", 0, None)})

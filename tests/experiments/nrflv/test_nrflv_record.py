@@ -12,7 +12,8 @@ from ndnx.experiment import load_experiment
 from tests.experiments.nrflv.helpers import ROOT, script
 TINY = dict(train_size=8, test_size=4, channels=2, positive_steps=2, negative_steps=2, batch_size=4, images=4,
             lead_in=5, blank=60, stimulus=60, after=10, record_burn_in=3, chunk_steps=25,
-            stimuli="just_angle,contrast_and_angle", buffer_capacity=16, train_epochs=0)  # untrained: the wiring
+            stimuli="just_angle,contrast_and_angle", buffer_capacity=16, train_epochs=0,  # untrained: the wiring
+            quantities="state,momentum,unit_energy")
 
 
 def _run(root, **overrides):
@@ -70,7 +71,7 @@ def test_recording_protocol_files_and_their_analysis(tmp_path):
     for name in ("just_angle", "contrast_and_angle"):
         with h5py.File(os.path.join(folder, "seed0", f"{name}.h5")) as f:
             # 5 + 60 + 60 + 10 steps, 4 images, SL1's centre 3 × 3 patch of 2 channels
-            assert f["state_1"].shape == (135, 4, 3, 3, 2) and f["momentum_1"].shape == (135, 4, 3, 3, 2)
+            assert f["state_1"].shape == f["momentum_1"].shape == f["unit_energy_1"].shape == (135, 4, 3, 3, 2)
             assert list(f.attrs["phase_steps"]) == [5, 60, 60, 10]
             assert (f.attrs["stimulus_start"], f.attrs["stimulus_end"]) == (65, 125)
             _, params = stimulus_set(name, np.zeros((28, 28, 1)))
