@@ -12,7 +12,9 @@ Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of 
   of the just_angle recording for every other set when just_angle is among the sets;
 * matched units (stimulus within 10° of the channel's preference, tuned channels only) and the LFP
   (their centre-patch traces summed), its peak frequency during the stimulus; Welch PSD peaks
-  (prominence ≥ max/2) of the active matched centre units, Σ f·PSD during vs outside;
+  (prominence ≥ max/2) of the active matched centre units, Σ f·PSD during vs outside, and per contrast the
+  mean Σ(peak frequency × peak power) during and outside (the thesis's figure showed "during" twice) and
+  the LFP's PSD during the stimulus;
 * contrast-dependent onset and offset transients of the summed centre units (sets with several contrasts),
   from 100 steps before to 150 after the onset and the offset (less when the protocol is shorter);
 * the state–momentum lag per channel (when the momentum was recorded);
@@ -35,7 +37,7 @@ import sys
 
 import numpy as np
 
-from ndnx.analysis.oscillations import MS_PER_STEP, peak_frequency
+from ndnx.analysis.oscillations import MS_PER_STEP, peak_frequency, power_spectrum
 from ndnx.analysis.stimulus_response import active_units, bar_sites, channel_lags, contrast_transients, fit_tuning, \
     matched_lfp, matched_units, mean_by_group, psd_peaks, site_traces, synchrony
 
@@ -111,10 +113,22 @@ def summarise(path, max_lag=50, tuning=None):
     scalars["all_units_peak_hz"] = peak_frequency(state[during].reshape(len(during), -1).sum(axis=1), MS_PER_STEP)
 
     centre_active = active[:, state.shape[2] // 2, state.shape[3] // 2, :] & matched
-    sums = [(psd_peaks(centre[during, b, c])["weighted_sum"], psd_peaks(centre[outside, b, c])["weighted_sum"])
-            for b, c in zip(*np.nonzero(centre_active))]
-    scalars["psd_weighted_sum_during"] = float(np.mean([s[0] for s in sums])) if sums else float("nan")
-    scalars["psd_weighted_sum_outside"] = float(np.mean([s[1] for s in sums])) if sums else float("nan")
+    units = list(zip(*np.nonzero(centre_active)))
+    peaks = [(psd_peaks(centre[during, b, c]), psd_peaks(centre[outside, b, c])) for b, c in units]
+    scalars["psd_weighted_sum_during"] = float(np.mean([p[0]["weighted_sum"] for p in peaks])) if peaks else float("nan")
+    scalars["psd_weighted_sum_outside"] = float(np.mean([p[1]["weighted_sum"] for p in peaks])) if peaks else float("nan")
+    # the thesis's contrast-frequency plot: mean Σ(peak frequency × peak power) per contrast, during and
+    # outside the stimulus (its figure showed the "during" column twice)
+    contrasts = np.unique(contrast)
+    score = np.array([[np.sum(p[k]["frequencies"] * p[k]["powers"]) for k in (0, 1)] for p in peaks]).reshape(-1, 2)
+    image_contrast = np.array([contrast[b] for b, _ in units])
+    arrays["contrasts"] = contrasts
+    arrays["contrast_peak_score"] = np.array([score[image_contrast == c].mean(axis=0) if np.any(image_contrast == c)
+                                              else [np.nan, np.nan] for c in contrasts]).reshape(-1, 2)
+    if matched.any():   # the LFP's Welch PSD during the stimulus, per contrast (the thesis plots PSD × f)
+        per_contrast = np.stack([lfp[during][:, contrast == c].sum(axis=1) for c in contrasts], axis=1)
+        arrays["lfp_psd_frequencies"], psd = power_spectrum(per_contrast)
+        arrays["lfp_psd_by_contrast"] = psd.T
 
     # the thesis's window (−100 … +150 steps), shortened to what a short protocol holds
     window_before, window_after = min(100, start - lead_in), min(150, steps - end, end - start)
@@ -189,8 +203,6 @@ def write(path, out_dir=None, tuning_from=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ndnx.analysis.oscillations import power_spectrum
-
     out_dir = out_dir or os.path.splitext(path)[0] + "_analysis"
     os.makedirs(out_dir, exist_ok=True)
     tuning = None if tuning_from is None else summarise(tuning_from)["arrays"]
@@ -200,7 +212,8 @@ def write(path, out_dir=None, tuning_from=None):
     np.savez(os.path.join(out_dir, "arrays.npz"), **summary["arrays"])
     rec = _load(path)
     start, end = int(rec["stimulus_start"]), int(rec["stimulus_end"])
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    arrays = summary["arrays"]
+    fig, axes = plt.subplots(1, 5, figsize=(20, 3.2))
     total = rec["state"].reshape(rec["state"].shape[0], -1).sum(axis=1)
     axes[0].plot(total)
     axes[0].axvspan(start, end, color="0.9")
@@ -211,6 +224,14 @@ def write(path, out_dir=None, tuning_from=None):
     if "tuning_curves" in summary["arrays"]:
         axes[2].plot(summary["arrays"]["tuning_angles"], summary["arrays"]["tuning_curves"])
         axes[2].set(xlabel="angle (rad)", ylabel="mean activity", title="centre-unit tuning")
+    axes[3].plot(arrays["contrasts"], arrays["contrast_peak_score"], marker="o")
+    axes[3].legend(["during", "outside"])
+    axes[3].set(xlabel="contrast", ylabel="Σ peak f × power", title="active matched centre units")
+    if "lfp_psd_by_contrast" in arrays:
+        f = arrays["lfp_psd_frequencies"]
+        axes[4].semilogy(f, (arrays["lfp_psd_by_contrast"] * f).T)
+        axes[4].legend([f"{c:.1f}" for c in arrays["contrasts"]], title="contrast", fontsize=6)
+    axes[4].set(xlabel="Hz", ylabel="LFP PSD × f", title="matched LFP, during")
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "overview.png"), dpi=100)
     plt.close(fig)

@@ -152,3 +152,23 @@ def test_visualise_channels_state_run(tmp_path):
         assert np.all((f["channel0"][()] >= 0) & (f["channel0"][()] <= 1))   # hardsig's range
     assert os.path.exists(os.path.join(folder, "seed0", "channels_state.png"))
     print(f"visualise run: {time.process_time() - started:.1f} CPU-s")
+
+
+def test_contrast_peak_score_of_a_planted_recording(tmp_path):
+    analyse = _analyse()
+    path = str(tmp_path / "contrast.h5")
+    _planted(path, "contrast_and_angle", [], angle=np.zeros(4))
+    contrast = np.array([0.0, 1.0, 2.0, 2.0])
+    with h5py.File(path, "a") as f:
+        state = f["state_1"][()]
+        state[:, :, 10, 10, 0] *= contrast          # centre oscillation c·(1 + sin 2πt/8) while the stimulus is on
+        f["state_1"][...] = state
+        f.attrs["contrast"] = contrast
+    out = analyse.summarise(path, max_lag=20, tuning={"preferred": np.zeros(1), "tuned": np.ones(1, bool)})
+    assert out["arrays"]["contrasts"].tolist() == [0.0, 1.0, 2.0]
+    score = out["arrays"]["contrast_peak_score"]
+    # one peak at 1/8 cycle per step with power c²/2 ('spectrum' scaling): f·P = c²/16; nothing outside;
+    # contrast 0's centre unit is silent, so not active: no unit to average
+    assert np.isnan(score[0]).all()
+    np.testing.assert_allclose(score[1:, 0], [1 / 16, 4 / 16], rtol=1e-2)
+    np.testing.assert_allclose(score[1:, 1], 0.0)
