@@ -85,8 +85,6 @@ def test_spectrogram_ridge_and_onset_transient():
 
 
 def test_double_gabor_set_layout_and_mask():
-    from ndnx.data.gabor import gabor_patch, stimulus_set
-
     base = np.full((32, 32, 3), 0.5)
     images, params = stimulus_set("fewlocs_and_fewerangles", base)
     assert images.shape == (128, 32, 32, 3)
@@ -97,7 +95,7 @@ def test_double_gabor_set_layout_and_mask():
     k = 3 + 16 + 32   # angle π/4, mobile +90°, distance 3 up: sites 3 apart, the patches overlap
     assert (params["mobile_row"][k], params["mobile_col"][k]) == (13, 16)
     far = int(np.flatnonzero((params["distance"] == 10) & (params["mobile_col"] == 26))[0])   # right, 10 away
-    centre_value = gabor_patch(0.0)[gabor_patch(0.0).shape[0] // 2, gabor_patch(0.0).shape[1] // 2] - 1   # cos ψ
+    centre_value = np.cos(1.0)   # g − 1 at a patch's centre: contrast 1 · cos ψ, ψ = 1
     # at each site alone: base × (1 + 2(g − 1)) with g − 1 = cos ψ at a patch's centre
     np.testing.assert_allclose(images[far, 16, 26], 0.5 * (1 + 2 * centre_value), rtol=1e-6)
     np.testing.assert_allclose(images[far, 16, 16], 0.5 * (1 + 2 * centre_value), rtol=1e-6)
