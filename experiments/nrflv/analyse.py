@@ -5,6 +5,7 @@ Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of 
 "stimulus_end") and computes with `ndnx.analysis.stimulus_response`:
 
 * active units: Welch t-test of every recorded unit, during the stimulus vs the blank before and after;
+  the response maps (mean during − mean outside, averaged over the images; the thesis's retinotopy maps);
 * orientation tuning of each channel's centre unit: mean activity during the stimulus per angle (at the
   set's highest contrast, averaged over repeats), cos θ vs cos 2θ fits, preferred angle, tuned if a > 0.04
   — the thesis's threshold for the 128 angles of just_angle (a pure cosine over n angles normalised to
@@ -25,7 +26,8 @@ Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of 
   The last two need the sites inside the recorded patch.
 
 Frequencies in Hz use the thesis's 1 step ≙ 70/17 ms. `summarise(path)` returns {"scalars", "arrays"};
-run as a script it writes <recording>_analysis/summary.json, arrays.npz and figures there.
+run as a script it writes <recording>_analysis/summary.json, arrays.npz and figures (overview.png,
+response_maps.png) there.
 
     python experiments/nrflv/analyse.py training_data/records/nrflv/record/<run>/seed0/just_angle.h5
     python experiments/nrflv/analyse.py .../seed0/contrast_and_angle.h5 --tuning-from .../seed0/just_angle.h5
@@ -80,6 +82,8 @@ def summarise(path, max_lag=50, tuning=None):
     centre = state[:, :, state.shape[2] // 2, state.shape[3] // 2, :]   # (time, images, channels)
     scalars, arrays = {}, {}
 
+    # the thesis's maps: mean activity during − outside the stimulus per unit, averaged over the images
+    arrays["response_maps"] = (state[during].mean(axis=0) - state[outside].mean(axis=0)).mean(axis=0)
     active = active_units(state, during, outside)["active"]
     scalars["active_fraction"] = float(active.mean())
     arrays["active"] = active
@@ -235,6 +239,10 @@ def write(path, out_dir=None, tuning_from=None):
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "overview.png"), dpi=100)
     plt.close(fig)
+    from ndnx.plotting.energy import plot_channel_maps
+
+    plot_channel_maps(arrays["response_maps"], title="mean during − outside the stimulus",
+                      path=os.path.join(out_dir, "response_maps.png"))
     return out_dir, summary
 
 

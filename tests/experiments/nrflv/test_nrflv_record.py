@@ -92,7 +92,7 @@ def test_recording_protocol_files_and_their_analysis(tmp_path):
         np.testing.assert_allclose(f["contrast_and_angle/transient_contrasts"][()], [0.0, 0.8, 2.0, 2.8], atol=1e-12)
     assert os.path.exists(os.path.join(str(tmp_path), "models", "nrflv", "record", run.name, "seed0.keras"))
     out_dir, _ = analyse.write(os.path.join(folder, "seed0", "just_angle.h5"))
-    assert sorted(os.listdir(out_dir)) == ["arrays.npz", "overview.png", "summary.json"]
+    assert sorted(os.listdir(out_dir)) == ["arrays.npz", "overview.png", "response_maps.png", "summary.json"]
 
 
 def test_bad_recording_settings_get_one_line():
@@ -172,3 +172,7 @@ def test_contrast_peak_score_of_a_planted_recording(tmp_path):
     assert np.isnan(score[0]).all()
     np.testing.assert_allclose(score[1:, 0], [1 / 16, 4 / 16], rtol=1e-2)
     np.testing.assert_allclose(score[1:, 1], 0.0)
+    # response map at the centre: mean over images of c·(mean of 1 + sin over 25 periods) − 0 = mean(c) = 1.25
+    maps = out["arrays"]["response_maps"]
+    assert maps.shape == (21, 21, 1) and maps[10, 10, 0] == pytest.approx(1.25, abs=1e-12)
+    assert np.count_nonzero(maps) == 1
