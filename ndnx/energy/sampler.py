@@ -19,7 +19,7 @@ import tensorflow as tf
 
 __all__ = ["Sampler", "per_layer", "check_finite"]
 
-QUANTITIES = ("state", "gradient", "momentum", "energy")
+QUANTITIES = ("state", "gradient", "momentum", "energy", "unit_energy")
 
 
 def check_finite(owner, name, value, minimum=None, strict=False):
@@ -80,8 +80,10 @@ class Sampler:
 
         free: one boolean per layer (False = clamped, e.g. the image in the positive phase).
         chain: a chain state from `init_chain` or a previous `run` (default: a fresh one).
-        record: {key: (quantity, layer, index)} with quantity in state/gradient/momentum/energy and
-        index a tuple of slices (None: the whole tensor); recordings are {key: (num_steps, ...)}.
+        record: {key: (quantity, layer, index)} with quantity in state/gradient/momentum/energy/unit_energy
+        and index a tuple of slices (None: the whole tensor); recordings are {key: (num_steps, ...)}.
+        "energy" is the energy per example at the states the step started from; "unit_energy" the
+        per-unit energies of the layer after the step (targets with `unit_energies`, e.g. `EnergyGraph`).
         """
         free = self._free(states, free)
         states = [tf.convert_to_tensor(s) for s in states]
@@ -93,6 +95,9 @@ class Sampler:
                 raise ValueError(f"{self.name}: record {key!r} asks for {quantity!r}; expected one of {QUANTITIES}")
             if quantity == "gradient" and not free[layer]:
                 raise ValueError(f"{self.name}: record {key!r} asks for the gradient of clamped layer {layer}")
+            if quantity == "unit_energy" and not hasattr(target, "unit_energies"):
+                raise ValueError(f"{self.name}: record {key!r} asks for per-unit energies; the target "
+                                 f"{type(target).__name__} has no unit_energies(states)")
         spec = tuple((k, q, l, None if i is None else tuple((s.start, s.stop, s.step) for s in i))
                      for k, (q, l, i) in sorted(record.items()))
         cache_key = (id(target), free, spec)
@@ -119,7 +124,9 @@ class Sampler:
                 for array, (_, quantity, layer, index) in zip(arrays, spec):
                     value = {"state": lambda: new_states[layer], "gradient": lambda: grads[layer],
                              "momentum": lambda: self.momentum_of(new_chain)[layer],
-                             "energy": lambda: energy}[quantity]()
+                             "energy": lambda: energy,
+                             # after the step, like the state: one extra energy pass, only when recorded
+                             "unit_energy": lambda: target.unit_energies(new_states)[layer]}[quantity]()
                     written.append(array.write(t, pick(value, index) if quantity != "energy" else value))
                 return t + 1, new_states, new_chain, written
 

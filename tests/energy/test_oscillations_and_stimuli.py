@@ -82,3 +82,21 @@ def test_spectrogram_ridge_and_onset_transient():
     step = np.concatenate([np.full(100, 1.0), np.full(50, 3.0), np.full(50, 0.5)])
     out = onset_transient(step, onset=100, baseline=slice(0, 100), before=10, after=60)
     np.testing.assert_array_equal(out, np.concatenate([np.zeros(10), np.full(50, 2.0), np.zeros(10)]))
+
+
+def test_double_gabor_set_layout_and_mask():
+    base = np.full((32, 32, 3), 0.5)
+    images, params = stimulus_set("fewlocs_and_fewerangles", base)
+    assert images.shape == (128, 32, 32, 3)
+    # 4 static angles × (same, +90°) × distances 3, 5, 7, 10 × (right, left, down, up)
+    np.testing.assert_allclose(np.unique(params["angle"]), np.arange(4) * np.pi / 4)
+    assert sorted(set(params["distance"])) == [3, 5, 7, 10]
+    np.testing.assert_allclose(np.abs(params["mobile_angle"] - params["angle"]).reshape(4, 2, 16)[:, 1], np.pi / 2)
+    k = 3 + 16 + 32   # angle π/4, mobile +90°, distance 3 up: sites 3 apart, the patches overlap
+    assert (params["mobile_row"][k], params["mobile_col"][k]) == (13, 16)
+    far = int(np.flatnonzero((params["distance"] == 10) & (params["mobile_col"] == 26))[0])   # right, 10 away
+    centre_value = np.cos(1.0)   # g − 1 at a patch's centre: contrast 1 · cos ψ, ψ = 1
+    # at each site alone: base × (1 + 2(g − 1)) with g − 1 = cos ψ at a patch's centre
+    np.testing.assert_allclose(images[far, 16, 26], 0.5 * (1 + 2 * centre_value), rtol=1e-6)
+    np.testing.assert_allclose(images[far, 16, 16], 0.5 * (1 + 2 * centre_value), rtol=1e-6)
+    np.testing.assert_allclose(images[far, 0, 0], 0.5)

@@ -157,33 +157,3 @@ def test_langevin_samplers_on_the_gaussian():
 def test_bad_sampler_settings_give_one_clear_error(make, match):
     with pytest.raises(ValueError, match=match):
         make()
-
-
-def test_recorded_protocol_is_one_chain_through_its_phases(tmp_path):
-    import h5py
-
-    from ndnx.energy.recording import record_protocol, record_to_hdf5
-
-    layers = [{"name": "image", "shape": [4, 4, 1]}, {"name": "h", "shape": [4, 4, 2]}]
-    edges = [{"source": "h", "target": "image", "kind": "conv", "kernel": 3},
-             {"source": "image", "target": "h", "kind": "conv", "kernel": 3}]
-    graph = ndnx.energy.EnergyGraph(layers, edges, base_channels=2, seed=1)
-    rng = np.random.default_rng(4)
-    blank = np.zeros((2, 4, 4, 1), "float32")
-    stimulus = rng.uniform(-1, 1, size=(2, 4, 4, 1)).astype("float32")
-    latents = [rng.uniform(-1, 1, size=(2, 4, 4, 2)).astype("float32")]
-    record = {"image": ("state", 0, None), "h": ("state", 1, (slice(None), slice(1, 3), slice(1, 3), slice(None))),
-              "p": ("momentum", 1, None)}
-    sampler = SGHMC(0.1, 0.1, temperature=0.5, burn_in=5, seed=3)
-    record_protocol(str(tmp_path / "p.h5"), sampler, graph, latents, [(blank, 7), (stimulus, 5), (blank, 4)], record,
-                    chunk_steps=3)
-    with h5py.File(tmp_path / "p.h5") as f:
-        assert f["h"].shape == (16, 2, 2, 2, 2) and list(f.attrs["phase_steps"]) == [7, 5, 4]
-        np.testing.assert_array_equal(f["image"][7:12], np.broadcast_to(stimulus, (5,) + stimulus.shape))
-        np.testing.assert_array_equal(f["image"][:7], 0.0)
-        phased = f["h"][:7]
-    # the first phase is the same run as one uninterrupted recording of it
-    record_to_hdf5(str(tmp_path / "one.h5"), sampler, graph, [blank] + latents, 7, record, chunk_steps=7,
-                   free=(False, True))
-    with h5py.File(tmp_path / "one.h5") as f:
-        np.testing.assert_array_equal(f["h"][:], phased)

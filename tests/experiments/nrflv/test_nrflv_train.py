@@ -1,19 +1,12 @@
 """experiments/nrflv/train.py: the data it trains on and the models it builds (spec energy_sampling_nrflv.md §1.4, §7 item 6)."""
 
-import importlib.util
-import os
-
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tests.experiments.nrflv.helpers import script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("nrflv_train_script", os.path.join(ROOT, "experiments", "nrflv",
-                                                                                     "train.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("train")
 
 
 def test_data_share_the_state_range_and_the_models_match_their_datasets():
