@@ -23,7 +23,8 @@ per batch (0.205 CPU-s), SpatialNet 0.257 s (0.256 CPU-s) with the hand-written 
 autodiff 0.257 s (0.256 CPU-s) and 0.350 s (0.310 CPU-s); first batch 3.5–9 s. XLA matmul throughput
 74 (sequential) and 67 (gathered) GFLOP per CPU-s. 6.9× and 7.7× faster than the original, short of
 the floor: the three 2.66-GFLOP matmuls of a batch alone take 0.11 CPU-s (see the README's feedback
-section).
+section). Quiet machine (05:45, load 0.6): 0.175 s (0.206 CPU-s) and 0.185 s (0.255 CPU-s) per batch,
+8.1× and 10.7× the original; autodiff 0.223 and 0.236 s.
 
     python benchmarks/bench_feedback.py [--quick]
 """
