@@ -22,7 +22,13 @@ Figures (benchmarks/results/energy.json):
   flops_per_step_b32 over conv_flops_per_s;
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-Last full run (2026-12-03 04:31, 2-core AMD EPYC shared with other jobs, load 6.2; FFT for the 11×11
+Quiet machine (2026-12-03 05:50, load 0.7, full run): negative phase 61 ms per step at batch 8
+(16.4 steps/s, 8.3 from CPU time) and 213 ms at batch 32 (4.70 / 2.40); positive phase 55 / 186 ms;
+the plain convolutions reach 197 GFLOP/s on both cores (107 per CPU-second), GEMM 139 (70); fraction
+0.80 (0.75 in CPU time). Against the original: 1.47× (batch 8) and 1.49× (batch 32); at the plain
+convolutions' throughput a batch-32 step would take 0.170 s (1.86×).
+
+Loaded run (2026-12-03 04:31, 2-core AMD EPYC shared with other jobs, load 6.2; FFT for the 11×11
 kernel, input gradients as forward convolutions): negative phase 124 ms per step at batch 8 (8.09
 steps/s wall, 7.71 from CPU time) and 595 ms at batch 32 (1.68 / 2.32); positive phase 101 / 621 ms;
 33.4 GFLOP per step at batch 32; the plain convolutions reach 81 GFLOP/s (84 per CPU-second), GEMM 42
