@@ -89,10 +89,10 @@ def window_losses(model, data):
     """Per seed: the mean summed window loss over the batches of `data`, run from the initial state in order."""
     import tensorflow as tf
 
-    # no Python control flow to convert (and AutoGraph cannot read this file's source when it is
-    # loaded by spec, as the other feedback experiments load it)
-    run = tf.function(tf.autograph.experimental.do_not_convert(lambda x, state: model.run(x, state)[:2]),
-                      jit_compile=True)
+    # no Python control flow to convert (model.run builds its tf.while_loop itself), and AutoGraph
+    # cannot read this file's source when it is loaded by spec, as the other feedback experiments
+    # load it: it would warn on every evaluation
+    run = tf.function(lambda x, state: model.run(x, state)[:2], jit_compile=True, autograph=False)
     state, losses = model.initial_state(int(model.batch_size)), []
     for x, s in data:
         y, state = run(x, state)
