@@ -11,6 +11,8 @@ Raising the mmap threshold and the trim threshold lets the freed blocks be reuse
 import ctypes
 import ctypes.util
 
+import tensorflow as tf
+
 __all__ = ["retain_freed_memory"]
 
 _M_TRIM_THRESHOLD = -1
@@ -18,6 +20,7 @@ _M_MMAP_THRESHOLD = -3
 _applied = None
 
 
+@tf.autograph.experimental.do_not_convert  # host-side: called while a train_step is traced
 def retain_freed_memory(block_bytes=1 << 30):
     """Ask glibc to serve blocks up to `block_bytes` from its heap and to keep freed memory.
 
