@@ -11,7 +11,8 @@ reports; frequencies in Hz use the step calibration `ms_per_step` (the thesis's 
   `state_momentum_lag` marked (X is the score that function maximises).
 - `plot_contrast_spectrograms(lfp, contrasts)` (`plot_contrast_specgram_comparison_LFP` and
   `plot_contrast_power_spectra_LFP`): one spectrogram per contrast of the summed "LFP" (NFFT 256,
-  overlap 128, both cut to the trace length; power on a log colour scale, stimulus on/off marked), and
+  overlap 128, both cut to the trace length; power on one log colour scale shared by the contrasts, stimulus
+  on/off marked), and
   the Welch PSD × f per contrast during the stimulus on a log scale (the DC bin, where PSD × f = 0, left out).
 
 Each returns a `matplotlib.figure.Figure` on an Agg canvas (`ndnx.plotting.figures`); given `path`, also a PNG.
@@ -63,12 +64,12 @@ def plot_state_and_momentum(state, momentum, max_lag=100, ms_per_step=MS_PER_STE
     _, cross = cross_correlogram(p, s, max_lag=max_lag, scale="none", demean=True)
     lag = int(state_momentum_lag(s, p, max_lag=max_lag))
 
-    fig = new_figure(11.0, 3.0)
+    fig = new_figure(12.5, 3.0)
     axes = fig.subplots(1, 3, width_ratios=(2, 1, 1))
     axes[0].plot(steps, s, lw=0.8, label="state s")
     axes[0].plot(steps, -p, lw=0.8, label="−momentum −p")
     axes[0].set(xlabel="step", title="state and −momentum")
-    axes[0].legend(frameon=False, fontsize="small")
+    axes[0].legend(fontsize="small", loc="upper right", framealpha=0.8)
     axes[1].plot(lags, auto, lw=0.9)
     axes[1].set(xlabel=f"lag (steps; 1 step = {ms_per_step:.3g} ms)", ylabel="A(τ)", title="state autocorrelation")
     axes[2].plot(lags, cross, lw=0.9)
@@ -102,10 +103,12 @@ def plot_contrast_spectrograms(lfp, contrasts, stimulus=None, ms_per_step=MS_PER
     count = contrasts.size
     fig = new_figure(2.6 * count + 3.4, 2.8)
     axes = fig.subplots(1, count + 1)
+    spectra = [spectrogram(lfp[:, k], ms_per_step=ms_per_step, nfft=nfft, overlap=overlap) for k in range(count)]
+    # one colour scale for all contrasts, so that the panels compare power across contrasts
+    positive = np.concatenate([power[power > 0] for _, _, power in spectra])
+    norm = LogNorm(positive.min(), positive.max()) if positive.size else None
     for k, ax in enumerate(axes[:count]):
-        freqs, times, power = spectrogram(lfp[:, k], ms_per_step=ms_per_step, nfft=nfft, overlap=overlap)
-        positive = power[power > 0]
-        norm = LogNorm(positive.min(), positive.max()) if positive.size else None
+        freqs, times, power = spectra[k]
         half_step = (times[1] - times[0]) / 2 if times.size > 1 else nfft / 2
         ax.imshow(power, origin="lower", aspect="auto", norm=norm, interpolation="nearest",
                   extent=(times[0] - half_step, times[-1] + half_step, freqs[0], freqs[-1]))

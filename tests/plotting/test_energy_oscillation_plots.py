@@ -46,9 +46,13 @@ def test_contrast_spectrograms_draw_the_spectrogram_and_psd_times_f(tmp_path):
     lfp = np.stack([c * on * np.sin(2 * np.pi * t / 6) + 0.05 * RNG.normal(size=t.size) for c in contrasts], axis=1)
     fig = plot_contrast_spectrograms(lfp, contrasts, stimulus=(200, 500), path=tmp_path / "lfp.png")
     assert [ax.get_title() for ax in fig.axes] == ["contrast 0", "contrast 1.2", "contrast 2.8", "LFP during the stimulus"]
+    powers = [spectrogram(lfp[:, k], nfft=256, overlap=128)[2] for k in range(3)]
     for k, ax in enumerate(fig.axes[:3]):
         freqs, times, power = spectrogram(lfp[:, k], nfft=256, overlap=128)
         np.testing.assert_array_equal(ax.images[0].get_array(), power)
+        # one log colour scale over all contrasts
+        assert (ax.images[0].norm.vmin, ax.images[0].norm.vmax) == (min(p.min() for p in powers),
+                                                                      max(p.max() for p in powers))
         assert ax.images[0].get_extent()[2:] == [freqs[0], freqs[-1]]
         assert [line.get_xdata()[0] for line in ax.lines] == [200, 500]
     freqs, psd = power_spectrum(lfp[200:500])
