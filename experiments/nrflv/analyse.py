@@ -26,8 +26,10 @@ Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of 
   The last two need the sites inside the recorded patch.
 
 Frequencies in Hz use the thesis's 1 step ≙ 70/17 ms. `summarise(path)` returns {"scalars", "arrays"};
-run as a script it writes <recording>_analysis/summary.json, arrays.npz and figures (overview.png,
-response_maps.png) there.
+run as a script it writes <recording>_analysis/summary.json, arrays.npz and figures there: overview.png,
+response_maps.png, state_momentum.png (state vs −momentum of one centre unit, its autocorrelation and the
+state–momentum lag; when the momentum was recorded) and contrast_spectrograms.png (the matched LFP's
+spectrogram and PSD × f per contrast; when some unit is matched).
 
     python experiments/nrflv/analyse.py training_data/records/nrflv/record/<run>/seed0/just_angle.h5
     python experiments/nrflv/analyse.py .../seed0/contrast_and_angle.h5 --tuning-from .../seed0/just_angle.h5
@@ -130,8 +132,8 @@ def summarise(path, max_lag=50, tuning=None):
     arrays["contrast_peak_score"] = np.array([score[image_contrast == c].mean(axis=0) if np.any(image_contrast == c)
                                               else [np.nan, np.nan] for c in contrasts]).reshape(-1, 2)
     if matched.any():   # the LFP's Welch PSD during the stimulus, per contrast (the thesis plots PSD × f)
-        per_contrast = np.stack([lfp[during][:, contrast == c].sum(axis=1) for c in contrasts], axis=1)
-        arrays["lfp_psd_frequencies"], psd = power_spectrum(per_contrast)
+        arrays["lfp_by_contrast"] = np.stack([lfp[:, contrast == c].sum(axis=1) for c in contrasts], axis=1)
+        arrays["lfp_psd_frequencies"], psd = power_spectrum(arrays["lfp_by_contrast"][during])
         arrays["lfp_psd_by_contrast"] = psd.T
 
     # the thesis's window (−100 … +150 steps), shortened to what a short protocol holds
@@ -243,7 +245,25 @@ def write(path, out_dir=None, tuning_from=None):
 
     plot_channel_maps(arrays["response_maps"], title="mean during − outside the stimulus",
                       path=os.path.join(out_dir, "response_maps.png"))
+    _oscillation_figures(rec, arrays, start, end, out_dir)
     return out_dir, summary
+
+
+def _oscillation_figures(rec, arrays, start, end, out_dir):
+    """state_momentum.png (one unit, during the stimulus) and contrast_spectrograms.png (the matched LFP)."""
+    from ndnx.plotting.energy_oscillations import plot_contrast_spectrograms, plot_state_and_momentum
+
+    if rec["momentum"] is not None:
+        # the thesis drew the centre unit of the batch's last image; here of its most stimulus-driven channel
+        middle = rec["state"].shape[2] // 2, rec["state"].shape[3] // 2
+        channel = int(np.argmax(np.abs(arrays["response_maps"][middle])))
+        unit = (slice(start, end), -1) + middle + (channel,)
+        plot_state_and_momentum(rec["state"][unit], rec["momentum"][unit], max_lag=min(100, end - start - 1),
+                                start=start, title=f"centre unit, channel {channel}, last image",
+                                path=os.path.join(out_dir, "state_momentum.png"))
+    if "lfp_by_contrast" in arrays:
+        plot_contrast_spectrograms(arrays["lfp_by_contrast"], arrays["contrasts"], stimulus=(start, end),
+                                   title="matched LFP", path=os.path.join(out_dir, "contrast_spectrograms.png"))
 
 
 def main(argv=None):

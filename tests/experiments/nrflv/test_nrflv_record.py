@@ -91,8 +91,11 @@ def test_recording_protocol_files_and_their_analysis(tmp_path):
         assert f["contrast_and_angle/transient_onset"].shape == (4, 70)
         np.testing.assert_allclose(f["contrast_and_angle/transient_contrasts"][()], [0.0, 0.8, 2.0, 2.8], atol=1e-12)
     assert os.path.exists(os.path.join(str(tmp_path), "models", "nrflv", "record", run.name, "seed0.keras"))
-    out_dir, _ = analyse.write(os.path.join(folder, "seed0", "just_angle.h5"))
-    assert sorted(os.listdir(out_dir)) == ["arrays.npz", "overview.png", "response_maps.png", "summary.json"]
+    out_dir, written = analyse.write(os.path.join(folder, "seed0", "just_angle.h5"))
+    # the momentum was recorded: the state–momentum figure; the LFP spectrograms only when some unit is matched
+    spectrograms = ["contrast_spectrograms.png"] if "lfp_by_contrast" in written["arrays"] else []
+    assert sorted(os.listdir(out_dir)) == sorted(["arrays.npz", "overview.png", "response_maps.png",
+                                                  "state_momentum.png", "summary.json"] + spectrograms)
 
 
 def test_bad_recording_settings_get_one_line():
@@ -176,3 +179,13 @@ def test_contrast_peak_score_of_a_planted_recording(tmp_path):
     maps = out["arrays"]["response_maps"]
     assert maps.shape == (21, 21, 1) and maps[10, 10, 0] == pytest.approx(1.25, abs=1e-12)
     assert np.count_nonzero(maps) == 1
+    # the LFP per contrast over the whole recording: the centre unit summed over that contrast's images
+    lfp = out["arrays"]["lfp_by_contrast"]
+    wave = 1 + np.sin(2 * np.pi * np.arange(200) / 8)
+    assert lfp.shape == (400, 3)
+    np.testing.assert_allclose(lfp[150:350], np.outer(wave, [0.0, 1.0, 4.0]), atol=1e-12)
+    np.testing.assert_allclose(lfp[:150], 0.0)
+    # write() fits the tuning on the recording itself (one angle here: nothing matched), so draw the figures
+    # from these arrays; the planted recording has no momentum: no state–momentum figure
+    analyse._oscillation_figures(analyse._load(path), out["arrays"], 150, 350, str(tmp_path))
+    assert (tmp_path / "contrast_spectrograms.png").exists() and not (tmp_path / "state_momentum.png").exists()
