@@ -137,6 +137,10 @@ class NRFLV(keras.Model):
         self.optimizer.build(self.graph.trainable_variables)  # before a first distributed step (Keras 3)
         self.initter_optimizer.build(self.initter.trainable_variables)
 
+    def compile_from_config(self, config):
+        """Recompile a loaded model with its saved weight optimizer (Keras restores its state afterwards)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
     @property
     def metrics(self):
         return list(self.trackers.values())

@@ -102,3 +102,21 @@ def test_fresh_negative_chains_from_the_initter():
     rng = np.random.default_rng(0)  # the NumPy reference of the recipe: clip(U(0, 0.7) + N(0, 0.3²), 0, 1)
     want = np.clip(rng.uniform(0, 0.7, 10**6) + rng.normal(0, 0.3, 10**6), 0, 1).mean()
     assert abs(float(x.mean()) - want) < 0.03
+
+
+def test_a_saved_model_reloads_compiled_with_its_optimizer_state(tmp_path):
+    import warnings
+
+    import keras
+
+    model = _model()
+    ndnx.training.train(model, DATA, epochs=1, batch_size=8, progress=False)
+    path = str(tmp_path / "nrflv.keras")
+    model.save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Keras warns when a custom compile() cannot be replayed
+        loaded = keras.saving.load_model(path)
+    assert type(loaded.optimizer).__name__ == "IGEBMAdam"
+    assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) == 4
+    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
