@@ -164,7 +164,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     parser.add_argument("--jit", action="store_true", help="XLA-compile the sampler loop (slow on a CPU)")
-    parser.add_argument("--fft-min-kernel", type=int, default=11, help="FFT convolutions from this kernel size (0: none)")
+    parser.add_argument("--fft-min-kernel", type=int, default=7, help="FFT convolutions from this kernel size (0: none)")
     args = parser.parse_args()
     args.fft_min_kernel = args.fft_min_kernel or None
     load = os.getloadavg()[0]

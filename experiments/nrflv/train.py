@@ -76,13 +76,13 @@ def build(config, seed, replicas):
     c = config["channels"]
     if config["dataset"] == "cifar10":
         graph = ndnx.energy.nrflv_architecture("NRFLV_CIFAR_4SL_small_densebackw_wideSL1base",
-                                               state_activation="hardsig", fft_min_kernel=11)
+                                               state_activation="hardsig", fft_min_kernel=7)
     else:
         size, depth = (28, 1) if config["dataset"] == "digits" else (32, 1)
         layers, edges = densebackw_graph([(size, size, c), (size // 4, size // 4, c), (5, 5, 5)],
                                          image_shape=(size, size, depth))
         graph = dict(layers=layers, edges=edges, base_channels=c, state_activation="hardsig", activation="swish",
-                     weight_norm=True, fft_min_kernel=11)
+                     weight_norm=True, fft_min_kernel=7)
     sampler = dict(step_size=config["step_size"], friction=config["friction"], temperature=config["temperature"],
                    noise=config["noise"], burn_in=config["burn_in"])
     if config["noise"] == "faithful":

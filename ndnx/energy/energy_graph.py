@@ -34,12 +34,14 @@ Example:
     ((4,), 5)
 """
 
+import contextlib
 import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from ndnx.energy.cct_conv import CCTConv
 from ndnx.energy.function_target import autodiff_energy_and_gradients
 from ndnx.energy.layer_network import LayerNetwork
 from ndnx.energy.state_activation import check_state_activation, clamp_range, clamp_to_ranges
@@ -115,7 +117,10 @@ class EnergyGraph(ReplicatedLayer):
         reduction: "mean" (per-example mean, default) or "sum" (the original's batch sum) in `total_energy`.
         ff_dynamics: `state_gradients` returns the local update s − b − ½f instead of ∂E/∂s.
         fft_min_kernel: size-preserving stride-1 convolutions with at least this kernel run through FFTs
-            (`cct_conv.fft_conv_same`; same result to float32 rounding; None: never). 11 pays on a CPU.
+            (`cct_conv.fft_conv_same`; same result to float32 rounding; None: never). On a CPU 7 pays when
+            the kernels' spectra are computed once per sampler loop (`constant_weights`, which the samplers
+            enter): forward and input gradient of the thesis architecture's two 7×7 32→32 edges take 28
+            instead of 45 ms per batch-32 step; GPUs' direct convolutions may not need it.
         replicas: must be None. seed: int or None.
 
     call(states) takes the list of states, or all of them flattened and concatenated (batch, units),
@@ -236,6 +241,21 @@ class EnergyGraph(ReplicatedLayer):
     def clamp(self, states):
         """Each state clamped to ρ's range (what the samplers do after every step)."""
         return clamp_to_ranges(states, self.ranges)
+
+    @contextlib.contextmanager
+    def constant_weights(self):
+        """Within this scope the weights are taken as constant (the samplers enter it around their loop):
+        the convolutions' weight-derived tensors (weight-normalised kernels, FFT kernel spectra) are computed
+        once on entry, in the graph being traced, instead of at every energy evaluation."""
+        if not self.built:
+            self.build()
+        with contextlib.ExitStack() as stack:
+            for network in self.networks:
+                if network is not None:
+                    for layer in network._flatten_layers(include_self=False):
+                        if isinstance(layer, CCTConv):
+                            stack.enter_context(layer.constant_weights())
+            yield
 
     # --- energy ----------------------------------------------------------------------------------
     def interactions(self, states):

@@ -12,6 +12,7 @@ persist); `ndnx.energy.recording` streams such recordings to HDF5 in chunks.
 Subclasses implement `init_chain(states, free, seed)` and `step(target, states, chain, free)`.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -130,8 +131,11 @@ class Sampler:
                     written.append(array.write(t, pick(value, index) if quantity != "energy" else value))
                 return t + 1, new_states, new_chain, written
 
-            _, states, chain, arrays = tf.while_loop(
-                lambda t, *_: t < num_steps, body, (tf.constant(0), list(states), chain, arrays))
+            # the weights cannot change inside the loop: a target may compute its weight-derived tensors once
+            constant = getattr(target, "constant_weights", None)
+            with constant() if constant is not None else contextlib.nullcontext():
+                _, states, chain, arrays = tf.while_loop(
+                    lambda t, *_: t < num_steps, body, (tf.constant(0), list(states), chain, arrays))
             recordings = {key: array.stack() for array, (key, *_rest) in zip(arrays, spec)}
             return states, chain, recordings
 

@@ -165,8 +165,32 @@ def test_fft_convolutions_give_the_same_energy_and_gradients():
         grads.append(tape.gradient(total, graph.trainable_weights))
     for a, b in zip(*grads):
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5 * float(np.abs(a).max()))
+    # inside constant_weights() (a sampler's loop) the kernels and spectra are reused: same energy, same
+    # state gradients, and the weights still get their gradients
+    with tf.GradientTape() as tape, fft.constant_weights():
+        assert fft.networks[1].base[1]._constant[0][3] is not None  # the 11×11 lateral edge's cached spectra
+        e_cached, g_cached = fft.energy_and_gradients(states)
+        total = fft.total_energy(states)
+    np.testing.assert_allclose(e_cached.numpy(), e_direct.numpy(), rtol=1e-5)
+    for a, b in zip(g_cached, g_direct):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5 * float(np.abs(b).max()))
+    for a, b in zip(grads[0], tape.gradient(total, fft.trainable_weights)):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5 * float(np.abs(a).max()))
+    assert fft.networks[1].base[1]._constant is None
+    # a sampler enters constant_weights() around its loop: the same chain as on the direct graph
+    sampler = ndnx.energy.SGHMC(0.05, 0.1, temperature=0.5, seed=3)
+    runs = [sampler.run(graph, states, 6)[0] for graph in (direct, fft)]
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-4)
     with pytest.raises(ValueError, match="fft_min_kernel must be None or a positive int, got 0"):
         ndnx.energy.EnergyGraph(layers, edges, fft_min_kernel=0)
+
+
+def test_fft_size_is_the_smallest_seven_smooth_size_without_wrap_around():
+    from ndnx.energy.cct_conv import fft_size
+
+    # H + p points suffice: 32 + 3 = 35 = 5·7; 32 + 5 = 37 (prime), 38 = 2·19, 39 = 3·13, 40 = 2³·5
+    assert [fft_size(32, 3), fft_size(32, 5), fft_size(8, 2), fft_size(13, 2), fft_size(9, 2)] == [35, 40, 10, 15, 12]
 
 
 def test_edge_kernel_is_the_plain_convolution_the_edge_applies():
@@ -190,15 +214,17 @@ def test_edge_kernel_is_the_plain_convolution_the_edge_applies():
         graph.edge_kernel("h", "h")
 
 
-@pytest.mark.parametrize("c_in", [3, 16])  # both input-gradient branches
-def test_same_conv_gradients_equal_autodiff_of_conv2d(c_in):
+# both input-gradient branches; 8×13 maps with a 5×5 kernel transform at exactly H + p = 10 and W + p = 15
+# points, the fewest without wrap-around into the kept rows and columns
+@pytest.mark.parametrize("c_in, hw", [(3, (9, 9)), (16, (9, 9)), (4, (8, 13))])
+def test_same_conv_gradients_equal_autodiff_of_conv2d(c_in, hw):
     import tensorflow as tf
 
     from ndnx.energy.cct_conv import fft_conv_same, same_conv
 
-    x = tf.constant(RNG.normal(size=(2, 9, 9, c_in)).astype("float32"))
+    x = tf.constant(RNG.normal(size=(2,) + hw + (c_in,)).astype("float32"))
     kernel = tf.constant(RNG.normal(size=(5, 5, c_in, 6)).astype("float32"))
-    weights = tf.constant(RNG.normal(size=(2, 9, 9, 6)).astype("float32"))
+    weights = tf.constant(RNG.normal(size=(2,) + hw + (6,)).astype("float32"))
     grads = []
     for conv in (lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"), same_conv, fft_conv_same):
         with tf.GradientTape() as tape:
