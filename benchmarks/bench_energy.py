@@ -22,37 +22,31 @@ Figures (benchmarks/results/energy.json):
   flops_per_step_b32 over conv_flops_per_s;
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-Quiet machine (2026-12-03 05:50, load 0.7, full run): negative phase 61 ms per step at batch 8
-(16.4 steps/s, 8.3 from CPU time) and 213 ms at batch 32 (4.70 / 2.40); positive phase 55 / 186 ms;
-the plain convolutions reach 197 GFLOP/s on both cores (107 per CPU-second), GEMM 139 (70); fraction
-0.80 (0.75 in CPU time). Against the original: 1.47× (batch 8) and 1.49× (batch 32); at the plain
-convolutions' throughput a batch-32 step would take 0.170 s (1.86×).
+Quiet machine (2026-12-03 07:31, load 0.5, full run, `--fft-min-kernel 7`, the default): negative phase
+45 ms per step at batch 8 (22.3 steps/s, 11.8 from CPU time) and 179 ms at batch 32 (5.60 / 2.98);
+positive phase 45 / 153 ms; the plain direct convolutions reach 177 GFLOP/s on both cores (102 per
+CPU-second), GEMM 135 (68); fraction 1.06 (0.98 in CPU time) — above 1 because the 7×7 and 11×11
+edges run through FFTs while the FLOPs are counted as direct convolutions. Against the original:
+2.01× (batch 8) and 1.78× (batch 32). Same machine and load, the code before the kernel spectra were
+cached and the FFT size cut to H + p (05:50, load 0.7, 11×11 only through FFT): 61 / 213 ms, 1.47× /
+1.49×.
 
-Loaded run (2026-12-03 04:31, 2-core AMD EPYC shared with other jobs, load 6.2; FFT for the 11×11
-kernel, input gradients as forward convolutions): negative phase 124 ms per step at batch 8 (8.09
-steps/s wall, 7.71 from CPU time) and 595 ms at batch 32 (1.68 / 2.32); positive phase 101 / 621 ms;
-33.4 GFLOP per step at batch 32; the plain convolutions reach 81 GFLOP/s (84 per CPU-second), GEMM 42
-(66); fraction 0.69 (0.93 in CPU time). Against the original: 0.73× (batch 8) and 0.53× (batch 32).
-Before the two backward-pass changes (same day, load 4–5): 512–525 CPU-ms per step at batch 32, 160
-at batch 8; FFT gradient by autodiff, Conv2DBackpropInput for every input gradient.
-
-Why the 3× floor is out of reach here: the original's step is 39.6 GFLOP at batch 32 (9.9 at batch 8)
-— forward f₀ 123 M, f₁ 379 M (the 11×11 lateral edge 254 M), f₂ 116 M (103 M the SL1→SL2 convolution at
-full size) per example, doubled by the state gradient — so its 0.317 s would be 125 GFLOP/s (110 at
-batch 8), above all this machine's plain convolutions reach (81–104 GFLOP/s wall, 84–95 per
-CPU-second, i.e. one core's FMA throughput). ndnx's step is 33.4 GFLOP (the subsampling fused into a
-strided convolution); a third of 0.317 s needs 316 GFLOP/s (279 at batch 8), 1.7× the two cores'
-combined peak even on an idle machine. Only FFT for the 11×11 edge cuts FLOPs further, and the
-remaining direct convolutions (17.2 GFLOP) alone need ≥ 0.09 s on both cores at peak. Checked for wasted work (op-level
-profile of the compiled loop): every edge is one convolution (`operations` lists them), the energy
-value adds only reductions to the forward pass its gradient needs anyway, no weight gradients are
-taken while sampling, float32 throughout with no casts, NHWC throughout except inside the FFT edge
-(rfft2d works on the last two axes), and clamped layers get no gradient. What remained was the
-backward pass's own cost: Conv2DBackpropInput and autodiff through the FFT, both replaced. FFT for
-the 7×7 kernels too (`--fft-min-kernel 7`) gains nothing (429 vs 425 CPU-ms per step at batch 32, load
-5.9), nor does summing per-input 1×1 convolutions instead of concatenating (461 vs 467). Without FFT
-(an earlier run, load 5.5): 4.32 and 1.13 steps/s. With XLA (`--jit`): 7.8 s per step at batch 8
-(XLA's CPU convolutions).
+Why the 3× floor (30 / 106 ms per step) is still out of reach: inside the compiled loop at batch 32 the
+energy and its state gradient take about 150 ms (f₀ 40 ms and f₁ 61 ms for forward and input gradient,
+f₂ 10 ms; the rest is the energy terms, the activations and their gradients), SGHMC's update and noise
+about 30 ms. Tried and dropped (load ≈ 1.5): XLA for each FFT correlation (CPU-ms per correlation 17.6
+instead of 26.1 at 7×7, but no wall-time gain in the loop, where both cores are already busy: 167 vs 173
+ms at batch 32, 43 vs 41 at batch 8), an XLA-fused SGHMC update (5 instead of 10 ms per step for SL1 at
+batch 32, inside the step's noise), the whole loop under XLA (`--jit`: 53 / 227 ms per step, XLA's CPU
+convolutions). Recounted from the spec, the original's step is 39.6 GFLOP at batch 32 (9.9 at batch 8):
+forward f₀ 123 M, f₁ 379 M (the 11×11 lateral edge 254 M), f₂ 116 M (103 M the SL1→SL2 convolution at
+full size) per example, doubled by the state gradient; at 0.317 s that is 125 GFLOP/s (110 at batch 8)
+of direct convolutions, more than this machine's reach per core (84–107 GFLOP per CPU-second). Checked
+for wasted work (op-level profile of the compiled loop): every edge is one convolution (`operations`
+lists them), the energy value adds only reductions to the forward pass its gradient needs anyway, no
+weight gradients are taken while sampling, float32 throughout with no casts, clamped layers get no
+gradient. Summing per-input 1×1 convolutions instead of concatenating gains nothing (461 vs 467 CPU-ms
+at load 5.9).
 
     python benchmarks/bench_energy.py [--quick] [--jit] [--fft-min-kernel K]
 """
