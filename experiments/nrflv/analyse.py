@@ -5,7 +5,9 @@ Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of 
 "stimulus_end") and computes with `ndnx.analysis.stimulus_response`:
 
 * active units: Welch t-test of every recorded unit, during the stimulus vs the blank before and after;
-  the response maps (mean during − mean outside, averaged over the images; the thesis's retinotopy maps);
+  the response maps (mean during − mean outside, averaged over the images; the thesis's retinotopy maps)
+  and the response movie (the same maps with the mean over each bin of 50 steps in place of "during",
+  over the whole recording; the thesis's map GIFs);
 * orientation tuning of each channel's centre unit: mean activity during the stimulus per angle (at the
   set's highest contrast, averaged over repeats), cos θ vs cos 2θ fits, preferred angle, tuned if a > 0.04
   — the thesis's threshold for the 128 angles of just_angle (a pure cosine over n angles normalised to
@@ -27,7 +29,7 @@ Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of 
 
 Frequencies in Hz use the thesis's 1 step ≙ 70/17 ms. `summarise(path)` returns {"scalars", "arrays"};
 run as a script it writes <recording>_analysis/summary.json, arrays.npz and figures there: overview.png,
-response_maps.png, state_momentum.png (state vs −momentum of one centre unit, its autocorrelation and the
+response_maps.png, response_movie.gif, state_momentum.png (state vs −momentum of one centre unit, its autocorrelation and the
 state–momentum lag; when the momentum was recorded) and contrast_spectrograms.png (the matched LFP's
 spectrogram and PSD × f per contrast; when some unit is matched).
 
@@ -65,8 +67,10 @@ def _load(path):
     return out
 
 
-def summarise(path, max_lag=50, tuning=None):
+def summarise(path, max_lag=50, tuning=None, movie_bin=50):
     """{"scalars": {name: float}, "arrays": {name: array}} of one recording file (module docstring).
+
+    movie_bin: steps per frame of the response movie.
 
     tuning: {"preferred", "tuned"} per channel from another recording (the thesis takes them from the
     just_angle set for every set); default: fitted on this recording's own angles.
@@ -85,7 +89,12 @@ def summarise(path, max_lag=50, tuning=None):
     scalars, arrays = {}, {}
 
     # the thesis's maps: mean activity during − outside the stimulus per unit, averaged over the images
-    arrays["response_maps"] = (state[during].mean(axis=0) - state[outside].mean(axis=0)).mean(axis=0)
+    baseline = state[outside].mean(axis=0)
+    arrays["response_maps"] = (state[during].mean(axis=0) - baseline).mean(axis=0)
+    # and its GIFs: the same maps in time bins over the whole recording
+    arrays["response_movie_steps"] = np.arange(0, steps, movie_bin)
+    arrays["response_movie"] = np.stack([(state[b:b + movie_bin].mean(axis=0) - baseline).mean(axis=0)
+                                         for b in arrays["response_movie_steps"]])
     active = active_units(state, during, outside)["active"]
     scalars["active_fraction"] = float(active.mean())
     arrays["active"] = active
@@ -241,10 +250,11 @@ def write(path, out_dir=None, tuning_from=None):
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "overview.png"), dpi=100)
     plt.close(fig)
-    from ndnx.plotting.energy import plot_channel_maps
+    from ndnx.plotting.energy import plot_channel_maps, write_channel_movie
 
     plot_channel_maps(arrays["response_maps"], title="mean during − outside the stimulus",
                       path=os.path.join(out_dir, "response_maps.png"))
+    write_channel_movie(arrays["response_movie"], os.path.join(out_dir, "response_movie.gif"))
     _oscillation_figures(rec, arrays, start, end, out_dir)
     return out_dir, summary
 

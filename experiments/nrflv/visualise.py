@@ -10,7 +10,8 @@
 `batch` chains (128 in the thesis) of `steps` SGHMC steps with the model's sampler settings; the image
 layer is kept every `every` steps. The samples go to the run's records (seed<k>.h5: "samples" for
 standard, "channel<c>" for the channel modes, (snapshots, batch, H, W, C)) and PNGs of the last
-snapshot (the first 16 samples; one row per channel for the channel modes) beside them. The model is
+snapshot (the first 16 samples; one row per channel for the channel modes) beside them, and a GIF of
+the same panels snapshot by snapshot (<mode>.gif). The model is
 `model=<path>` of a model saved by experiments/nrflv/train.py or, without one, a small one trained
 here first on the offline data (as experiments/nrflv/record.py does).
 
@@ -43,7 +44,7 @@ CHECKS = dict(train.checks, model=record.checks["model"], train_epochs=integer(0
 def simulate(model, data, config, records):
     from ndnx.energy import SGHMC
     from ndnx.energy.visualisation import visualise
-    from ndnx.plotting.energy import plot_samples
+    from ndnx.plotting.energy import plot_samples, write_sample_movie
     from ndnx.seeding import derive_seed
 
     seed = int(records.attrs[0].get("seed", 0))
@@ -57,15 +58,21 @@ def simulate(model, data, config, records):
     channels = range(min(config["channels"], count)) if config["mode"] != "standard" else None
     out = visualise(model.graph, config["mode"], sampler, config["steps"], batch=config["batch"],
                     every=config["every"], layer=config["layer"], channels=channels, seed=seed)
+    image_range = model.graph.ranges[0]
     if config["mode"] == "standard":
         records.write("samples", out)
         plot_samples(out[-1][:16], title="standard", path=os.path.join(folder, "standard.png"))
+        write_sample_movie(out[:, :16], os.path.join(folder, "standard.gif"), value_range=image_range)
         return {"image_mean": float(out[-1].mean())}
     for c, samples in out.items():
         records.write(f"channel{c}", samples)
     rows = np.concatenate([samples[-1][:16] for samples in out.values()])
     plot_samples(rows, ncols=min(16, config["batch"]), title=config["mode"],
                  path=os.path.join(folder, f"{config['mode']}.png"))
+    # one row per channel, a frame per snapshot
+    write_sample_movie(np.concatenate([samples[:, :16] for samples in out.values()], axis=1),
+                       os.path.join(folder, f"{config['mode']}.gif"), value_range=image_range,
+                       ncols=min(16, config["batch"]))
     return {"image_mean": float(rows.mean())}
 
 

@@ -14,6 +14,13 @@ the per-channel state (or per-unit energy) maps of one example and the learned f
 
 Each returns a `matplotlib.figure.Figure` on an Agg canvas (`ndnx.plotting.figures`); given `path`, also a PNG.
 
+Movies (looping GIFs through `ndnx.plotting.movies`, the thesis's map GIFs):
+
+- `write_sample_movie(images, path)`: sampled images over time, (T, N, H, W[, C]) — e.g. the image layer
+  of `ndnx.energy.visualisation.visualise` snapshot by snapshot; one mosaic of the N images per frame;
+- `write_channel_movie(frames, path)`: per-channel maps over time, (T, H, W, C) — e.g. a recording's
+  response maps in time bins; one panel per channel, one colour scale for the whole movie.
+
 Example:
     >>> import numpy as np
     >>> from ndnx.plotting.energy import plot_samples
@@ -25,8 +32,9 @@ Example:
 import numpy as np
 
 from ndnx.plotting.figures import new_figure, save_figure
+from ndnx.plotting.movies import colourise, mosaic, write_movie
 
-__all__ = ["plot_samples", "plot_channel_maps", "plot_edge_weights"]
+__all__ = ["plot_samples", "plot_channel_maps", "plot_edge_weights", "write_sample_movie", "write_channel_movie"]
 
 
 def _grid(count, ncols, rows=None):
@@ -135,3 +143,42 @@ def plot_edge_weights(kernel, outputs=None, inputs=None, title=None, path=None, 
         ax.imshow(kernel[:, :, i, o], cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
         ax.set_title(f"{i}→{o}", fontsize="xx-small")
     return _finish(fig, path)
+
+
+def write_sample_movie(images, path, value_range=(0.0, 1.0), ncols=None, scale=4, fps=5.0):
+    """A GIF of sampled images over time, (T, N, H, W[, C]) with C ∈ {1, 3}: frame t is the mosaic of the N
+    images of snapshot t (grey for C = 1), each rescaled from `value_range` and clipped. Returns the path."""
+    name = "write_sample_movie"
+    images = np.asarray(images, dtype="float64")
+    if images.ndim == 5 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim not in (4, 5) or (images.ndim == 5 and images.shape[-1] != 3) or images.size == 0:
+        raise ValueError(f"{name}: expected images over time (T, N, H, W[, C]) with C in (1, 3), got shape "
+                         f"{images.shape}")
+    lo, hi = _range(name, value_range)
+    rgb = images.ndim == 5
+    frames = [colourise(mosaic(snapshot, ncols or min(len(snapshot), 16)), (lo, hi), None if rgb else "gray")
+              for snapshot in images]
+    return write_movie(np.stack(frames), path, fps=fps, scale=scale)
+
+
+def write_channel_movie(frames, path, channels=None, value_range=None, ncols=None, cmap="RdBu_r", scale=4,
+                        fps=5.0):
+    """A GIF of per-channel maps over time, (T, H, W, C): frame t has one panel per channel (as
+    `plot_channel_maps`) on one colour scale for the whole movie (`value_range`, or symmetric around 0
+    up to the largest |value|). Returns the path."""
+    name = "write_channel_movie"
+    frames = np.asarray(frames, dtype="float64")
+    if frames.ndim != 4 or frames.size == 0:
+        raise ValueError(f"{name}: expected maps over time (T, H, W, C), got shape {frames.shape}")
+    channels = list(range(frames.shape[-1])) if channels is None else [int(c) for c in channels]
+    if not channels or any(not 0 <= c < frames.shape[-1] for c in channels):
+        raise ValueError(f"{name}: channels must be in 0..{frames.shape[-1] - 1}, got {channels}")
+    shown = frames[..., channels]
+    if value_range is None:
+        limit = float(np.nanmax(np.abs(shown))) or 1.0
+        value_range = (-limit, limit)
+    lo, hi = _range(name, value_range)
+    ncols = ncols or int(np.ceil(np.sqrt(len(channels))))
+    movie = [colourise(mosaic(np.moveaxis(frame, -1, 0), ncols), (lo, hi), cmap) for frame in shown]
+    return write_movie(np.stack(movie), path, fps=fps, scale=scale)

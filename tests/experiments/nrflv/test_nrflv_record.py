@@ -94,7 +94,7 @@ def test_recording_protocol_files_and_their_analysis(tmp_path):
     out_dir, written = analyse.write(os.path.join(folder, "seed0", "just_angle.h5"))
     # the momentum was recorded: the state–momentum figure; the LFP spectrograms only when some unit is matched
     spectrograms = ["contrast_spectrograms.png"] if "lfp_by_contrast" in written["arrays"] else []
-    assert sorted(os.listdir(out_dir)) == sorted(["arrays.npz", "overview.png", "response_maps.png",
+    assert sorted(os.listdir(out_dir)) == sorted(["arrays.npz", "overview.png", "response_maps.png", "response_movie.gif",
                                                   "state_momentum.png", "summary.json"] + spectrograms)
 
 
@@ -154,6 +154,11 @@ def test_visualise_channels_state_run(tmp_path):
         assert sorted(f) == ["channel0", "channel1"] and f["channel1"].shape == (2, 3, 28, 28, 1)
         assert np.all((f["channel0"][()] >= 0) & (f["channel0"][()] <= 1))   # hardsig's range
     assert os.path.exists(os.path.join(folder, "seed0", "channels_state.png"))
+    from PIL import Image
+
+    with Image.open(os.path.join(folder, "seed0", "channels_state.gif")) as gif:  # a frame per snapshot
+        # rows of 3 samples for the 2 channels, 28 px each with 1 px gaps, enlarged 4×
+        assert gif.n_frames == 2 and gif.size == (4 * (3 * 29 - 1), 4 * (2 * 29 - 1))
     print(f"visualise run: {time.process_time() - started:.1f} CPU-s")
 
 
@@ -179,6 +184,13 @@ def test_contrast_peak_score_of_a_planted_recording(tmp_path):
     maps = out["arrays"]["response_maps"]
     assert maps.shape == (21, 21, 1) and maps[10, 10, 0] == pytest.approx(1.25, abs=1e-12)
     assert np.count_nonzero(maps) == 1
+    # the response movie: bins of 50 steps; at the centre the bin's mean over images of the planted trace
+    movie = out["arrays"]["response_movie"]
+    trace = np.zeros(400)
+    trace[150:350] = 1 + np.sin(2 * np.pi * np.arange(200) / 8)
+    assert movie.shape == (8, 21, 21, 1) and out["arrays"]["response_movie_steps"].tolist() == list(range(0, 400, 50))
+    np.testing.assert_allclose(movie[:, 10, 10, 0], trace.reshape(8, 50).mean(axis=1) * contrast.mean(), atol=1e-12)
+    assert np.count_nonzero(movie) == np.count_nonzero(movie[:, 10, 10, 0])
     # the LFP per contrast over the whole recording: the centre unit summed over that contrast's images
     lfp = out["arrays"]["lfp_by_contrast"]
     wave = 1 + np.sin(2 * np.pi * np.arange(200) / 8)
