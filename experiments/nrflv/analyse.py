@@ -5,9 +5,11 @@ Reads one recording file (datasets "state_<l>" and optionally "momentum_<l>" of 
 "stimulus_end") and computes with `ndnx.analysis.stimulus_response`:
 
 * active units: Welch t-test of every recorded unit, during the stimulus vs the blank before and after;
-  the response maps (mean during − mean outside, averaged over the images; the thesis's retinotopy maps)
-  and the response movie (the same maps with the mean over each bin of 50 steps in place of "during",
-  over the whole recording; the thesis's map GIFs);
+  Shapiro–Wilk W and p of each centre unit during and outside the stimulus (the t-test's normality
+  assumption; the fraction with p ≥ 0.05 in the summary); the response maps (mean during − mean
+  outside, averaged over the images; the thesis's retinotopy maps) and the response movie (the same
+  maps with the mean over each bin of 50 steps in place of "during", over the whole recording; the
+  thesis's map GIFs);
 * orientation tuning of each channel's centre unit: mean activity during the stimulus per angle (at the
   set's highest contrast, averaged over repeats), cos θ vs cos 2θ fits, preferred angle, tuned if a > 0.04
   — the thesis's threshold for the 128 angles of just_angle (a pure cosine over n angles normalised to
@@ -97,6 +99,14 @@ def summarise(path, max_lag=50, tuning=None, movie_bin=50):
                                          for b in arrays["response_movie_steps"]])
     active = active_units(state, during, outside)["active"]
     scalars["active_fraction"] = float(active.mean())
+    # the t-test's normality assumption, checked (Shapiro–Wilk) where the thesis looked: the centre units
+    normality = active_units(centre, during, outside, normality=True)
+    for group in ("during", "outside"):
+        arrays[f"centre_shapiro_w_{group}"] = normality[f"w_{group}"]
+        arrays[f"centre_shapiro_p_{group}"] = normality[f"p_normal_{group}"]
+        tested = np.isfinite(normality[f"p_normal_{group}"])
+        scalars[f"centre_normal_fraction_{group}"] = (float((normality[f"p_normal_{group}"][tested] >= 0.05).mean())
+                                                      if tested.any() else float("nan"))
     arrays["active"] = active
 
     contrast, angle = rec["contrast"], rec["angle"]

@@ -6,7 +6,7 @@ channels last). `stimulus` and `outside` are step indices (slices or index array
 stimulus steps 1100–2100 and the blank before (100–1100) and after it.
 
 * `active_units`: Welch's t-test (unequal variances) of each unit's activity during vs outside the
-  stimulus; active = p < alpha and a higher mean during;
+  stimulus; active = p < alpha and a higher mean during; optionally Shapiro–Wilk W and p of each group;
 * `fit_tuning`: a tuning curve r(θ) normalised to zero mean and unit norm, least-squares fits of
   a·cos(θ + φ) + c and a·cos(2θ + φ) + c (both linear in a·cosφ, a·sinφ, c, so solved exactly), the
   lower cost wins; the preferred angle is the data peak closest to a fitted peak; tuned if a > 0.04;
@@ -38,6 +38,8 @@ Example:
     [0.2, 0.5]
 """
 
+import warnings
+
 import numpy as np
 import scipy.signal
 import scipy.stats
@@ -56,12 +58,30 @@ def _steps(trace, index, name):
     return picked
 
 
-def active_units(traces, stimulus, outside, alpha=0.05):
-    """{"active", "t", "p"} per unit of `traces` (time, ...): Welch's t-test of during vs outside."""
+def active_units(traces, stimulus, outside, alpha=0.05, normality=False):
+    """{"active", "t", "p"} per unit of `traces` (time, ...): Welch's t-test of during vs outside.
+
+    normality: also Shapiro–Wilk's W and p of each unit's steps during and outside the stimulus (the
+    t-test's assumption; the thesis recorded them too), as "w_during", "p_normal_during", "w_outside",
+    "p_normal_outside" (NaN for a constant unit). One test per unit and group: slow for whole layers.
+    """
     during, rest = _steps(traces, stimulus, "active_units"), _steps(traces, outside, "active_units")
-    t, p = scipy.stats.ttest_ind(during, rest, axis=0, equal_var=False)
+    with warnings.catch_warnings():  # a unit constant in both groups is handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        t, p = scipy.stats.ttest_ind(during, rest, axis=0, equal_var=False)
     t, p = np.nan_to_num(t), np.nan_to_num(p, nan=1.0)  # a constant unit: no difference
-    return {"active": (p < alpha) & (during.mean(axis=0) > rest.mean(axis=0)), "t": t, "p": p}
+    out = {"active": (p < alpha) & (during.mean(axis=0) > rest.mean(axis=0)), "t": t, "p": p}
+    if normality:
+        for name, steps in (("during", during), ("outside", rest)):
+            if steps.shape[0] < 3:
+                raise ValueError(f"active_units: Shapiro–Wilk needs at least 3 steps {name} the stimulus, got "
+                                 f"{steps.shape[0]}")
+            flat = steps.reshape(steps.shape[0], -1)
+            w, pw = np.full(flat.shape[1], np.nan), np.full(flat.shape[1], np.nan)
+            for unit in np.flatnonzero(np.ptp(flat, axis=0) > 0):
+                w[unit], pw[unit] = scipy.stats.shapiro(flat[:, unit])
+            out[f"w_{name}"], out[f"p_normal_{name}"] = w.reshape(steps.shape[1:]), pw.reshape(steps.shape[1:])
+    return out
 
 
 def circular_distance(a, b, period=2 * np.pi):

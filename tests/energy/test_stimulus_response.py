@@ -23,6 +23,14 @@ def test_active_units_welch_t_and_higher_mean():
     t = (a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
     np.testing.assert_allclose(out["t"][0], t, rtol=1e-12)
     assert out["p"][1] < 1e-6 and out["t"][2] == 0.0 and out["p"][2] == 1.0
+    # Shapiro–Wilk per unit and group, as scipy computes it for that unit alone; a constant unit gives NaN
+    traces[~during, 1] = 3.0
+    normal = active_units(traces, np.flatnonzero(during), np.flatnonzero(~during), normality=True)
+    for unit in range(3):
+        w, p = __import__("scipy").stats.shapiro(traces[during, unit])
+        assert normal["w_during"][unit] == pytest.approx(w, rel=1e-12) and normal["p_normal_during"][unit] == pytest.approx(p)
+    assert normal["w_during"][0] > 0.97 and normal["p_normal_during"][2] < 1e-10   # Gaussian vs two-valued
+    assert np.isnan(normal["w_outside"][1]) and np.isnan(normal["p_normal_outside"][1])
 
 
 @pytest.mark.parametrize("harmonic, index", [(1, 37), (2, 11)])

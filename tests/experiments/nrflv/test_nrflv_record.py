@@ -191,6 +191,13 @@ def test_contrast_peak_score_of_a_planted_recording(tmp_path):
     assert movie.shape == (8, 21, 21, 1) and out["arrays"]["response_movie_steps"].tolist() == list(range(0, 400, 50))
     np.testing.assert_allclose(movie[:, 10, 10, 0], trace.reshape(8, 50).mean(axis=1) * contrast.mean(), atol=1e-12)
     assert np.count_nonzero(movie) == np.count_nonzero(movie[:, 10, 10, 0])
+    # Shapiro–Wilk of the centre units: the silent contrast-0 image is constant (NaN); the others, during
+    # the stimulus, as scipy computes them for that trace alone
+    import scipy.stats
+
+    w = out["arrays"]["centre_shapiro_w_during"]
+    assert w.shape == (4, 1) and np.isnan(w[0, 0])
+    assert w[3, 0] == pytest.approx(scipy.stats.shapiro(2 * trace[150:350])[0], rel=1e-12)
     # the LFP per contrast over the whole recording: the centre unit summed over that contrast's images
     lfp = out["arrays"]["lfp_by_contrast"]
     wave = 1 + np.sin(2 * np.pi * np.arange(200) / 8)
