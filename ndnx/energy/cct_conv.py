@@ -35,6 +35,7 @@ Example:
 """
 
 import contextlib
+import threading
 
 import keras
 import numpy as np
@@ -162,7 +163,9 @@ class CCTConv(keras.layers.Layer):
         self.filters, self.kernel_size, self.mode = int(filters), int(kernel_size), mode
         self.padding = cct_padding(self.kernel_size, padding)
         self.stride, self.weight_norm, self.fft, self.seed = int(stride), bool(weight_norm), bool(fft), seed
-        self._constant = None  # inside constant_weights(): [(kernel, padding, bias, FFT spectra or None)]
+        # inside constant_weights(), per thread (a strategy traces its replicas in threads of their own):
+        # .halves [(kernel, padding, bias, FFT spectra or None)] and .graph, the graph they live in
+        self._constant = threading.local()
 
     def _init(self, name, fan_in):
         # PyTorch's default U(±1/√fan_in) for kernels and biases alike
@@ -224,14 +227,27 @@ class CCTConv(keras.layers.Layer):
             raise ValueError(f"{self.name}: constant_weights() needs a built layer (call it or build it first)")
         h, w = self._input_hw
         known = h is not None and w is not None
-        self._constant = tuple(
+        outer = getattr(self._constant, "halves", None), getattr(self._constant, "graph", None)
+        self._constant.graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        self._constant.halves = tuple(
             (kernel, pad, bias, (kernel_spectrum(kernel, h, w), kernel_spectrum(_adjoint(kernel), h, w))
              if known and self._uses_fft(pad) else None)
             for kernel, pad, bias in self._halves())
         try:
             yield
         finally:
-            self._constant = None
+            self._constant.halves, self._constant.graph = outer
+
+    def _constant_halves(self):
+        """The halves computed on entering constant_weights(), if this call can use them: same thread, and
+        the graph being built is theirs or nested in it (a loop body), or they are eager tensors."""
+        halves, graph = getattr(self._constant, "halves", None), getattr(self._constant, "graph", None)
+        if halves is None or graph is None:
+            return halves
+        current = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        while current is not None and current is not graph:
+            current = getattr(current, "outer_graph", None)
+        return halves if current is not None else None
 
     def _conv(self, x, kernel, pad, spectra=None):
         if self.stride == 1 and 2 * pad + 1 == self.kernel_size:  # TF's SAME is this padding: no padded copy
@@ -241,7 +257,7 @@ class CCTConv(keras.layers.Layer):
         return tf.nn.conv2d(x, kernel, strides=self.stride, padding="VALID")
 
     def call(self, x):
-        halves = self._constant
+        halves = self._constant_halves()
         if halves is None or (any(half[3] is not None for half in halves) and tuple(x.shape[1:3]) != self._input_hw):
             halves = [(kernel, pad, bias, None) for kernel, pad, bias in self._halves()]
         outputs = [tf.nn.bias_add(self._conv(x, kernel, pad, spectra), bias) for kernel, pad, bias, spectra in halves]

@@ -168,7 +168,7 @@ def test_fft_convolutions_give_the_same_energy_and_gradients():
     # inside constant_weights() (a sampler's loop) the kernels and spectra are reused: same energy, same
     # state gradients, and the weights still get their gradients
     with tf.GradientTape() as tape, fft.constant_weights():
-        assert fft.networks[1].base[1]._constant[0][3] is not None  # the 11×11 lateral edge's cached spectra
+        assert fft.networks[1].base[1]._constant_halves()[0][3] is not None  # the 11×11 lateral edge's spectra
         e_cached, g_cached = fft.energy_and_gradients(states)
         total = fft.total_energy(states)
     np.testing.assert_allclose(e_cached.numpy(), e_direct.numpy(), rtol=1e-5)
@@ -176,7 +176,7 @@ def test_fft_convolutions_give_the_same_energy_and_gradients():
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5 * float(np.abs(b).max()))
     for a, b in zip(grads[0], tape.gradient(total, fft.trainable_weights)):
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5 * float(np.abs(a).max()))
-    assert fft.networks[1].base[1]._constant is None
+    assert fft.networks[1].base[1]._constant_halves() is None
     # a sampler enters constant_weights() around its loop: the same chain as on the direct graph
     sampler = ndnx.energy.SGHMC(0.05, 0.1, temperature=0.5, seed=3)
     runs = [sampler.run(graph, states, 6)[0] for graph in (direct, fft)]

@@ -120,3 +120,39 @@ def test_a_saved_model_reloads_compiled_with_its_optimizer_state(tmp_path):
     assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) == 4
     for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+WORKER_FFT = r"""
+import json
+import numpy as np, tensorflow as tf
+import ndnx
+from ndnx.training.strategy import logical_cpus, strategy as make_strategy
+strategy = make_strategy("mirrored", devices=logical_cpus(2))
+layers = [{"name": "image", "shape": [8, 8, 2]}, {"name": "h", "shape": [8, 8, 4]}]
+edges = [{"source": "h", "target": "image", "kind": "cct", "kernel": 7},
+         {"source": "image", "target": "h", "kind": "conv", "kernel": 7},
+         {"source": "h", "target": "h", "kind": "convT", "kernel": 7}]
+graph = ndnx.energy.EnergyGraph(layers, edges, base_channels=4, fft_min_kernel=7, seed=5)
+graph.build()
+rng = np.random.default_rng(0)
+halves = [[rng.uniform(0, 1, size=(3,) + s).astype("float32") for s in graph.shapes] for _ in range(2)]
+sampler = ndnx.energy.SGHMC(0.05, 0.1, temperature=0.5, seed=3)
+alone = [[s.numpy() for s in sampler.run(graph, half, 6)[0]] for half in halves]
+per_replica = strategy.experimental_distribute_values_from_function(
+    lambda context: [tf.constant(s) for s in halves[context.replica_id_in_sync_group]])
+out = strategy.run(tf.function(lambda states: sampler.run(graph, states, 6)[0]), args=(per_replica,))
+together = [[s.numpy() for s in strategy.experimental_local_results(layer)] for layer in out]
+error = max(float(np.abs(together[l][k] - alone[k][l]).max()) for l in range(2) for k in range(2))
+print(json.dumps({"error": error, "scale": float(max(np.abs(a).max() for half in alone for a in half))}))
+"""
+
+
+@pytest.mark.slow
+def test_fft_sampler_under_mirrored_strategy_matches_each_device_alone():
+    """The kernel spectra that the sampler computes once per loop (`constant_weights`) are traced per replica."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    run = subprocess.run([sys.executable, "-c", WORKER_FFT], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    print("mirrored FFT sampler:", got)
+    assert got["error"] <= 1e-5 * got["scale"]
