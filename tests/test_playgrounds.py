@@ -37,6 +37,7 @@ def test_notebook_runs_small(path, tmp_path, monkeypatch):
         assert "clarity x" in text and "plane angle to the original" in text
     if path.stem == "energy_sampling":  # SGHMC's oscillation at the thesis calibration (spec §2.1, §3.4)
         assert "period 5.84 steps = 41.6 Hz at 4.12 ms per step" in text
+        assert any("image/gif" in o.get("data", {}) for o in outputs)  # the chains as a movie
     assert any("image/png" in o.get("data", {}) for o in outputs)  # figures rendered
     # The last cell's figure too (a Figure drawn without pyplot shows only as the cell's value).
     last = [cell for cell in nb.cells if cell.cell_type == "code"][-1]
