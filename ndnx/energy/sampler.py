@@ -7,7 +7,9 @@ Python, printing or host copies. A sampler is a stateless step function plus an 
 gradient is not even computed), clamps free states to the target's range after every step, and can
 record chosen quantities of chosen layers (a slice each) at every step. Passing the returned chain
 state back into `run` continues the same chains (momentum, mass adaptation and random stream
-persist); `ndnx.energy.recording` streams such recordings to HDF5 in chunks.
+persist); `ndnx.energy.recording` streams such recordings to HDF5 in chunks. The weights cannot change
+inside the loop, so a target with a `constant_weights()` context (`EnergyGraph`: kernel spectra of its
+FFT convolutions, weight-normalised kernels) computes its weight-derived tensors once, before the loop.
 
 Subclasses implement `init_chain(states, free, seed)` and `step(target, states, chain, free)`.
 """
