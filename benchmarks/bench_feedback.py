@@ -123,7 +123,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     window = 100 if args.quick else 1000
     results = {"quick": bool(args.quick), "load_average_1min": os.getloadavg()[0], **machine_info()}
-    from ndnx.training.host_memory import retain_freed_memory
+    from ndnx.host_memory import retain_freed_memory
 
     retain_freed_memory()  # as FeedbackNetwork.train_step does; before the throughput figures too
     results.update(matmul_throughput())

@@ -20,6 +20,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from ndnx.host_memory import retain_freed_memory
+
 __all__ = ["Sampler", "per_layer", "check_finite"]
 
 QUANTITIES = ("state", "gradient", "momentum", "energy", "unit_energy")
@@ -105,6 +107,7 @@ class Sampler:
                      for k, (q, l, i) in sorted(record.items()))
         cache_key = (id(target), free, spec)
         if cache_key not in self._compiled:
+            retain_freed_memory()  # the loop's large per-step buffers: reused, not page-faulted afresh
             self._compiled[cache_key] = tf.function(self._loop(target, free, spec), jit_compile=self.jit_compile,
                                                     reduce_retracing=True)
         out = self._compiled[cache_key](states, chain, tf.convert_to_tensor(num_steps, tf.int32))

@@ -53,7 +53,7 @@ class FeedbackNetwork(keras.Model):
     (ModulationNetCell, SpatialNetCell, DaleRateNetCell: equal to autodiff's to 1e-5, tests/models/
     test_feedback_gradient.py); `DirectDemixCell` falls back to autodiff of the loop.
     `gradient="autodiff"` differentiates the `tf.while_loop` of `run` for every cell. Training
-    also asks glibc to keep freed host memory (`ndnx.training.host_memory`): a window's per-step
+    also asks glibc to keep freed host memory (`ndnx.host_memory`): a window's per-step
     records are tens of MB, which would otherwise page-fault afresh every batch.
 
     Reference: Naumann L. B., Keijser J., Sprekeler H. (2022). Invariant neural subspaces maintained
@@ -274,7 +274,7 @@ class FeedbackNetwork(keras.Model):
         return self.batch_size // devices
 
     def train_step(self, data):
-        from ndnx.training.host_memory import retain_freed_memory
+        from ndnx.host_memory import retain_freed_memory
 
         retain_freed_memory()  # once, when the step is traced (see the class docstring)
         return self._window(data, train=True)

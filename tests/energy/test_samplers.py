@@ -157,3 +157,17 @@ def test_langevin_samplers_on_the_gaussian():
 def test_bad_sampler_settings_give_one_clear_error(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_a_sampler_run_keeps_freed_host_memory_mapped(monkeypatch):
+    """glibc's mmap and trim thresholds raised before the first loop (`ndnx.host_memory`), where the C library
+    is glibc: mallopt then reads back as applied."""
+    import ctypes.util
+    import platform
+
+    import ndnx.host_memory
+
+    monkeypatch.setattr(ndnx.host_memory, "_applied", None)  # as in a fresh process
+    SGHMC(0.1, 0.1, temperature=0.0).run(FunctionTarget(lambda s: s[0][:, 0] ** 2), [np.zeros((1, 1), "float32")], 2)
+    glibc = platform.libc_ver()[0] == "glibc" and ctypes.util.find_library("c") is not None
+    assert ndnx.host_memory._applied is glibc
