@@ -22,14 +22,15 @@ Figures (benchmarks/results/energy.json):
   flops_per_step_b32 over conv_flops_per_s;
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-Quiet machine (2026-12-03 07:31, load 0.5, full run, `--fft-min-kernel 7`, the default): negative phase
-45 ms per step at batch 8 (22.3 steps/s, 11.8 from CPU time) and 179 ms at batch 32 (5.60 / 2.98);
-positive phase 45 / 153 ms; the plain direct convolutions reach 177 GFLOP/s on both cores (102 per
-CPU-second), GEMM 135 (68); fraction 1.06 (0.98 in CPU time) — above 1 because the 7×7 and 11×11
+Quiet machine (2026-12-03 08:13, load 0.3, full run, `--fft-min-kernel 7`, the default): negative phase
+43 ms per step at batch 8 (23.3 steps/s, 12.2 from CPU time) and 171 ms at batch 32 (5.85 / 3.10);
+positive phase 38 / 162 ms; the plain direct convolutions reach 154 GFLOP/s on both cores (95 per
+CPU-second), GEMM 129 (65); fraction 1.27 (1.10 in CPU time) — above 1 because the 7×7 and 11×11
 edges run through FFTs while the FLOPs are counted as direct convolutions. Against the original:
-2.01× (batch 8) and 1.78× (batch 32). Same machine and load, the code before the kernel spectra were
-cached and the FFT size cut to H + p (05:50, load 0.7, 11×11 only through FFT): 61 / 213 ms, 1.47× /
-1.49×.
+2.10× (batch 8) and 1.85× (batch 32). Full runs of the same code within the hour: 41–45 ms and
+171–193 ms per step (the conv reference itself 131–197 GFLOP/s: the two cores are shared). The code
+before the kernel spectra were cached and the FFT size cut to H + p (05:50, load 0.7, 11×11 only
+through FFT): 61 / 213 ms, 1.47× / 1.49×.
 
 Why the 3× floor (30 / 106 ms per step) is still out of reach: inside the compiled loop at batch 32 the
 energy and its state gradient take about 150 ms (f₀ 40 ms and f₁ 61 ms for forward and input gradient,
