@@ -22,15 +22,17 @@ Figures (benchmarks/results/energy.json):
   flops_per_step_b32 over conv_flops_per_s;
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-Quiet machine (2026-12-03 08:13, load 0.3, full run, `--fft-min-kernel 7`, the default): negative phase
-43 ms per step at batch 8 (23.3 steps/s, 12.2 from CPU time) and 171 ms at batch 32 (5.85 / 3.10);
-positive phase 38 / 162 ms; the plain direct convolutions reach 154 GFLOP/s on both cores (95 per
-CPU-second), GEMM 129 (65); fraction 1.27 (1.10 in CPU time) — above 1 because the 7×7 and 11×11
-edges run through FFTs while the FLOPs are counted as direct convolutions. Against the original:
-2.10× (batch 8) and 1.85× (batch 32). Full runs of the same code within the hour: 41–45 ms and
-171–193 ms per step (the conv reference itself 131–197 GFLOP/s: the two cores are shared). The code
-before the kernel spectra were cached and the FFT size cut to H + p (05:50, load 0.7, 11×11 only
-through FFT): 61 / 213 ms, 1.47× / 1.49×.
+Last run (2026-12-03 08:44, load 1.7, full run, `--fft-min-kernel 7 --intra-op-threads 1`, the
+defaults): negative phase 38 ms per step at batch 8 (26.5 steps/s, 13.5 from CPU time) and 172 ms at
+batch 32 (5.83 / 2.94); positive phase 34 / 195 ms; the plain direct convolutions reach 150 GFLOP/s on
+both cores at TF's default threads in a process of their own (78 per CPU-second), GEMM 128 (65);
+fraction 1.30 (1.26 in CPU time) — above 1 because the 7×7 and 11×11 edges run through FFTs while the
+FLOPs are counted as direct convolutions. Against the original: 2.39× (batch 8) and 1.85× (batch 32).
+The minute before with `--intra-op-threads 0` (TF's default, one thread per core within each op): 46 /
+180 ms, 1.96× / 1.76×. Full runs of the same code within the hour vary by ±15 % (the conv reference
+itself 131–197 GFLOP/s: the two cores are shared). The code before the kernel spectra were cached and
+the FFT size cut to H + p (05:50, load 0.7, 11×11 only through FFT, default threads): 61 / 213 ms,
+1.47× / 1.49×.
 
 Why the 3× floor (30 / 106 ms per step) is still out of reach: inside the compiled loop at batch 32 the
 energy and its state gradient take about 150 ms (f₀ 40 ms and f₁ 61 ms for forward and input gradient,
@@ -49,11 +51,13 @@ weight gradients are taken while sampling, float32 throughout with no casts, cla
 gradient. Summing per-input 1×1 convolutions instead of concatenating gains nothing (461 vs 467 CPU-ms
 at load 5.9).
 
-    python benchmarks/bench_energy.py [--quick] [--jit] [--fft-min-kernel K]
+    python benchmarks/bench_energy.py [--quick] [--jit] [--fft-min-kernel K] [--intra-op-threads N]
 """
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -160,9 +164,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     parser.add_argument("--jit", action="store_true", help="XLA-compile the sampler loop (slow on a CPU)")
     parser.add_argument("--fft-min-kernel", type=int, default=7, help="FFT convolutions from this kernel size (0: none)")
+    parser.add_argument("--intra-op-threads", type=int, default=1,
+                        help="TensorFlow's threads within one op for the sampler (0: TF's default, one per core); "
+                             "the plain-convolution and GEMM references always run with TF's default")
+    parser.add_argument("--references-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.fft_min_kernel = args.fft_min_kernel or None
     load = os.getloadavg()[0]
+    import tensorflow as tf
+
+    # before TensorFlow's first op: its thread pools are made then
+    tf.config.threading.set_intra_op_parallelism_threads(0 if args.references_only else args.intra_op_threads)
     import ndnx
     from ndnx.energy import SGHMC
 
@@ -170,9 +182,13 @@ def main():
     graph = ndnx.energy.nrflv_graph(THESIS, fft_min_kernel=args.fft_min_kernel, seed=0)
     graph.build()
     ops = operations(graph)
+    if args.references_only:
+        print(json.dumps(dict(zip(("conv_wall", "conv_cpu", "matmul_wall", "matmul_cpu"),
+                                  conv_reference(ops, 32, repeats) + matmul_reference(repeats)))))
+        return
     per_example = 2 * sum(op_flops(op) for op in ops)  # forward + input gradient
     results = {"load_average_1min": load, "steps_timed": steps, "jit_compile": args.jit,
-               "fft_min_kernel": args.fft_min_kernel}
+               "fft_min_kernel": args.fft_min_kernel, "intra_op_threads": args.intra_op_threads}
     rng = np.random.default_rng(0)
     for batch in (8, 32):
         states = [rng.uniform(-1, 1, size=(batch,) + s).astype("float32") for s in graph.shapes]
@@ -193,10 +209,17 @@ def main():
                                                              / ORIGINAL_S_PER_STEP[batch])
         results[f"floor_needs_flops_per_s_b{batch}"] = per_example * batch * 3 / ORIGINAL_S_PER_STEP[batch]
         results[f"speedup_vs_original_b{batch}"] = results[f"sampler_steps_per_s_b{batch}"] * ORIGINAL_S_PER_STEP[batch]
-    conv_wall, conv_cpu = conv_reference(ops, 32, repeats)
+    if args.intra_op_threads:  # the references at TF's default threads: a process of their own
+        command = [sys.executable, os.path.abspath(__file__), "--references-only"] + (["--quick"] if args.quick else [])
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        refs = json.loads(done.stdout.strip().splitlines()[-1])
+        conv_wall, conv_cpu = refs["conv_wall"], refs["conv_cpu"]
+        results["matmul_flops_per_s"], results["matmul_flops_per_s_cpu"] = refs["matmul_wall"], refs["matmul_cpu"]
+    else:
+        conv_wall, conv_cpu = conv_reference(ops, 32, repeats)
+        results["matmul_flops_per_s"], results["matmul_flops_per_s_cpu"] = matmul_reference(repeats)
     results["conv_flops_per_s"] = conv_wall
     results["conv_flops_per_s_cpu"] = conv_cpu
-    results["matmul_flops_per_s"], results["matmul_flops_per_s_cpu"] = matmul_reference(repeats)
     results["best_step_s_b32_at_conv_throughput"] = results["flops_per_step_b32"] / conv_wall
     achieved = results["sampler_steps_per_s_b32"] * results["flops_per_step_b32"]
     results["sampler_flops_per_s_b32"] = achieved
