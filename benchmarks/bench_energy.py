@@ -11,7 +11,7 @@ Figures (benchmarks/results/energy.json):
   convolution and dense layer once forward and once for the gradient with respect to its input
   (the weights' gradients are not needed while sampling);
 - conv_flops_per_s: what the machine reaches on the same convolutions (same shapes, batch 32) in a
-  plain compiled Keras/TF forward + input-gradient pass; fraction_of_conv_throughput: the negative
+  plain compiled Keras/TF forward + input-gradient pass (at TF's default threads); fraction_of_conv_throughput: the negative
   phase's FLOP/s at batch 32 over it;
 - speedup_vs_original_b8, speedup_vs_original_b32: against the original's 0.090 / 0.317 s per sampler
   step at batch 8 / 32 on this 2-core machine (floors: ≥ 3×, and ≥ 0.6 of the conv throughput);
