@@ -102,11 +102,15 @@ def fft_size(n, half_width):
         size += 1
 
 
+def _fft_shape(height, width, k):
+    return [fft_size(height, (k - 1) // 2), fft_size(width, (k - 1) // 2)]
+
+
 def kernel_spectrum(kernel, height, width):
     """The (P, Q, C_in, F) spectrum with which `fft_conv_same` correlates (height, width) maps with `kernel`
     (k, k, C_in, F): the kernel flipped in space, zero-padded to the FFT size, real-transformed."""
     k = kernel.shape[0]
-    size = [fft_size(height, (k - 1) // 2), fft_size(width, (k - 1) // 2)]
+    size = _fft_shape(height, width, k)
     kt = tf.pad(tf.transpose(tf.reverse(kernel, axis=(0, 1)), (2, 3, 0, 1)),
                 [[0, 0], [0, 0], [0, size[0] - k], [0, size[1] - k]])
     return tf.transpose(tf.signal.rfft2d(kt), (2, 3, 0, 1))
@@ -114,7 +118,7 @@ def kernel_spectrum(kernel, height, width):
 
 def _fft_correlate(x, spectrum, k):
     h, w, p = x.shape[1], x.shape[2], (k - 1) // 2
-    size = [fft_size(h, p), fft_size(w, p)]
+    size = _fft_shape(h, w, k)
     xt = tf.pad(tf.transpose(x, (0, 3, 1, 2)), [[0, 0], [0, 0], [0, size[0] - h], [0, size[1] - w]])
     xf = tf.transpose(tf.signal.rfft2d(xt), (2, 3, 0, 1))  # (P, Q, batch, C)
     y = tf.signal.irfft2d(tf.transpose(tf.matmul(xf, spectrum), (2, 3, 0, 1)), fft_length=size)
@@ -266,12 +270,7 @@ class CCTConv(keras.layers.Layer):
     def effective_kernel(self):
         """The (k, k, C_in, filters) kernel of the plain convolution this layer applies: weight norm folded,
         the transposed half flipped into convolution form (for looking at learned filters)."""
-        kernels = []
-        if self.conv_kernel is not None:
-            kernels.append(self._folded(self.conv_kernel))
-        if self.convt_kernel is not None:
-            kernels.append(tf.reverse(tf.transpose(self._folded(self.convt_kernel), (0, 1, 3, 2)), axis=(0, 1)))
-        return tf.concat(kernels, axis=-1)
+        return tf.concat([kernel for kernel, _, _ in self._halves()], axis=-1)
 
     def output_size(self, height, width):
         """(H', W') for an input (H, W) (the transposed half has the same size when the padding preserves it)."""
