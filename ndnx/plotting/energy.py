@@ -67,6 +67,18 @@ def _range(name, value_range):
     return lo, hi
 
 
+def _channels_and_range(name, maps, channels, value_range):
+    """The channels of `maps` (…, C) to draw (default all) and one colour scale: `value_range`, or symmetric
+    around 0 up to their largest |value|."""
+    channels = list(range(maps.shape[-1])) if channels is None else [int(c) for c in channels]
+    if not channels or any(not 0 <= c < maps.shape[-1] for c in channels):
+        raise ValueError(f"{name}: channels must be in 0..{maps.shape[-1] - 1}, got {channels}")
+    if value_range is None:
+        limit = float(np.abs(maps[..., channels]).max()) or 1.0
+        value_range = (-limit, limit)
+    return channels, _range(name, value_range)
+
+
 def plot_samples(images, value_range=(0.0, 1.0), ncols=None, titles=None, title=None, path=None):
     """A grid of images (N, H, W[, C]) or (rows, N, H, W[, C]), C ∈ {1, 3}, rescaled from `value_range`."""
     name = "plot_samples"
@@ -97,13 +109,7 @@ def plot_channel_maps(state, channels=None, value_range=None, ncols=None, cmap="
     state = np.asarray(state, dtype="float64")
     if state.ndim != 3 or state.size == 0:
         raise ValueError(f"{name}: expected one example's map (H, W, C), got shape {state.shape}")
-    channels = list(range(state.shape[-1])) if channels is None else [int(c) for c in channels]
-    if any(not 0 <= c < state.shape[-1] for c in channels):
-        raise ValueError(f"{name}: channels must be in 0..{state.shape[-1] - 1}, got {channels}")
-    if value_range is None:
-        limit = float(np.abs(state[..., channels]).max()) or 1.0
-        value_range = (-limit, limit)
-    lo, hi = _range(name, value_range)
+    channels, (lo, hi) = _channels_and_range(name, state, channels, value_range)
     nrows, ncols = _grid(len(channels), ncols)
     fig, axes = _panels(nrows, ncols, 1.0, title)
     image = None
@@ -171,14 +177,8 @@ def write_channel_movie(frames, path, channels=None, value_range=None, ncols=Non
     frames = np.asarray(frames, dtype="float64")
     if frames.ndim != 4 or frames.size == 0:
         raise ValueError(f"{name}: expected maps over time (T, H, W, C), got shape {frames.shape}")
-    channels = list(range(frames.shape[-1])) if channels is None else [int(c) for c in channels]
-    if not channels or any(not 0 <= c < frames.shape[-1] for c in channels):
-        raise ValueError(f"{name}: channels must be in 0..{frames.shape[-1] - 1}, got {channels}")
+    channels, (lo, hi) = _channels_and_range(name, frames, channels, value_range)
     shown = frames[..., channels]
-    if value_range is None:
-        limit = float(np.nanmax(np.abs(shown))) or 1.0
-        value_range = (-limit, limit)
-    lo, hi = _range(name, value_range)
     ncols = ncols or int(np.ceil(np.sqrt(len(channels))))
     movie = [colourise(mosaic(np.moveaxis(frame, -1, 0), ncols), (lo, hi), cmap) for frame in shown]
     return write_movie(np.stack(movie), path, fps=fps, scale=scale)
