@@ -47,7 +47,7 @@ import numpy as np
 
 from ndnx.analysis.oscillations import MS_PER_STEP, peak_frequency, power_spectrum
 from ndnx.analysis.stimulus_response import active_units, bar_sites, channel_lags, contrast_transients, fit_tuning, \
-    matched_lfp, matched_units, mean_by_group, psd_peaks, site_traces, synchrony
+    matched_lfp, matched_units, mean_by_group, psd_peaks, shapiro_wilk, site_traces, synchrony
 
 
 def _load(path):
@@ -100,13 +100,11 @@ def summarise(path, max_lag=50, tuning=None, movie_bin=50):
     active = active_units(state, during, outside)["active"]
     scalars["active_fraction"] = float(active.mean())
     # the t-test's normality assumption, checked (Shapiro–Wilk) where the thesis looked: the centre units
-    normality = active_units(centre, during, outside, normality=True)
-    for group in ("during", "outside"):
-        arrays[f"centre_shapiro_w_{group}"] = normality[f"w_{group}"]
-        arrays[f"centre_shapiro_p_{group}"] = normality[f"p_normal_{group}"]
-        tested = np.isfinite(normality[f"p_normal_{group}"])
-        scalars[f"centre_normal_fraction_{group}"] = (float((normality[f"p_normal_{group}"][tested] >= 0.05).mean())
-                                                      if tested.any() else float("nan"))
+    for group, index in (("during", during), ("outside", outside)):
+        w, p = shapiro_wilk(centre, index, f"steps {group} the stimulus")
+        arrays[f"centre_shapiro_w_{group}"], arrays[f"centre_shapiro_p_{group}"] = w, p
+        tested = np.isfinite(p)
+        scalars[f"centre_normal_fraction_{group}"] = float((p[tested] >= 0.05).mean()) if tested.any() else float("nan")
     arrays["active"] = active
 
     contrast, angle = rec["contrast"], rec["angle"]

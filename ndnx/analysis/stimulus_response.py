@@ -6,7 +6,8 @@ channels last). `stimulus` and `outside` are step indices (slices or index array
 stimulus steps 1100–2100 and the blank before (100–1100) and after it.
 
 * `active_units`: Welch's t-test (unequal variances) of each unit's activity during vs outside the
-  stimulus; active = p < alpha and a higher mean during; optionally Shapiro–Wilk W and p of each group;
+  stimulus; active = p < alpha and a higher mean during; optionally Shapiro–Wilk W and p of each group
+  (`shapiro_wilk`, per unit);
 * `fit_tuning`: a tuning curve r(θ) normalised to zero mean and unit norm, least-squares fits of
   a·cos(θ + φ) + c and a·cos(2θ + φ) + c (both linear in a·cosφ, a·sinφ, c, so solved exactly), the
   lower cost wins; the preferred angle is the data peak closest to a fitted peak; tuned if a > 0.04;
@@ -47,7 +48,7 @@ import scipy.stats
 from ndnx.analysis.oscillations import channel_correlograms, cross_correlogram, fit_correlograms, onset_transient, \
     state_momentum_lag
 
-__all__ = ["active_units", "fit_tuning", "matched_units", "matched_lfp", "psd_peaks", "contrast_transients",
+__all__ = ["active_units", "shapiro_wilk", "fit_tuning", "matched_units", "matched_lfp", "psd_peaks", "contrast_transients",
            "channel_lags", "synchrony", "mean_by_group", "circular_distance", "site_traces", "bar_sites"]
 
 
@@ -72,16 +73,22 @@ def active_units(traces, stimulus, outside, alpha=0.05, normality=False):
     t, p = np.nan_to_num(t), np.nan_to_num(p, nan=1.0)  # a constant unit: no difference
     out = {"active": (p < alpha) & (during.mean(axis=0) > rest.mean(axis=0)), "t": t, "p": p}
     if normality:
-        for name, steps in (("during", during), ("outside", rest)):
-            if steps.shape[0] < 3:
-                raise ValueError(f"active_units: Shapiro–Wilk needs at least 3 steps {name} the stimulus, got "
-                                 f"{steps.shape[0]}")
-            flat = steps.reshape(steps.shape[0], -1)
-            w, pw = np.full(flat.shape[1], np.nan), np.full(flat.shape[1], np.nan)
-            for unit in np.flatnonzero(np.ptp(flat, axis=0) > 0):
-                w[unit], pw[unit] = scipy.stats.shapiro(flat[:, unit])
-            out[f"w_{name}"], out[f"p_normal_{name}"] = w.reshape(steps.shape[1:]), pw.reshape(steps.shape[1:])
+        for name, index in (("during", stimulus), ("outside", outside)):
+            out[f"w_{name}"], out[f"p_normal_{name}"] = shapiro_wilk(traces, index, f"steps {name} the stimulus")
     return out
+
+
+def shapiro_wilk(traces, index, what="steps"):
+    """(W, p) of Shapiro–Wilk's normality test per unit of `traces` (time, ...) over the steps `index`; NaN
+    for a unit constant over them. One test per unit: slow for whole layers."""
+    steps = _steps(traces, index, "shapiro_wilk")
+    if steps.shape[0] < 3:
+        raise ValueError(f"shapiro_wilk: needs at least 3 {what}, got {steps.shape[0]}")
+    flat = steps.reshape(steps.shape[0], -1)
+    w, p = np.full(flat.shape[1], np.nan), np.full(flat.shape[1], np.nan)
+    for unit in np.flatnonzero(np.ptp(flat, axis=0) > 0):
+        w[unit], p[unit] = scipy.stats.shapiro(flat[:, unit])
+    return w.reshape(steps.shape[1:]), p.reshape(steps.shape[1:])
 
 
 def circular_distance(a, b, period=2 * np.pi):
