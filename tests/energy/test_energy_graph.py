@@ -138,7 +138,9 @@ def test_state_of_the_wrong_shape_is_refused():
         graph([np.zeros((3, 2)), np.zeros((3, 4))])
 
 
-def test_fft_convolutions_give_the_same_energy_and_gradients():
+# batch 3 takes the FFT way, batch 16 the DFT way (cct_conv.DFT_MIN_BATCH)
+@pytest.mark.parametrize("batch", [3, 16])
+def test_fft_convolutions_give_the_same_energy_and_gradients(batch):
     layers = [{"name": "image", "shape": [12, 12, 2]}, {"name": "h", "shape": [12, 12, 4], "final_kernel": 7}]
     edges = [{"source": "h", "target": "image", "kind": "cct", "kernel": 11},
              {"source": "image", "target": "h", "kind": "conv", "kernel": 7},
@@ -149,7 +151,7 @@ def test_fft_convolutions_give_the_same_energy_and_gradients():
     for a, b in zip(fft.weights, direct.weights):
         a.assign(b)
     assert fft.networks[0].base[0].fft and fft.networks[1].out.fft and not direct.networks[1].out.fft
-    states = [RNG.uniform(-1, 1, size=(3,) + s).astype("float32") for s in direct.shapes]
+    states = [RNG.uniform(-1, 1, size=(batch,) + s).astype("float32") for s in direct.shapes]
     e_direct, g_direct = direct.energy_and_gradients(states)
     e_fft, g_fft = fft.energy_and_gradients(states)
     np.testing.assert_allclose(e_fft.numpy(), e_direct.numpy(), rtol=1e-5)
@@ -215,22 +217,50 @@ def test_edge_kernel_is_the_plain_convolution_the_edge_applies():
 
 
 # both input-gradient branches; 8×13 maps with a 5×5 kernel transform at exactly H + p = 10 and W + p = 15
-# points, the fewest without wrap-around into the kept rows and columns
+# points, the fewest without wrap-around into the kept rows and columns (by FFTs at batch 2, by DFTs as
+# matrix products at batch 16, where both sizes are exact)
+@pytest.mark.parametrize("batch", [2, 16])
 @pytest.mark.parametrize("c_in, hw", [(3, (9, 9)), (16, (9, 9)), (4, (8, 13))])
-def test_same_conv_gradients_equal_autodiff_of_conv2d(c_in, hw):
+def test_same_conv_gradients_equal_autodiff_of_conv2d(c_in, hw, batch):
     import tensorflow as tf
 
     from ndnx.energy.cct_conv import fft_conv_same, same_conv
 
-    x = tf.constant(RNG.normal(size=(2,) + hw + (c_in,)).astype("float32"))
+    x = tf.constant(RNG.normal(size=(batch,) + hw + (c_in,)).astype("float32"))
     kernel = tf.constant(RNG.normal(size=(5, 5, c_in, 6)).astype("float32"))
-    weights = tf.constant(RNG.normal(size=(2,) + hw + (6,)).astype("float32"))
-    grads = []
+    weights = tf.constant(RNG.normal(size=(batch,) + hw + (6,)).astype("float32"))
+    grads, outputs = [], []
     for conv in (lambda a, b: tf.nn.conv2d(a, b, 1, "SAME"), same_conv, fft_conv_same):
         with tf.GradientTape() as tape:
             tape.watch([x, kernel])
-            loss = tf.reduce_sum(weights * conv(x, kernel))
+            outputs.append(conv(x, kernel))
+            loss = tf.reduce_sum(weights * outputs[-1])
         grads.append(tape.gradient(loss, [x, kernel]))
-    for got in grads[1:]:
+    for got, out in zip(grads[1:], outputs[1:]):
+        np.testing.assert_allclose(out.numpy(), outputs[0].numpy(), atol=1e-5 * float(np.abs(outputs[0]).max()))
         for a, b in zip(got, grads[0]):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5 * float(np.abs(b).max()))
+
+
+def test_the_batch_picks_ffts_or_dfts_as_matrix_products():
+    import tensorflow as tf
+
+    from ndnx.energy.cct_conv import DFT_MIN_BATCH, _dft_matrices, fft_conv_same
+
+    kernel = tf.constant(RNG.normal(size=(5, 5, 4, 6)).astype("float32"))
+
+    def op_types(batch):
+        spec = tf.TensorSpec((batch, 8, 13, 4), tf.float32)
+        graph = tf.function(lambda x: fft_conv_same(x, kernel)).get_concrete_function(spec).graph
+        return {op.type for op in graph.get_operations()}
+
+    assert DFT_MIN_BATCH == 16
+    for batch in (None, 1, 15):
+        assert {"RFFT2D", "IRFFT2D"} <= op_types(batch)
+    for batch in (16, 64):
+        types = op_types(batch)
+        assert "BatchMatMulV2" in types and not types & {"RFFT2D", "IRFFT2D", "Pad"}
+    # N = H + p = 10 and W + p = 15 points: 10 // 2 + 1 = 6 frequencies along H, 15 along W, each re and im
+    along_h, along_w, back_w, back_h, phase_h, phase_w = _dft_matrices(8, 13, 5)
+    assert (along_h.shape, along_w.shape, back_w.shape, back_h.shape) == ((12, 8), (30, 26), (26, 30), (8, 12))
+    assert (phase_h.shape, phase_w.shape) == ((6, 5), (15, 5))
