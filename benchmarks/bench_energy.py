@@ -22,20 +22,22 @@ Figures (benchmarks/results/energy.json):
   flops_per_step_b32 over conv_flops_per_s;
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-Last run (2026-12-03 08:44, load 1.7, full run, `--fft-min-kernel 7 --intra-op-threads 1`, the
-defaults): negative phase 38 ms per step at batch 8 (26.5 steps/s, 13.5 from CPU time) and 172 ms at
-batch 32 (5.83 / 2.94); positive phase 34 / 195 ms; the plain direct convolutions reach 150 GFLOP/s on
-both cores at TF's default threads in a process of their own (78 per CPU-second), GEMM 128 (65);
-fraction 1.30 (1.26 in CPU time) — above 1 because the 7×7 and 11×11 edges run through FFTs while the
-FLOPs are counted as direct convolutions. Against the original: 2.39× (batch 8) and 1.85× (batch 32).
-The minute before with `--intra-op-threads 0` (TF's default, one thread per core within each op): 46 /
-180 ms, 1.96× / 1.76×. Full runs of the same code within the hour vary by ±15 % (the conv reference
-itself 131–197 GFLOP/s: the two cores are shared). The code before the kernel spectra were cached and
-the FFT size cut to H + p (05:50, load 0.7, 11×11 only through FFT, default threads): 61 / 213 ms,
-1.47× / 1.49×.
+Last run (2026-12-03 10:47, load 0.45, full run, `--fft-min-kernel 7 --intra-op-threads 1`, the
+defaults, with DFTs as matrix products from batch 16 on): negative phase 45 ms per step at batch 8
+(22.4 steps/s, 11.6 from CPU time) and 152 ms at batch 32 (6.60 / 3.32); positive phase 43 / 146 ms;
+the plain direct convolutions reached only 120 GFLOP/s on both cores at that moment (150 at 08:44),
+GEMM 105 (128); fraction 1.83 — above 1 because the 7×7 and 11×11 edges run in the Fourier domain
+while the FLOPs are counted as direct convolutions. Against the original: 2.01× (batch 8) and 2.09×
+(batch 32). The run at 08:44 (load 1.7, the same batch-8 code, FFTs at batch 32): 38 / 172 ms, 2.39× /
+1.85×; with `--intra-op-threads 0` (TF's default, one thread per core within each op) the minute
+before: 46 / 180 ms. Full runs of the same code within the hour vary by ±15–20 % (the conv reference
+itself 116–197 GFLOP/s: the two cores are shared), so changes are measured in interleaved runs in one
+process: the DFTs gave 140–165 instead of 153–182 ms at batch 32 and 291–301 instead of 331–355 at
+batch 64. The code before the kernel spectra were cached and the FFT size cut to H + p (05:50, load 0.7,
+11×11 only through FFT, default threads): 61 / 213 ms, 1.47× / 1.49×.
 
-Why the 3× floor (30 / 106 ms per step) is still out of reach: inside the compiled loop at batch 32 the
-energy and its state gradient take about 150 ms (f₀ 40 ms and f₁ 61 ms for forward and input gradient,
+Why the 3× floor (30 / 106 ms per step) is still out of reach: inside the compiled loop at batch 32 (with
+FFTs) the energy and its state gradient took about 150 ms (f₀ 40 ms and f₁ 61 ms for forward and input gradient,
 f₂ 10 ms; the rest is the energy terms, the activations and their gradients), SGHMC's update and noise
 about 30 ms. Tried and dropped (load ≈ 1.5): XLA for each FFT correlation (CPU-ms per correlation 17.6
 instead of 26.1 at 7×7, but no wall-time gain in the loop, where both cores are already busy: 167 vs 173

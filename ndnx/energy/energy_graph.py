@@ -116,8 +116,9 @@ class EnergyGraph(ReplicatedLayer):
         weight_norm: on the base and dense-block CCTConvs and the hidden dense layers.
         reduction: "mean" (per-example mean, default) or "sum" (the original's batch sum) in `total_energy`.
         ff_dynamics: `state_gradients` returns the local update s − b − ½f instead of ∂E/∂s.
-        fft_min_kernel: size-preserving stride-1 convolutions with at least this kernel run through FFTs
-            (`cct_conv.fft_conv_same`; same result to float32 rounding; None: never). On a CPU 7 pays when
+        fft_min_kernel: size-preserving stride-1 convolutions with at least this kernel run in the Fourier
+            domain (`cct_conv.fft_conv_same`: FFTs, or DFTs as matrix products from batch 16 on; same result
+            to float32 rounding; None: never). On a CPU 7 pays when
             the kernels' spectra are computed once per sampler loop (`constant_weights`, which the samplers
             enter): forward and input gradient of the thesis architecture's two 7×7 32→32 edges take 28
             instead of 45 ms per batch-32 step; GPUs' direct convolutions may not need it.
