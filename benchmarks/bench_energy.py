@@ -32,8 +32,8 @@ while the FLOPs are counted as direct convolutions. Against the original: 2.01×
 1.85×; with `--intra-op-threads 0` (TF's default, one thread per core within each op) the minute
 before: 46 / 180 ms. Full runs of the same code within the hour vary by ±15–20 % (the conv reference
 itself 116–197 GFLOP/s: the two cores are shared), so changes are measured in interleaved runs in one
-process: the DFTs gave 140–165 instead of 153–182 ms at batch 32 and 291–301 instead of 331–355 at
-batch 64. The code before the kernel spectra were cached and the FFT size cut to H + p (05:50, load 0.7,
+process: the DFTs gave 140–165 instead of 153–182 ms at batch 32, 291–301 instead of 331–355 at batch
+64 and 635–645 instead of 800–821 at batch 128 (the thesis's training batch). The code before the kernel spectra were cached and the FFT size cut to H + p (05:50, load 0.7,
 11×11 only through FFT, default threads): 61 / 213 ms, 1.47× / 1.49×.
 
 Why the 3× floor (30 / 106 ms per step) is still out of reach: inside the compiled loop at batch 32 (with
