@@ -25,8 +25,8 @@ static inside a sampler's loop:
   one product per example on the NHWC map, along W per example and frequency, the channel mixing per
   frequency as one real product of [Re | Im] blocks, and back the same way — two real transposes
   instead of four (two of them complex), no padding, no slicing. On this 2-core CPU the sampler step
-  on the thesis model is 9–13 % faster at batch 32 and 15 % at batch 64 than with the FFTs, equal at
-  batch 16 and 3–8 % slower at batch 8 (interleaved runs in one process).
+  on the thesis model is 9–13 % faster at batch 32, 15 % at batch 64 and 21 % at batch 128 than with the
+  FFTs, equal at batch 16 and 3–8 % slower at batch 8 (interleaved runs in one process).
 
 Inside `constant_weights()` (a sampler's loop, where the kernels do not change) the kernels' spectra
 are computed once on entry instead of at every call. CPU-ms for one forward correlation, 32×32×32 →
