@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from ndnx.energy.sampler import Sampler, check_finite, per_layer
+from ndnx.gaussian_noise import stateless_normal
 
 __all__ = ["ULA"]
 
@@ -42,7 +43,7 @@ class ULA(Sampler):
             if not free[l]:
                 out.append(s)
                 continue
-            noise = tf.random.stateless_normal(tf.shape(s), seed=keys[l], dtype=s.dtype)
+            noise = stateless_normal(tf.shape(s), keys[l], s.dtype)
             out.append(s - eta[l] * g + np.sqrt(2.0 * eta[l] * self.temperature) * noise)
         return out
 

@@ -41,6 +41,7 @@ import tensorflow as tf
 
 from ndnx.energy.inverse_mass import circulant_inverse_mass, faithful_inverse_mass
 from ndnx.energy.sampler import Sampler, check_finite, per_layer
+from ndnx.gaussian_noise import stateless_normal
 
 __all__ = ["SGHMC", "NOISE_MODES"]
 
@@ -166,7 +167,7 @@ class SGHMC(Sampler):
             if self.mean_batch_minv:
                 m = tf.broadcast_to(tf.reduce_mean(m, axis=0, keepdims=True), tf.shape(m))
             var = self.noise_variance(m, eta[l], alpha[l], top[l])
-            xi = tf.random.stateless_normal(tf.shape(s), seed=keys[l + 1], dtype=s.dtype) * tf.sqrt(var)
+            xi = stateless_normal(tf.shape(s), keys[l + 1], s.dtype) * tf.sqrt(var)
             p = p - eta[l] ** 2 * m * grad - alpha[l] * self._apply(masses[l], p) + xi
             velocity = self._apply(masses[l], p)
             if clip[l] is not None:

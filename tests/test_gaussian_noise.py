@@ -1,0 +1,38 @@
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+from ndnx.gaussian_noise import stateless_normal
+
+
+def test_samples_are_standard_normal_and_independent():
+    n = 1_000_000
+    z = stateless_normal((n,), seed=[3, 4]).numpy().astype("float64")
+    se = 1.0 / math.sqrt(n)
+    assert abs(z.mean()) < 4 * se
+    assert abs(z.std() - 1.0) < 4 * se / math.sqrt(2)  # the standard error of a normal sample's sd
+    assert stats.kstest(z, "norm").pvalue > 0.01
+    assert abs(stats.kurtosis(z, fisher=False) - 3.0) < 4 * math.sqrt(24.0 / n)
+    # the cosine and sine halves of each Box–Muller pair, and neighbours, are uncorrelated
+    half = n // 2
+    assert abs(np.corrcoef(z[:half], z[half:])[0, 1]) < 4 / math.sqrt(half)
+    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 4 / math.sqrt(n)
+    # float32 uniforms are multiples of 2⁻²³ below 1, so 1 − u ≥ 2⁻²³ and |z| ≤ √(2·23·ln 2) = 5.646
+    assert np.abs(z).max() <= math.sqrt(2 * 23 * math.log(2)) + 1e-4
+
+
+@pytest.mark.parametrize("shape, dtype", [((3, 5, 7), tf.float32), ((2, 9), tf.float64), ((1,), tf.float32)])
+def test_shape_dtype_and_seed_decide_the_numbers(shape, dtype):
+    a = stateless_normal(shape, [1, 2], dtype)
+    assert a.shape == shape and a.dtype == dtype
+    np.testing.assert_array_equal(a.numpy(), stateless_normal(tf.constant(shape), tf.constant([1, 2]), dtype).numpy())
+    assert not np.array_equal(a.numpy(), stateless_normal(shape, [1, 3], dtype).numpy())
+
+    @tf.function
+    def traced(s):  # a shape known only when the function runs
+        return stateless_normal(tf.shape(s), [1, 2], dtype)
+
+    np.testing.assert_array_equal(traced(tf.zeros(shape, dtype)).numpy(), a.numpy())
