@@ -22,19 +22,22 @@ Figures (benchmarks/results/energy.json):
   flops_per_step_b32 over conv_flops_per_s;
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-Last run (2026-12-03 10:47, load 0.45, full run, `--fft-min-kernel 7 --intra-op-threads 1`, the
-defaults, with DFTs as matrix products from batch 16 on): negative phase 45 ms per step at batch 8
-(22.4 steps/s, 11.6 from CPU time) and 152 ms at batch 32 (6.60 / 3.32); positive phase 43 / 146 ms;
-the plain direct convolutions reached only 120 GFLOP/s on both cores at that moment (150 at 08:44),
-GEMM 105 (128); fraction 1.83 — above 1 because the 7×7 and 11×11 edges run in the Fourier domain
-while the FLOPs are counted as direct convolutions. Against the original: 2.01× (batch 8) and 2.09×
-(batch 32). The run at 08:44 (load 1.7, the same batch-8 code, FFTs at batch 32): 38 / 172 ms, 2.39× /
-1.85×; with `--intra-op-threads 0` (TF's default, one thread per core within each op) the minute
+Last run (2026-12-03 11:07, load 1.3, full run, `--fft-min-kernel 7 --intra-op-threads 1`, the
+defaults, with DFTs as matrix products from batch 16 on and Box–Muller noise): negative phase 41 ms per
+step at batch 8 (24.6 steps/s, 12.8 from CPU time) and 156 ms at batch 32 (6.42 / 3.24); positive
+phase 33 / 153 ms; the plain direct convolutions reached 129 GFLOP/s on both cores at that moment (150
+at 08:44), GEMM 128; fraction 1.66 — above 1 because the 7×7 and 11×11 edges run in the Fourier domain
+while the FLOPs are counted as direct convolutions. Against the original: 2.21× (batch 8) and 2.04×
+(batch 32). At 10:47 (before the noise change, the conv reference at 120 GFLOP/s): 45 / 152 ms, 2.01×
+/ 2.09×. The run at 08:44 (load 1.7, FFTs at every batch, TF's own normal noise): 38 / 172 ms, 2.39×
+/ 1.85×; with `--intra-op-threads 0` (TF's default, one thread per core within each op) the minute
 before: 46 / 180 ms. Full runs of the same code within the hour vary by ±15–20 % (the conv reference
 itself 116–197 GFLOP/s: the two cores are shared), so changes are measured in interleaved runs in one
 process: the DFTs gave 140–165 instead of 153–182 ms at batch 32, 291–301 instead of 331–355 at batch
-64 and 635–645 instead of 800–821 at batch 128 (the thesis's training batch). The code before the kernel spectra were cached and the FFT size cut to H + p (05:50, load 0.7,
-11×11 only through FFT, default threads): 61 / 213 ms, 1.47× / 1.49×.
+64 and 635–645 instead of 800–821 at batch 128 (the thesis's training batch); the Box–Muller noise 280
+instead of 295 CPU-ms per batch-32 step. The code before the kernel spectra were cached and the FFT
+size cut to H + p (05:50, load 0.7, 11×11 only through FFT, default threads): 61 / 213 ms, 1.47× /
+1.49×.
 
 Why the 3× floor (30 / 106 ms per step) is still out of reach: inside the compiled loop at batch 32 (with
 FFTs) the energy and its state gradient took about 150 ms (f₀ 40 ms and f₁ 61 ms for forward and input gradient,
