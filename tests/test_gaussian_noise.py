@@ -24,7 +24,8 @@ def test_samples_are_standard_normal_and_independent():
     assert np.abs(z).max() <= math.sqrt(2 * 23 * math.log(2)) + 1e-4
 
 
-@pytest.mark.parametrize("shape, dtype", [((3, 5, 7), tf.float32), ((2, 9), tf.float64), ((1,), tf.float32)])
+@pytest.mark.parametrize("shape, dtype", [((3, 5, 7), tf.float32), ((2, 9), tf.float64), ((1,), tf.float32),
+                                          ((4, 4), tf.float16)])
 def test_shape_dtype_and_seed_decide_the_numbers(shape, dtype):
     a = stateless_normal(shape, [1, 2], dtype)
     assert a.shape == shape and a.dtype == dtype
@@ -36,3 +37,12 @@ def test_shape_dtype_and_seed_decide_the_numbers(shape, dtype):
         return stateless_normal(tf.shape(s), [1, 2], dtype)
 
     np.testing.assert_array_equal(traced(tf.zeros(shape, dtype)).numpy(), a.numpy())
+
+
+def test_half_precision_noise_is_drawn_in_float32():
+    # float16 uniforms (10 mantissa bits) would stop the tail at √(2·10·ln 2) = 3.7σ; drawn in float32
+    # and rounded, the samples are the float32 ones to float16 precision
+    z16 = stateless_normal((200_000,), [5, 6], tf.float16).numpy()
+    z32 = stateless_normal((200_000,), [5, 6], tf.float32).numpy()
+    np.testing.assert_array_equal(z16, z32.astype("float16"))
+    assert np.abs(z16).max() > 4.0  # P(max |z| ≤ 4 over 200,000 samples) = (1 − 6.3e-5)^200000 ≈ 3e-6

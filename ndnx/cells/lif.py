@@ -240,6 +240,8 @@ class LIFCell(ReplicatedLayer):
     def _run_window(self, x, v, i_rec, spikes, seed):
         import tensorflow as tf
 
+        from ndnx.gaussian_noise import stateless_normal
+
         dtype = self.compute_dtype
         decay = ops.convert_to_tensor(np.exp(-self.dt / self._population_vector(self.tau)), dtype)
         gain = ops.convert_to_tensor(self.dt / self._population_vector(self.tau), dtype)
@@ -255,7 +257,7 @@ class LIFCell(ReplicatedLayer):
             current = ff_mean + (ops.take(x, k, axis=1) if self._per_substep_input else x)
             if self._noisy:
                 step_seed = tf.random.experimental.stateless_fold_in(seed, k)
-                current = current + ff_std * tf.random.stateless_normal(ops.shape(v), step_seed, dtype=dtype)
+                current = current + ff_std * stateless_normal(tf.shape(v), step_seed, dtype)
             v = self.v_leak + (v - self.v_leak) * decay + gain * (current + i_rec)
             fired = ops.cast(v >= self.v_thresh, dtype)
             v = v + fired * (self.v_rest - v)
