@@ -46,3 +46,15 @@ def test_half_precision_noise_is_drawn_in_float32():
     z32 = stateless_normal((200_000,), [5, 6], tf.float32).numpy()
     np.testing.assert_array_equal(z16, z32.astype("float16"))
     assert np.abs(z16).max() > 4.0  # P(max |z| ≤ 4 over 200,000 samples) = (1 − 6.3e-5)^200000 ≈ 3e-6
+
+
+def test_box_muller_outside_xla_and_xlas_own_normal_inside():
+    def op_types(jit):
+        graph = tf.function(lambda: stateless_normal((64,), [1, 2]), jit_compile=jit).get_concrete_function().graph
+        return {op.type for op in graph.get_operations()}
+
+    assert {"StatelessRandomUniformV2", "Log1p", "Cos", "Sin"} <= op_types(False)
+    assert "StatelessRandomNormalV2" not in op_types(False)
+    assert "StatelessRandomNormalV2" in op_types(True) and "Log1p" not in op_types(True)
+    z = tf.function(lambda: stateless_normal((100_000,), [1, 2]), jit_compile=True)().numpy()
+    assert abs(z.mean()) < 4 / math.sqrt(1e5) and abs(z.std() - 1) < 4 / math.sqrt(2e5)
