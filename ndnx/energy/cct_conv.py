@@ -162,8 +162,8 @@ def _dft_matrices(height, width, k):
     p = (k - 1) // 2
     nh, nw = height + p, width + p
     u, v = np.arange(nh // 2 + 1), np.arange(nw)
-    ch, sh = np.cos(2 * np.pi * np.outer(u, np.arange(height)) / nh), np.sin(2 * np.pi * np.outer(u, np.arange(height)) / nh)
-    cw, sw = np.cos(2 * np.pi * np.outer(v, np.arange(width)) / nw), np.sin(2 * np.pi * np.outer(v, np.arange(width)) / nw)
+    phi_h, phi_w = 2 * np.pi * np.outer(u, np.arange(height)) / nh, 2 * np.pi * np.outer(v, np.arange(width)) / nw
+    ch, sh, cw, sw = np.cos(phi_h), np.sin(phi_h), np.cos(phi_w), np.sin(phi_w)
     along_h = np.empty((2 * len(u), height))
     along_h[0::2], along_h[1::2] = ch, -sh
     along_w = np.empty((2 * len(v), 2 * width))
@@ -176,8 +176,7 @@ def _dft_matrices(height, width, k):
     taps = p - np.arange(k)
     phase_h = np.exp(-2j * np.pi * np.outer(u, taps) / nh)
     phase_w = np.exp(-2j * np.pi * np.outer(v, taps) / nw)
-    return tuple(m.astype("float32") for m in (along_h, along_w, back_w, back_h)) + tuple(
-        m.astype("complex64") for m in (phase_h, phase_w))
+    return along_h, along_w, back_w, back_h, phase_h, phase_w
 
 
 def kernel_dft_spectrum(kernel, height, width):
@@ -186,7 +185,9 @@ def kernel_dft_spectrum(kernel, height, width):
     [Re | Im] of the complex product)."""
     k, c_in, filters = kernel.shape[0], kernel.shape[2], kernel.shape[3]
     *_, phase_h, phase_w = _dft_matrices(height, width, k)
-    spectrum = tf.reshape(tf.einsum("ua,vb,abcf->uvcf", phase_h, phase_w, tf.cast(kernel, tf.complex64)),
+    complex_dtype = tf.complex128 if kernel.dtype == tf.float64 else tf.complex64
+    spectrum = tf.reshape(tf.einsum("ua,vb,abcf->uvcf", tf.constant(phase_h, complex_dtype),
+                                    tf.constant(phase_w, complex_dtype), tf.cast(kernel, complex_dtype)),
                           (-1, c_in, filters))
     re, im = tf.math.real(spectrum), tf.math.imag(spectrum)
     return tf.concat([tf.concat([re, im], -1), tf.concat([-im, re], -1)], 1)
@@ -197,7 +198,7 @@ def dft_correlate(x, blocks, k):
     is `blocks`: DFTs as matrix products, N = H + p points, NHWC in and out."""
     h, w, c = x.shape[1], x.shape[2], x.shape[3]
     filters = blocks.shape[-1] // 2
-    along_h, along_w, back_w, back_h, *_ = _dft_matrices(h, w, k)
+    along_h, along_w, back_w, back_h = (tf.constant(m, x.dtype) for m in _dft_matrices(h, w, k)[:4])
     u, v = along_h.shape[0] // 2, along_w.shape[0] // 2
     b = tf.shape(x)[0]
     z = tf.matmul(along_h, tf.reshape(x, (b, h, w * c)))                   # (B, (u, re/im), (w, c))

@@ -260,6 +260,10 @@ def test_the_batch_picks_ffts_or_dfts_as_matrix_products():
     for batch in (16, 64):
         types = op_types(batch)
         assert "BatchMatMulV2" in types and not types & {"RFFT2D", "IRFFT2D", "Pad"}
+    # float64 maps take the DFT way in float64
+    x64 = tf.constant(RNG.normal(size=(16, 8, 13, 4)))
+    np.testing.assert_allclose(fft_conv_same(x64, tf.cast(kernel, tf.float64)).numpy(),
+                               tf.nn.conv2d(x64, tf.cast(kernel, tf.float64), 1, "SAME").numpy(), atol=1e-10)
     # N = H + p = 10 and W + p = 15 points: 10 // 2 + 1 = 6 frequencies along H, 15 along W, each re and im
     along_h, along_w, back_w, back_h, phase_h, phase_w = _dft_matrices(8, 13, 5)
     assert (along_h.shape, along_w.shape, back_w.shape, back_h.shape) == ((12, 8), (30, 26), (26, 30), (8, 12))
