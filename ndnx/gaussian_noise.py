@@ -53,7 +53,7 @@ def stateless_normal(shape, seed, dtype=tf.float32):
         return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
     # half-precision uniforms have 10 or 7 mantissa bits, which would cut the tail at 3.7σ or 3.1σ
     compute = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
-    shape = tf.convert_to_tensor(shape, tf.int32) if not isinstance(shape, tf.Tensor) else tf.cast(shape, tf.int32)
+    shape = tf.cast(shape, tf.int32)
     n = tf.reduce_prod(shape)
     half = (n + 1) // 2
     u = tf.random.stateless_uniform(tf.stack([2, half]), seed=seed, dtype=compute)

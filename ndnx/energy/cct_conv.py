@@ -144,8 +144,9 @@ def _fft_correlate(x, spectrum, k):
 DFT_MIN_BATCH = 16
 
 
-def _uses_dft(batch):
-    return batch is not None and batch >= DFT_MIN_BATCH
+def _way(batch):
+    """"dft" from `DFT_MIN_BATCH` examples on, else "fft" (also for an unknown batch)."""
+    return "dft" if batch is not None and batch >= DFT_MIN_BATCH else "fft"
 
 
 @functools.lru_cache(maxsize=None)
@@ -211,9 +212,13 @@ def dft_correlate(x, blocks, k):
     return tf.reshape(y, (b, h, w, filters))
 
 
-def _spectra(kernel, height, width, dft):
-    """(forward, adjoint) spectra of `kernel` for the FFT or the DFT way."""
-    spectrum = kernel_dft_spectrum if dft else kernel_spectrum
+# way → (the kernel's spectrum, the correlation that uses it)
+_WAYS = {"fft": (kernel_spectrum, _fft_correlate), "dft": (kernel_dft_spectrum, dft_correlate)}
+
+
+def _spectra(kernel, height, width, way):
+    """(forward, adjoint) spectra of `kernel` for the way "fft" or "dft"."""
+    spectrum = _WAYS[way][0]
     return spectrum(kernel, height, width), spectrum(_adjoint(kernel), height, width)
 
 
@@ -226,13 +231,12 @@ def fft_conv_same(x, kernel, spectra=None):
     constant over many calls); None computes them here.
     """
     k, h, w = kernel.shape[0], x.shape[1], x.shape[2]
-    dft = _uses_dft(x.shape[0])
-    correlate = dft_correlate if dft else _fft_correlate
-    spectrum = kernel_dft_spectrum if dft else kernel_spectrum
+    way = _way(x.shape[0])
+    spectrum, correlate = _WAYS[way]
 
     @tf.custom_gradient
     def conv(x, kernel):
-        forward, adjoint = spectra["dft" if dft else "fft"] if spectra is not None else (spectrum(kernel, h, w), None)
+        forward, adjoint = spectra[way] if spectra is not None else (spectrum(kernel, h, w), None)
 
         def grad(dy):
             # The input gradient of a size-preserving correlation is the size-preserving correlation of dy
@@ -334,7 +338,7 @@ class CCTConv(keras.layers.Layer):
         # both ways' spectra: the batch, which picks the way, is seen only at the calls (in a compiled
         # function the unused way's spectra are pruned)
         self._constant.halves = tuple(
-            (kernel, pad, bias, {"fft": _spectra(kernel, h, w, False), "dft": _spectra(kernel, h, w, True)}
+            (kernel, pad, bias, {way: _spectra(kernel, h, w, way) for way in _WAYS}
              if known and self._uses_fft(pad) else None)
             for kernel, pad, bias in self._halves())
         try:

@@ -162,8 +162,7 @@ class SGHMC(Sampler):
                 # a branch, not a select: after burn-in (most of a sampler run's steps) the adaptation's
                 # elementwise passes over every state are skipped (5–10 % of a batch-32 thesis step)
                 new["tau"][l], new["g"][l], new["v"][l] = tf.cond(
-                    adapt, lambda tau=tau, g=g, v=v, grad=grad: self._adapt(tau, g, v, grad),
-                    lambda tau=tau, g=g, v=v: (tau, g, v))
+                    adapt, lambda: self._adapt(tau, g, v, grad), lambda: (tau, g, v))
             if self.mean_batch_minv:
                 m = tf.broadcast_to(tf.reduce_mean(m, axis=0, keepdims=True), tf.shape(m))
             var = self.noise_variance(m, eta[l], alpha[l], top[l])
