@@ -136,13 +136,13 @@ def matmul_reference(repeats, n=2048, chain=5):
     return chain * 2 * n ** 3 / wall, chain * 2 * n ** 3 / cpu
 
 
-def conv_reference(ops, batch, repeats):
+def conv_reference(ops, batch, repeats, dtype="float32"):
     """FLOP/s of the graph's convolutions and dense layers alone: compiled forward + input gradient."""
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    inputs = [tf.constant(rng.normal(size=(batch,) + op[1]).astype("float32")) for op in ops]
-    kernels = [tf.constant(rng.normal(size=op[2]).astype("float32") * 0.05) for op in ops]
+    inputs = [tf.constant(rng.normal(size=(batch,) + op[1]).astype("float32"), dtype) for op in ops]
+    kernels = [tf.constant(rng.normal(size=op[2]).astype("float32") * 0.05, dtype) for op in ops]
 
     @tf.function(jit_compile=False)
     def step(xs):
@@ -155,13 +155,22 @@ def conv_reference(ops, batch, repeats):
                 else:
                     xp = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]) if padding else x
                     y = tf.nn.conv2d(xp, kernel, strides=stride, padding="VALID")
-                total += tf.reduce_sum(y)
+                total += tf.reduce_sum(tf.cast(y, tf.float32))
         return tape.gradient(total, xs)
 
     step(inputs)
     wall, cpu = timed(lambda: [g.numpy() for g in step(inputs)], repeats)
     flops = 2 * batch * sum(op_flops(op) for op in ops)
     return flops / wall, flops / cpu
+
+
+def cpu_has_bf16():
+    """Whether the CPU has AVX512_BF16 (oneDNN's fast bfloat16 kernels; elsewhere bfloat16 is emulated)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "avx512_bf16" in f.read()
+    except OSError:
+        return None
 
 
 def main():
@@ -172,6 +181,9 @@ def main():
     parser.add_argument("--intra-op-threads", type=int, default=1,
                         help="TensorFlow's threads within one op for the sampler (0: TF's default, one per core); "
                              "the plain-convolution and GEMM references always run with TF's default")
+    parser.add_argument("--dtypes", default="float32,mixed_bfloat16",
+                        help="Keras dtype policies of the graph to time, comma-separated (the first one gives the "
+                             "unsuffixed keys)")
     parser.add_argument("--references-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.fft_min_kernel = args.fft_min_kernel or None
@@ -188,41 +200,51 @@ def main():
     graph.build()
     ops = operations(graph)
     if args.references_only:
-        print(json.dumps(dict(zip(("conv_wall", "conv_cpu", "matmul_wall", "matmul_cpu"),
-                                  conv_reference(ops, 32, repeats) + matmul_reference(repeats)))))
+        print(json.dumps(dict(zip(("conv_wall", "conv_cpu", "matmul_wall", "matmul_cpu", "conv_bf16_wall"),
+                                  conv_reference(ops, 32, repeats) + matmul_reference(repeats)
+                                  + conv_reference(ops, 32, repeats, "bfloat16")[:1]))))
         return
     per_example = 2 * sum(op_flops(op) for op in ops)  # forward + input gradient
     results = {"load_average_1min": load, "steps_timed": steps, "jit_compile": args.jit,
-               "fft_min_kernel": args.fft_min_kernel, "intra_op_threads": args.intra_op_threads}
+               "fft_min_kernel": args.fft_min_kernel, "intra_op_threads": args.intra_op_threads,
+               "cpu_has_avx512_bf16": cpu_has_bf16()}
+    dtypes = args.dtypes.split(",")
     rng = np.random.default_rng(0)
     for batch in (8, 32):
         states = [rng.uniform(-1, 1, size=(batch,) + s).astype("float32") for s in graph.shapes]
-        for phase, free in (("negative", None), ("positive", (False, True, True, True))):
-            sampler = SGHMC(**SAMPLER, jit_compile=args.jit, seed=1)
-            t0 = time.perf_counter()
-            sampler.run(graph, states, 1, free=free)[0][0].numpy()
-            first = time.perf_counter() - t0
-            wall, cpu = timed(lambda: sampler.run(graph, states, steps, free=free)[0][0].numpy(), repeats)
-            key = "sampler" if phase == "negative" else "positive"
-            results[f"{key}_steps_per_s_b{batch}"] = steps / wall
-            results[f"{key}_steps_per_s_b{batch}_cpu"] = steps / cpu
-            print(f"{phase} phase, batch {batch}: first call {first:.1f} s, {wall / steps * 1e3:.0f} ms per step "
-                  f"({cpu / steps * 1e3:.0f} CPU-ms)", flush=True)
+        for dtype in dtypes:
+            timed_graph = graph if dtype == "float32" else ndnx.energy.nrflv_graph(
+                THESIS, fft_min_kernel=args.fft_min_kernel, seed=0, dtype=dtype)
+            suffix = "" if dtype == dtypes[0] else f"_{dtype}"
+            for phase, free in (("negative", None), ("positive", (False, True, True, True))):
+                sampler = SGHMC(**SAMPLER, jit_compile=args.jit, seed=1)
+                t0 = time.perf_counter()
+                sampler.run(timed_graph, states, 1, free=free)[0][0].numpy()
+                first = time.perf_counter() - t0
+                wall, cpu = timed(lambda: sampler.run(timed_graph, states, steps, free=free)[0][0].numpy(), repeats)
+                key = "sampler" if phase == "negative" else "positive"
+                results[f"{key}_steps_per_s_b{batch}{suffix}"] = steps / wall
+                results[f"{key}_steps_per_s_b{batch}{suffix}_cpu"] = steps / cpu
+                print(f"{dtype}, {phase} phase, batch {batch}: first call {first:.1f} s, {wall / steps * 1e3:.0f} ms "
+                      f"per step ({cpu / steps * 1e3:.0f} CPU-ms)", flush=True)
+            results[f"speedup_vs_original_b{batch}{suffix}"] = (results[f"sampler_steps_per_s_b{batch}{suffix}"]
+                                                                 * ORIGINAL_S_PER_STEP[batch])
         results[f"flops_per_step_b{batch}"] = per_example * batch
         results[f"original_flops_per_step_b{batch}"] = 2 * original_flops(ops) * batch
         results[f"original_implied_flops_per_s_b{batch}"] = (results[f"original_flops_per_step_b{batch}"]
                                                              / ORIGINAL_S_PER_STEP[batch])
         results[f"floor_needs_flops_per_s_b{batch}"] = per_example * batch * 3 / ORIGINAL_S_PER_STEP[batch]
-        results[f"speedup_vs_original_b{batch}"] = results[f"sampler_steps_per_s_b{batch}"] * ORIGINAL_S_PER_STEP[batch]
     if args.intra_op_threads:  # the references at TF's default threads: a process of their own
         command = [sys.executable, os.path.abspath(__file__), "--references-only"] + (["--quick"] if args.quick else [])
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         refs = json.loads(done.stdout.strip().splitlines()[-1])
         conv_wall, conv_cpu = refs["conv_wall"], refs["conv_cpu"]
         results["matmul_flops_per_s"], results["matmul_flops_per_s_cpu"] = refs["matmul_wall"], refs["matmul_cpu"]
+        conv_bf16 = refs["conv_bf16_wall"]
     else:
         conv_wall, conv_cpu = conv_reference(ops, 32, repeats)
         results["matmul_flops_per_s"], results["matmul_flops_per_s_cpu"] = matmul_reference(repeats)
+        conv_bf16 = conv_reference(ops, 32, repeats, "bfloat16")[0]
     results["conv_flops_per_s"] = conv_wall
     results["conv_flops_per_s_cpu"] = conv_cpu
     results["best_step_s_b32_at_conv_throughput"] = results["flops_per_step_b32"] / conv_wall
@@ -231,6 +253,10 @@ def main():
     results["fraction_of_conv_throughput"] = achieved / conv_wall
     results["fraction_of_conv_throughput_cpu"] = (results["sampler_steps_per_s_b32_cpu"] * results["flops_per_step_b32"]
                                                   / conv_cpu)
+    results["conv_flops_per_s_bfloat16"] = conv_bf16
+    if "mixed_bfloat16" in dtypes[1:]:
+        results["fraction_of_conv_throughput_mixed_bfloat16"] = (
+            results["sampler_steps_per_s_b32_mixed_bfloat16"] * results["flops_per_step_b32"] / conv_bf16)
     results.update(machine_info())
     print_table(sorted(results.items()))
     if not args.quick:

@@ -14,19 +14,22 @@ PyTorch stores it, (kh, kw, F, C_in) in Keras order, so weight norm (dim 0 in Py
 per *input* channel, while an ordinary convolution's kernel is normalised per output channel.
 
 `fft=True` computes a size-preserving stride-1 convolution in the Fourier domain: the same result to
-float32 rounding. For an H-row map and a kernel of half-width p the transform needs only N ≥ H + p
-points (wrap-around then lands outside the kept rows). Two ways, chosen by the batch size, which is
-static inside a sampler's loop:
+float32 rounding (in half precision, by the DFT way below, to about 0.5 % relative in L2 norm, against
+0.3 % for the direct half-precision convolution). For an H-row map and a kernel of half-width p the
+transform needs only N ≥ H + p points (wrap-around then lands outside the kept rows). Two ways, chosen
+by the batch size, which is static inside a sampler's loop, and the dtype:
 
-* below `DFT_MIN_BATCH` examples (or an unknown batch), 2-D real FFTs at N rounded up to a 7-smooth
-  size (`fft_size`: 35 for a 7×7 kernel on 32×32 maps, 40 for 11×11), channels mixed per frequency
-  between transposes to and from (frequency, batch, channel) order;
-* from `DFT_MIN_BATCH` on, DFTs as matrix products at exactly N = H + p (`dft_correlate`): along H by
-  one product per example on the NHWC map, along W per example and frequency, the channel mixing per
-  frequency as one real product of [Re | Im] blocks, and back the same way — two real transposes
-  instead of four (two of them complex), no padding, no slicing. On this 2-core CPU the sampler step
-  on the thesis model is 9–13 % faster at batch 32, 15 % at batch 64 and 21 % at batch 128 than with the
-  FFTs, equal at batch 16 and 3–8 % slower at batch 8 (interleaved runs in one process).
+* DFTs as matrix products at exactly N = H + p (`dft_correlate`), from `DFT_MIN_BATCH` (2) examples
+  on, for an unknown batch and in half precision: along H by one product per example on the NHWC map,
+  along W per example and frequency, the channel mixing per frequency as one real product of [Re | Im]
+  blocks, and back the same way — two real transposes, no padding, no slicing;
+* for a single float32 or float64 example, 2-D real FFTs at N rounded up to a 7-smooth size
+  (`fft_size`: 35 for a 7×7 kernel on 32×32 maps, 40 for 11×11), channels mixed per frequency between
+  transposes to and from (frequency, batch, channel) order.
+
+On this 2-core CPU (interleaved runs in one process, thesis sampler, float32) the DFTs make the step
+26–29 % faster at batch 8 (27 vs 36 ms quiet, 46 vs 59 ms with a matrix-product load beside it), 20 %
+at batch 4, 9–13 % at batch 32, 21 % at batch 128; equal at batch 2, 29 % slower at batch 1.
 
 Inside `constant_weights()` (a sampler's loop, where the kernels do not change) the kernels' spectra
 are computed once on entry instead of at every call. CPU-ms for one forward correlation, 32×32×32 →
@@ -61,6 +64,7 @@ __all__ = ["CCTConv", "cct_padding", "dft_correlate", "fft_conv_same", "fft_size
            "kernel_spectrum", "same_conv", "CCT_MODES", "DFT_MIN_BATCH"]
 
 CCT_MODES = ("conv", "convT", "cct")
+HALF_DTYPES = (tf.bfloat16, tf.float16)
 
 
 def cct_padding(kernel, padding):
@@ -102,6 +106,23 @@ def same_conv(x, kernel):
     return tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), grad
 
 
+def bias_add(y, bias):
+    """tf.nn.bias_add(y, bias) for maps in any precision; for half-precision maps the bias gradient is summed in
+    float32 (TF's half-precision BiasAddGrad accumulates in the half precision: 2–8 % off over the 256
+    positions of a batch of four 8×8 maps, where summing in float32 leaves the maps' own rounding, < 1 %)."""
+    if y.dtype not in HALF_DTYPES:
+        return tf.nn.bias_add(y, tf.cast(bias, y.dtype))
+
+    @tf.custom_gradient
+    def add(y, bias):
+        def grad(dy):
+            return dy, tf.cast(tf.reduce_sum(tf.cast(dy, tf.float32), axis=tuple(range(dy.shape.rank - 1))), bias.dtype)
+
+        return tf.nn.bias_add(y, tf.cast(bias, y.dtype)), grad
+
+    return add(y, bias)
+
+
 def fft_size(n, half_width):
     """The smallest 7-smooth integer ≥ n + half_width: enough FFT points for a size-preserving correlation of
     an n-point signal with a kernel of that half-width (the wrap-around falls outside the kept points)."""
@@ -140,13 +161,19 @@ def _fft_correlate(x, spectrum, k):
 
 
 # From this many examples on, correlations in the Fourier domain take DFTs as matrix products instead of
-# FFTs (module docstring; the crossover measured on the thesis sampler at batch 16).
-DFT_MIN_BATCH = 16
+# FFTs (module docstring; the crossover measured on the thesis sampler at batch 2).
+DFT_MIN_BATCH = 2
 
 
-def _way(batch):
-    """"dft" from `DFT_MIN_BATCH` examples on, else "fft" (also for an unknown batch)."""
-    return "dft" if batch is not None and batch >= DFT_MIN_BATCH else "fft"
+def _ways(dtype):
+    """The ways open to maps of `dtype`: in half precision only the DFTs (TF's FFTs take float32 or float64;
+    matrix products are where half precision pays)."""
+    return ("dft",) if dtype in HALF_DTYPES else tuple(_WAYS)
+
+
+def _way(batch, dtype=tf.float32):
+    """"fft" for a known batch below `DFT_MIN_BATCH` examples in float32 or float64, else "dft"."""
+    return "fft" if dtype not in HALF_DTYPES and batch is not None and batch < DFT_MIN_BATCH else "dft"
 
 
 @functools.lru_cache(maxsize=None)
@@ -186,12 +213,12 @@ def kernel_dft_spectrum(kernel, height, width):
     [Re | Im] of the complex product)."""
     k, c_in, filters = kernel.shape[0], kernel.shape[2], kernel.shape[3]
     *_, phase_h, phase_w = _dft_matrices(height, width, k)
-    complex_dtype = tf.complex128 if kernel.dtype == tf.float64 else tf.complex64
+    complex_dtype = tf.complex128 if kernel.dtype == tf.float64 else tf.complex64  # half kernels: in float32
     spectrum = tf.reshape(tf.einsum("ua,vb,abcf->uvcf", tf.constant(phase_h, complex_dtype),
                                     tf.constant(phase_w, complex_dtype), tf.cast(kernel, complex_dtype)),
                           (-1, c_in, filters))
     re, im = tf.math.real(spectrum), tf.math.imag(spectrum)
-    return tf.concat([tf.concat([re, im], -1), tf.concat([-im, re], -1)], 1)
+    return tf.cast(tf.concat([tf.concat([re, im], -1), tf.concat([-im, re], -1)], 1), kernel.dtype)
 
 
 def dft_correlate(x, blocks, k):
@@ -231,7 +258,7 @@ def fft_conv_same(x, kernel, spectra=None):
     constant over many calls); None computes them here.
     """
     k, h, w = kernel.shape[0], x.shape[1], x.shape[2]
-    way = _way(x.shape[0])
+    way = _way(x.shape[0], x.dtype)
     spectrum, correlate = _WAYS[way]
 
     @tf.custom_gradient
@@ -315,14 +342,15 @@ class CCTConv(keras.layers.Layer):
         return self.fft and self.stride == 1 and 2 * pad + 1 == self.kernel_size
 
     def _halves(self):
-        """[(kernel in plain-convolution form, padding, bias)] of the convolution and transposed halves."""
+        """[(kernel in plain-convolution form, padding, bias)] of the convolution and transposed halves: the kernels
+        in the compute dtype (weight norm folded in the variables' dtype first), the biases as stored."""
         halves = []
         if self.conv_kernel is not None:
             halves.append((self._folded(self.conv_kernel), self.padding, self.conv_bias))
         if self.convt_kernel is not None:
             kernel = tf.reverse(tf.transpose(self._folded(self.convt_kernel), (0, 1, 3, 2)), axis=(0, 1))
             halves.append((kernel, self.kernel_size - 1 - self.padding, self.convt_bias))
-        return halves
+        return [(tf.cast(kernel, self.compute_dtype), pad, tf.convert_to_tensor(bias)) for kernel, pad, bias in halves]
 
     @contextlib.contextmanager
     def constant_weights(self):
@@ -335,10 +363,10 @@ class CCTConv(keras.layers.Layer):
         known = h is not None and w is not None
         outer = getattr(self._constant, "halves", None), getattr(self._constant, "graph", None)
         self._constant.graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
-        # both ways' spectra: the batch, which picks the way, is seen only at the calls (in a compiled
+        # every open way's spectra: the batch, which picks the way, is seen only at the calls (in a compiled
         # function the unused way's spectra are pruned)
         self._constant.halves = tuple(
-            (kernel, pad, bias, {way: _spectra(kernel, h, w, way) for way in _WAYS}
+            (kernel, pad, bias, {way: _spectra(kernel, h, w, way) for way in _ways(kernel.dtype)}
              if known and self._uses_fft(pad) else None)
             for kernel, pad, bias in self._halves())
         try:
@@ -365,10 +393,11 @@ class CCTConv(keras.layers.Layer):
         return tf.nn.conv2d(x, kernel, strides=self.stride, padding="VALID")
 
     def call(self, x):
+        x = tf.cast(x, self.compute_dtype)
         halves = self._constant_halves()
         if halves is None or (any(half[3] is not None for half in halves) and tuple(x.shape[1:3]) != self._input_hw):
             halves = [(kernel, pad, bias, None) for kernel, pad, bias in self._halves()]
-        outputs = [tf.nn.bias_add(self._conv(x, kernel, pad, spectra), bias) for kernel, pad, bias, spectra in halves]
+        outputs = [bias_add(self._conv(x, kernel, pad, spectra), bias) for kernel, pad, bias, spectra in halves]
         return outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=-1)
 
     def effective_kernel(self):

@@ -20,6 +20,14 @@ edges as dicts {"source", "target", "kind" ("conv", "convT", "cct", "dense"), "k
 architectures. Every weight is reachable by a stable name (`weights_by_name`), e.g.
 "sl1_from_image/conv" (the conv of edge image→sl1), "sl1_out/conv", "sl3_fc_in/v", "bias/sl1".
 
+Mixed precision: under a Keras policy "mixed_bfloat16" (or "mixed_float16" on a GPU), passed as
+`dtype=`, the networks f_i compute in the half precision (their convolutions, Fourier correlations
+and dense layers: oneDNN's bfloat16 kernels on CPUs that have them) while the weights, the states,
+the energy and its gradient with respect to the states stay float32 (`state_dtype`): the samplers'
+small increments are added in float32. f_i is then exact to about 0.5 % relative (L2) — bfloat16's
+unit roundoff 2⁻⁹ times a few rounding stages — far below the sampler noise it is added to (at the
+thesis settings the drift error per step is ~10⁻⁴ of the noise's standard deviation).
+
 States are NHWC. A dense edge flattens its source in that order (NRF-LV flattens NCHW): a (5, 5, 5)
 layer read by dense edges only is the same layer either way up to a fixed permutation of its units.
 
@@ -210,6 +218,17 @@ class EnergyGraph(ReplicatedLayer):
         return layer.effective_kernel().numpy()
 
     # --- states ----------------------------------------------------------------------------------
+    @property
+    def state_dtype(self):
+        """The states', energy's and state gradients' dtype: the policy's variable dtype (float32 under a mixed
+        policy, whose half-precision compute dtype only the networks f_i use)."""
+        return self.variable_dtype
+
+    @property
+    def input_dtype(self):
+        # Keras casts a layer's inputs to this dtype in __call__: the states, never rounded to half precision
+        return self.state_dtype
+
     def check_states(self, states):
         """The states as a list of tensors, checked against the layer shapes (one clear error line)."""
         if not isinstance(states, (list, tuple)):
@@ -219,7 +238,7 @@ class EnergyGraph(ReplicatedLayer):
                              f"got {len(states)}")
         out = []
         for name, shape, s in zip(self.names, self.shapes, states):
-            s = tf.convert_to_tensor(s, dtype=self.compute_dtype)
+            s = tf.cast(tf.convert_to_tensor(s), self.state_dtype)
             if tuple(s.shape[1:]) != shape:
                 raise ValueError(f"{self.name}: state {name!r} must have shape (batch, {', '.join(map(str, shape))}), "
                                  f"got {tuple(s.shape)}")
@@ -228,7 +247,7 @@ class EnergyGraph(ReplicatedLayer):
 
     def unpack(self, packed):
         """Split (batch, units) into the list of states."""
-        packed = tf.convert_to_tensor(packed, dtype=self.compute_dtype)
+        packed = tf.cast(tf.convert_to_tensor(packed), self.state_dtype)
         if packed.shape.rank != 2 or packed.shape[-1] != self.units:
             raise ValueError(f"{self.name}: expected a list of {len(self.names)} states or one packed tensor "
                              f"(batch, {self.units}), got shape {tuple(packed.shape)}")
@@ -260,16 +279,16 @@ class EnergyGraph(ReplicatedLayer):
 
     # --- energy ----------------------------------------------------------------------------------
     def interactions(self, states):
-        """[f_i(ρ(s_j), j ∈ N(i))] per layer (zeros for a layer without inputs)."""
+        """[f_i(ρ(s_j), j ∈ N(i))] per layer (zeros for a layer without inputs), in the states' dtype."""
         if not self.built:
             self.build()
-        activated = [self.rho(s) for s in states]
+        activated = [tf.cast(self.rho(s), self.compute_dtype) for s in states]
         out = []
         for s, network, (conv, dense) in zip(states, self.networks, self.inputs_of):
             if network is None:
                 out.append(tf.zeros_like(s))
             else:
-                out.append(network([activated[j] for j in conv], [activated[j] for j in dense]))
+                out.append(tf.cast(network([activated[j] for j in conv], [activated[j] for j in dense]), s.dtype))
         return out
 
     def unit_energies(self, states, interactions=None):

@@ -59,28 +59,29 @@ class Initter(keras.layers.Layer):
         self.blocks, self.heads = [], []
         if self.spatial:
             for b in range(len(self.latent_shapes) + 2):
-                self.blocks.append((CCTConv(channels, 1, 0, seed=seed_of(f"enc{b}_squeeze"), name=f"enc{b}_squeeze"),
+                self.blocks.append((CCTConv(channels, 1, 0, seed=seed_of(f"enc{b}_squeeze"), dtype=self.dtype_policy,
+                                            name=f"enc{b}_squeeze"),
                                     CCTConv(channels, kernel, None, "cct", weight_norm=weight_norm,
-                                            seed=seed_of(f"enc{b}_conv"), name=f"enc{b}_conv")))
+                                            seed=seed_of(f"enc{b}_conv"), dtype=self.dtype_policy, name=f"enc{b}_conv")))
         for l, shape in enumerate(self.latent_shapes):
             if self.spatial and len(shape) == 3:
                 h, w, c = shape
                 smaller = h < self.image_shape[0] or w < self.image_shape[1]
                 wide = max(32, 2 * c)
                 first = (CCTConv(wide, kernel, 0, "conv", weight_norm=weight_norm, seed=seed_of(f"head{l}_a"),
-                                 name=f"head{l}_a") if smaller else
+                                 dtype=self.dtype_policy, name=f"head{l}_a") if smaller else
                          CCTConv(wide, kernel, None, "cct", weight_norm=weight_norm, seed=seed_of(f"head{l}_a"),
-                                 name=f"head{l}_a"))
+                                 dtype=self.dtype_policy, name=f"head{l}_a"))
                 second = CCTConv(max(32, c) + max(32, c) % 2, kernel, None, "cct", weight_norm=weight_norm,
-                                 seed=seed_of(f"head{l}_b"), name=f"head{l}_b")
-                last = CCTConv(c, 1, 0, seed=seed_of(f"head{l}_out"), name=f"head{l}_out")
+                                 seed=seed_of(f"head{l}_b"), dtype=self.dtype_policy, name=f"head{l}_b")
+                last = CCTConv(c, 1, 0, seed=seed_of(f"head{l}_out"), dtype=self.dtype_policy, name=f"head{l}_out")
                 self.heads.append(("conv", (first, second, last)))
             else:
                 units = int(math.prod(shape))
-                self.heads.append(("dense", (
-                    WeightNormDense(FC_UNITS, weight_norm=weight_norm, seed=seed_of(f"head{l}_fc0"), name=f"head{l}_fc0"),
-                    WeightNormDense(FC_UNITS, weight_norm=weight_norm, seed=seed_of(f"head{l}_fc1"), name=f"head{l}_fc1"),
-                    WeightNormDense(units, weight_norm=False, seed=seed_of(f"head{l}_fc2"), name=f"head{l}_fc2"))))
+                dense = [(FC_UNITS, weight_norm), (FC_UNITS, weight_norm), (units, False)]
+                self.heads.append(("dense", tuple(
+                    WeightNormDense(n, weight_norm=norm, seed=seed_of(f"head{l}_fc{k}"), dtype=self.dtype_policy,
+                                    name=f"head{l}_fc{k}") for k, (n, norm) in enumerate(dense))))
 
     def build(self, input_shape=None):
         if self.spatial:
@@ -106,7 +107,7 @@ class Initter(keras.layers.Layer):
         self.built = True
 
     def call(self, images):
-        x = tf.convert_to_tensor(images, dtype=self.compute_dtype)
+        x = tf.cast(tf.convert_to_tensor(images), self.compute_dtype)
         for squeeze, conv in self.blocks:
             x = tf.concat([x, self.act(conv(squeeze(x)))], axis=-1)
         out = []
@@ -119,5 +120,5 @@ class Initter(keras.layers.Layer):
                 y = tf.reshape(x, (tf.shape(x)[0], -1))
                 y = layers[2](self.act(layers[1](self.act(layers[0](y)))))
                 y = tf.reshape(y, (-1,) + shape)
-            out.append(self.out_act(y))
+            out.append(self.out_act(tf.cast(y, self.variable_dtype)))
         return out

@@ -77,7 +77,7 @@ def _noise(graph, batch, seed):
     for shape, (lo, hi) in zip(graph.shapes, graph.ranges):
         lo = lo if np.isfinite(lo) else 0.0
         hi = hi if np.isfinite(hi) else lo + 1.0
-        out.append(rng.uniform(lo, hi, size=(batch,) + tuple(shape)).astype(graph.compute_dtype))
+        out.append(rng.uniform(lo, hi, size=(batch,) + tuple(shape)).astype(graph.state_dtype))
     return out
 
 

@@ -73,22 +73,27 @@ class NRFLV(keras.Model):
         l2_energy: λ of the energy penalty (1.0).
         initter_learning_rate: of the default initter optimizer (SGD, Nesterov 0.85).
         replicas: must be None. seed: int or None (seeds the graph, initter, buffer, fresh chains, sampler).
+        dtype: a Keras dtype policy for the graph and the initter (default: the graph's own, else float32);
+            "mixed_bfloat16" computes the networks f_i in bfloat16 with float32 states and weights
+            (`EnergyGraph`), "mixed_float16" adds loss scaling to both optimizers.
     """
 
     def __init__(self, graph, positive_steps=500, negative_steps=500, sampler_config=None, initter_channels=32,
                  initter_weight_norm=False, buffer_capacity=10_000, buffer_reuse=0.95, persist_momentum=False,
                  l2_energy=1.0, initter_learning_rate=5e-4, randomize_negative_steps=False, negative_initter=False,
                  replicas=None, seed=None, **kwargs):
+        if isinstance(graph, EnergyGraph):
+            graph = graph.get_config()
+        if kwargs.get("dtype") is None and isinstance(graph, dict) and graph.get("dtype") is not None:
+            kwargs["dtype"] = graph["dtype"]  # a graph given with a (mixed) policy brings it to the model
         super().__init__(**kwargs)
         if replicas is not None:
             raise ValueError(f"NRFLV: replicas must be None (one energy model per fit), got {replicas!r}")
-        if isinstance(graph, EnergyGraph):
-            graph = graph.get_config()
         graph = {k: v for k, v in dict(graph).items() if k not in ("name", "trainable", "dtype", "replicas")}
         self.graph_config = dict(graph)
         if seed is not None and graph.get("seed") is None:
             graph["seed"] = derive_seed(seed, "graph")
-        self.graph = EnergyGraph(**graph, name="energy_graph")
+        self.graph = EnergyGraph(**graph, name="energy_graph", dtype=self.dtype_policy)
         for name, value in (("positive_steps", positive_steps), ("negative_steps", negative_steps)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"NRFLV: {name} must be an int ≥ 0, got {value!r}")
@@ -104,7 +109,8 @@ class NRFLV(keras.Model):
         self.initter = Initter(self.graph.shapes[0], self.graph.shapes[1:], channels=self.initter_channels,
                                state_activation=self.graph.state_activation, activation=self.graph.activation,
                                weight_norm=self.initter_weight_norm,
-                               seed=None if seed is None else derive_seed(seed, "initter"), name="initter")
+                               seed=None if seed is None else derive_seed(seed, "initter"), name="initter",
+                               dtype=self.dtype_policy)
         self.buffer_capacity, self.buffer_reuse = int(buffer_capacity), float(buffer_reuse)
         self.persist_momentum = bool(persist_momentum)
         self.buffer = ReplayBuffer(self.graph.shapes, self.buffer_capacity, self.buffer_reuse,
@@ -115,6 +121,12 @@ class NRFLV(keras.Model):
         self.initter_optimizer = None
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("loss", "positive_energy", "negative_energy", "initter_loss")}
+
+    @property
+    def input_dtype(self):
+        # Keras casts a model's inputs to this dtype in __call__: images stay in the states' dtype (float32 under
+        # a mixed policy), as the graph receives them
+        return self.graph.state_dtype
 
     # --- building ---------------------------------------------------------------------------------------
     def build(self, input_shape=None):
@@ -132,6 +144,10 @@ class NRFLV(keras.Model):
         super().compile(optimizer=optimizer if optimizer is not None else IGEBMAdam(5e-4), **kwargs)
         self.initter_optimizer = initter_optimizer if initter_optimizer is not None else keras.optimizers.SGD(
             self.initter_learning_rate, momentum=0.85, nesterov=True)
+        if self.dtype_policy.name == "mixed_float16" and not isinstance(self.initter_optimizer,
+                                                                       keras.optimizers.LossScaleOptimizer):
+            # as Keras' compile does for the weights' optimizer: float16 gradients need loss scaling
+            self.initter_optimizer = keras.optimizers.LossScaleOptimizer(self.initter_optimizer)
         if not self.built:
             self.build()
         self.optimizer.build(self.graph.trainable_variables)  # before a first distributed step (Keras 3)
@@ -175,7 +191,7 @@ class NRFLV(keras.Model):
 
     def positive_phase(self, images):
         """The positive-phase states: image clamped, latents from the initter, `positive_steps` steps."""
-        images = tf.convert_to_tensor(images, dtype=self.graph.compute_dtype)
+        images = tf.cast(tf.convert_to_tensor(images), self.graph.state_dtype)
         start = [images] + [tf.stop_gradient(s) for s in self.initial_latents(images)]
         free = (False,) + (True,) * (len(start) - 1)
         states, _ = self.sampler.run(self.graph, start, self.positive_steps, free=free, chain=self.new_chain(start))
@@ -213,14 +229,16 @@ class NRFLV(keras.Model):
         with tf.GradientTape() as tape:
             predicted = self.initter(images, training=True)
             loss = tf.add_n([tf.reduce_mean(tf.square(p - tf.stop_gradient(t))) for p, t in zip(predicted, positive[1:])])
-        grads = tape.gradient(loss, self.initter.trainable_variables)
+            scaled = self.initter_optimizer.scale_loss(loss)  # the loss scale under mixed_float16, else the loss
+        grads = tape.gradient(scaled, self.initter.trainable_variables)
         self.initter_optimizer.apply(grads, self.initter.trainable_variables)
         return loss
 
     def weight_step(self, positive, negative):
         with tf.GradientTape() as tape:
             loss, e_pos, e_neg = self.contrastive_loss(positive, negative)
-        grads = tape.gradient(loss, self.graph.trainable_variables)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.graph.trainable_variables)
         self.optimizer.apply(grads, self.graph.trainable_variables)
         return loss, e_pos, e_neg
 
@@ -249,7 +267,7 @@ class NRFLV(keras.Model):
         return self._record(loss=loss, positive_energy=e_pos, negative_energy=e_neg, initter_loss=initter_loss)
 
     def call(self, images):
-        images = tf.convert_to_tensor(images, dtype=self.graph.compute_dtype)
+        images = tf.cast(tf.convert_to_tensor(images), self.graph.state_dtype)
         return self.graph([images] + self.initial_latents(images))
 
     def latest_chains(self, k=16):

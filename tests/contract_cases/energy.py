@@ -2,7 +2,8 @@
 
 EnergyGraph on states packed as one (batch, units) tensor: a 6×6×1 image, a 6×6×4 latent layer
 (cct and convT edges, a self edge, weight norm, one dense block) and a 3-unit dense top layer;
-and a purely dense two-layer graph with the batch-summed reduction and swish states.
+and a purely dense two-layer graph with the batch-summed reduction and swish states; the first graph
+again under the mixed_bfloat16 policy.
 """
 
 import numpy as np
@@ -12,7 +13,7 @@ import ndnx
 RNG = np.random.default_rng(17)
 
 
-def _conv_graph():
+def _conv_graph(dtype=None):
     layers = [{"name": "image", "shape": [6, 6, 1]}, {"name": "h", "shape": [6, 6, 4], "depth": 1, "final_kernel": 3},
               {"name": "top", "shape": [3]}]
     edges = [{"source": "h", "target": "image", "kind": "cct", "kernel": 3},
@@ -21,7 +22,11 @@ def _conv_graph():
              {"source": "h", "target": "h", "kind": "conv", "kernel": 5},
              {"source": "h", "target": "top", "kind": "dense"}]
     return ndnx.energy.EnergyGraph(layers, edges, base_channels=4, growth_rate=2, weight_norm=True,
-                                   activation="swish", seed=3)
+                                   activation="swish", seed=3, dtype=dtype)
+
+
+def _mixed_conv_graph():
+    return _conv_graph("mixed_bfloat16")
 
 
 def _dense_graph():
@@ -44,6 +49,7 @@ LAYER_CASES = {
     "EnergyGraph": [
         (_conv_graph, CONV_STATES, (3,), _count(_conv_graph)),
         (_dense_graph, DENSE_STATES, (4,), _count(_dense_graph)),
+        (_mixed_conv_graph, CONV_STATES, (3,), _count(_conv_graph)),
     ],
 }
 

@@ -1,6 +1,7 @@
 """NRFLV training pieces (spec energy_sampling_nrflv.md §8 tests 6, 8, 9, 10): positive-phase invariants,
 buffer split and FIFO, the loss sign, and contrastive training of a 2-D toy energy lowering the MMD."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -71,6 +72,55 @@ def test_one_weight_step_on_the_loss_lowers_the_energy_gap():
     assert float(loss) == pytest.approx(before, rel=1e-5)  # λ = 0: loss = E⁺ − E⁻
     print("E+ − E−:", before, "→", gap())
     assert gap() < before
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_weight_steps_equal_float32_ones(policy):
+    # float32 weights and states, the networks in half precision; under mixed_float16 both optimizers scale
+    # the loss and unscale the gradients, so an SGD step equals the float32 one to a few units of the half
+    # precision's roundoff (a loss scale left in would make it 16 times larger)
+    models = {}
+    for dtype in ("float32", policy):
+        model = ndnx.models.NRFLV(_small_graph(), positive_steps=2, negative_steps=2, buffer_capacity=16, seed=1,
+                                  dtype=dtype)
+        if dtype == "mixed_float16":  # a small first loss scale: at Keras' default 2¹⁵ float16 overflows and the
+            # first steps are skipped while the scale comes down
+            model.compile(optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1), initial_scale=16.0),
+                          initter_optimizer=keras.optimizers.LossScaleOptimizer(
+                              keras.optimizers.SGD(5e-4, momentum=0.85, nesterov=True), initial_scale=16.0))
+        else:
+            model.compile(optimizer=keras.optimizers.SGD(0.1))
+        models[dtype] = model
+    mixed, exact = models[policy], models["float32"]
+    for a, b in zip(mixed.weights, exact.weights):
+        a.assign(b)
+    assert mixed.graph.compute_dtype == mixed.initter.compute_dtype == policy.split("_")[1]
+    assert all(w.dtype == "float32" for w in mixed.weights if w.dtype != "int32")
+    default = ndnx.models.NRFLV(_small_graph(), positive_steps=1, negative_steps=1, buffer_capacity=8, dtype=policy)
+    default.compile()  # under mixed_float16 both default optimizers get a loss scale
+    for optimizer in (default.optimizer, default.initter_optimizer):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == (policy == "mixed_float16")
+    pos = [RNG.uniform(-1, 1, size=(4,) + s).astype("float32") for s in exact.graph.shapes]
+    neg = [RNG.uniform(-1, 1, size=(4,) + s).astype("float32") for s in exact.graph.shapes]
+    deltas = {}
+    for dtype, model in models.items():
+        before = [w.numpy() for w in model.graph.trainable_weights]
+        loss, _, _ = model.weight_step(pos, neg)
+        initter_before = [w.numpy() for w in model.initter.trainable_weights]
+        model.initter_step(pos[0], pos)
+        deltas[dtype] = ([w.numpy() - b for w, b in zip(model.graph.trainable_weights, before)],
+                         [w.numpy() - b for w, b in zip(model.initter.trainable_weights, initter_before)], float(loss))
+    assert deltas[policy][2] == pytest.approx(deltas["float32"][2], rel=4 * 2.0 ** -8)
+    for part in (0, 1):  # the graph's step, the initter's step: each as one vector
+        got, want = (np.concatenate([d.ravel() for d in deltas[k][part]]) for k in (policy, "float32"))
+        error = np.linalg.norm(got - want) / np.linalg.norm(want)
+        print(policy, "graph" if part == 0 else "initter", "step relative error", error)
+        assert error < 4 * 2.0 ** -8
+    # the policy survives a config round trip; a graph given with a policy brings it to the model
+    assert ndnx.models.NRFLV.from_config(mixed.get_config()).dtype_policy.name == policy
+    graph = ndnx.energy.EnergyGraph(**_small_graph(), dtype=policy)
+    assert ndnx.models.NRFLV(graph, positive_steps=1, negative_steps=1, buffer_capacity=8).graph.compute_dtype \
+        == policy.split("_")[1]
 
 
 def _mmd(x, y, bandwidth=0.1):
