@@ -4,57 +4,39 @@ Figures (benchmarks/results/energy.json):
 
 - sampler_steps_per_s_b8, sampler_steps_per_s_b32: SGHMC steps per second of the negative phase (every
   layer free, the thesis's sampler settings: faithful variance clamp, 100-step burn-in, the original's
-  inverse mass on SL1 and SL2), best of the timed runs; *_cpu the same from the process CPU time;
+  inverse mass on SL1 and SL2), float32, best of the timed runs; *_cpu the same from the process CPU time;
+  the same keys with `_mixed_bfloat16` for the graph under the mixed_bfloat16 policy (networks in
+  bfloat16, states and energy float32);
 - positive_steps_per_s_b8, positive_steps_per_s_b32: the positive phase (image clamped, its gradient
   not computed);
 - flops_per_step_b8, flops_per_step_b32: multiply-adds × 2 of one step, counted from the graph: every
   convolution and dense layer once forward and once for the gradient with respect to its input
   (the weights' gradients are not needed while sampling);
 - conv_flops_per_s: what the machine reaches on the same convolutions (same shapes, batch 32) in a
-  plain compiled Keras/TF forward + input-gradient pass (at TF's default threads); fraction_of_conv_throughput: the negative
-  phase's FLOP/s at batch 32 over it;
-- speedup_vs_original_b8, speedup_vs_original_b32: against the original's 0.090 / 0.317 s per sampler
-  step at batch 8 / 32 on this 2-core machine (floors: ≥ 3×, and ≥ 0.6 of the conv throughput);
+  plain compiled Keras/TF forward + input-gradient pass (at TF's default threads);
+  fraction_of_conv_throughput: the negative phase's FLOP/s at batch 32 over it; conv_flops_per_s_bfloat16
+  and fraction_of_conv_throughput_mixed_bfloat16 the same in bfloat16;
+- speedup_vs_original_b8, speedup_vs_original_b32 (and *_mixed_bfloat16): against the original's 0.090 /
+  0.317 s per sampler step at batch 8 / 32 on this 2-core machine (floors: ≥ 3×, and ≥ 0.6 of the conv
+  throughput);
 - original_flops_per_step_b8/_b32: the original's step recounted from the spec's architecture (it
   convolves SL1→SL2 at 32×32 before subsampling); original_implied_flops_per_s_b8/_b32: that over its
   0.090 / 0.317 s; floor_needs_flops_per_s_b8/_b32: ndnx's FLOPs at a third of the original's time;
 - matmul_flops_per_s: a compiled chain of 2048² float32 matmuls; best_step_s_b32_at_conv_throughput:
-  flops_per_step_b32 over conv_flops_per_s;
+  flops_per_step_b32 over conv_flops_per_s; cpu_has_avx512_bf16: whether bfloat16 runs natively;
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-Last run (2026-12-03 11:07, load 1.3, full run, `--fft-min-kernel 7 --intra-op-threads 1`, the
-defaults, with DFTs as matrix products from batch 16 on and Box–Muller noise): negative phase 41 ms per
-step at batch 8 (24.6 steps/s, 12.8 from CPU time) and 156 ms at batch 32 (6.42 / 3.24); positive
-phase 33 / 153 ms; the plain direct convolutions reached 129 GFLOP/s on both cores at that moment (150
-at 08:44), GEMM 128; fraction 1.66 — above 1 because the 7×7 and 11×11 edges run in the Fourier domain
-while the FLOPs are counted as direct convolutions. Against the original: 2.21× (batch 8) and 2.04×
-(batch 32). At 10:47 (before the noise change, the conv reference at 120 GFLOP/s): 45 / 152 ms, 2.01×
-/ 2.09×. The run at 08:44 (load 1.7, FFTs at every batch, TF's own normal noise): 38 / 172 ms, 2.39×
-/ 1.85×; with `--intra-op-threads 0` (TF's default, one thread per core within each op) the minute
-before: 46 / 180 ms. Full runs of the same code within the hour vary by ±15–20 % (the conv reference
-itself 116–197 GFLOP/s: the two cores are shared), so changes are measured in interleaved runs in one
-process: the DFTs gave 140–165 instead of 153–182 ms at batch 32, 291–301 instead of 331–355 at batch
-64 and 635–645 instead of 800–821 at batch 128 (the thesis's training batch); the Box–Muller noise 280
-instead of 295 CPU-ms per batch-32 step. The code before the kernel spectra were cached and the FFT
-size cut to H + p (05:50, load 0.7, 11×11 only through FFT, default threads): 61 / 213 ms, 1.47× /
-1.49×.
-
-Why the 3× floor (30 / 106 ms per step) is still out of reach: inside the compiled loop at batch 32 (with
-FFTs) the energy and its state gradient took about 150 ms (f₀ 40 ms and f₁ 61 ms for forward and input gradient,
-f₂ 10 ms; the rest is the energy terms, the activations and their gradients), SGHMC's update and noise
-about 30 ms. Tried and dropped (load ≈ 1.5): XLA for each FFT correlation (CPU-ms per correlation 17.6
-instead of 26.1 at 7×7, but no wall-time gain in the loop, where both cores are already busy: 167 vs 173
-ms at batch 32, 43 vs 41 at batch 8), an XLA-fused SGHMC update (5 instead of 10 ms per step for SL1 at
-batch 32, inside the step's noise), the whole loop under XLA (`--jit`: 53 / 227 ms per step, XLA's CPU
-convolutions). Recounted from the spec, the original's step is 39.6 GFLOP at batch 32 (9.9 at batch 8):
-forward f₀ 123 M, f₁ 379 M (the 11×11 lateral edge 254 M), f₂ 116 M (103 M the SL1→SL2 convolution at
-full size) per example, doubled by the state gradient; at 0.317 s that is 125 GFLOP/s (110 at batch 8)
-of direct convolutions, more than this machine's reach per core (84–107 GFLOP per CPU-second). Checked
-for wasted work (op-level profile of the compiled loop): every edge is one convolution (`operations`
-lists them), the energy value adds only reductions to the forward pass its gradient needs anyway, no
-weight gradients are taken while sampling, float32 throughout with no casts, clamped layers get no
-gradient. Summing per-input 1×1 convolutions instead of concatenating gains nothing (461 vs 467 CPU-ms
-at load 5.9).
+Last run (2026-12-03 18:21, load 1.3, full run, the defaults): float32 22 ms per step at batch 8 (46.2
+steps/s, 23.7 from CPU time) and 90 ms at batch 32 (11.2 / 5.67): 4.16× and 3.54× the original;
+mixed_bfloat16 17 / 61 ms (58.7 / 16.3 steps/s): 5.29× / 5.17×. Positive phase 20 / 73 ms (float32),
+16 / 67 ms (bfloat16). The plain convolutions reached 276 GFLOP/s in float32 and 527 in bfloat16,
+GEMM 180; fraction of the conv throughput 1.35 (float32) and 1.04 (bfloat16 against bfloat16's) —
+above 1 because the 7×7 and 11×11 edges run in the Fourier domain while the FLOPs are counted as direct
+convolutions. Both floors are met in both precisions. Earlier the same day, at the same load, before
+DFTs from batch 2 on and before mixed precision: 41 / 156 ms (2.21× / 2.04×); full runs of the same
+code vary by ±15–25 % with the other jobs on the shared cores, so changes are measured in interleaved
+runs in one process (README, "NRF-LV" benchmark: what made it fast, where a step's time goes, what was
+tried and dropped).
 
     python benchmarks/bench_energy.py [--quick] [--jit] [--fft-min-kernel K] [--intra-op-threads N]
 """

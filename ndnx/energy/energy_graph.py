@@ -125,11 +125,13 @@ class EnergyGraph(ReplicatedLayer):
         reduction: "mean" (per-example mean, default) or "sum" (the original's batch sum) in `total_energy`.
         ff_dynamics: `state_gradients` returns the local update s − b − ½f instead of ∂E/∂s.
         fft_min_kernel: size-preserving stride-1 convolutions with at least this kernel run in the Fourier
-            domain (`cct_conv.fft_conv_same`: FFTs, or DFTs as matrix products from batch 16 on; same result
-            to float32 rounding; None: never). On a CPU 7 pays when
-            the kernels' spectra are computed once per sampler loop (`constant_weights`, which the samplers
-            enter): forward and input gradient of the thesis architecture's two 7×7 32→32 edges take 28
-            instead of 45 ms per batch-32 step; GPUs' direct convolutions may not need it.
+            domain (`cct_conv.fft_conv_same`: DFTs as matrix products, FFTs for a single example; same result
+            to float32 rounding; None: never). On a CPU 7 pays when the kernels' spectra are computed once
+            per sampler loop (`constant_weights`, which the samplers enter): forward and input gradient of
+            the thesis architecture's two 7×7 32→32 edges take 28 instead of 45 ms per batch-32 step (FFTs);
+            GPUs' direct convolutions may not need it.
+        dtype: a Keras dtype policy; "mixed_bfloat16" / "mixed_float16" compute the networks f_i in half
+            precision with float32 weights, states and energy (module docstring).
         replicas: must be None. seed: int or None.
 
     call(states) takes the list of states, or all of them flattened and concatenated (batch, units),

@@ -21,3 +21,9 @@ def test_data_share_the_state_range_and_the_models_match_their_datasets():
     thesis = script.build(dict(script.DEFAULTS, dataset="cifar10"), 0, None)
     thesis.graph.build()
     assert thesis.graph.count_params() == 1_026_717
+    # --set precision=mixed_bfloat16: the networks in bfloat16, weights float32, the same parameters
+    mixed = script.build(dict(script.DEFAULTS, dataset="cifar10", precision="mixed_bfloat16"), 0, None)
+    mixed.graph.build()
+    assert mixed.graph.count_params() == 1_026_717
+    assert mixed.graph.compute_dtype == "bfloat16" and mixed.graph.state_dtype == "float32"
+    assert {w.dtype for w in mixed.graph.weights} == {"float32"}
