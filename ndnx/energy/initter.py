@@ -53,7 +53,7 @@ class Initter(keras.layers.Layer):
         super().__init__(**kwargs)
         self.image_shape = tuple(image_shape)
         self.latent_shapes = [tuple(s) for s in latent_shapes]
-        self.act, self.out_act = inner_activation(activation), leaky_clamp(state_activation)
+        self.act, self.out_act = inner_activation(activation, self.compute_dtype), leaky_clamp(state_activation)
         seed_of = (lambda n: None if seed is None else derive_seed(seed, n))
         self.spatial = len(self.image_shape) == 3
         self.blocks, self.heads = [], []
