@@ -26,17 +26,18 @@ Figures (benchmarks/results/energy.json):
   flops_per_step_b32 over conv_flops_per_s; cpu_has_avx512_bf16: whether bfloat16 runs natively;
 - load_average_1min: the machine's load when the script started (it shares 2 cores with other jobs).
 
-Last run (2026-12-03 18:21, load 1.3, full run, the defaults): float32 22 ms per step at batch 8 (46.2
-steps/s, 23.7 from CPU time) and 90 ms at batch 32 (11.2 / 5.67): 4.16× and 3.54× the original;
-mixed_bfloat16 17 / 61 ms (58.7 / 16.3 steps/s): 5.29× / 5.17×. Positive phase 20 / 73 ms (float32),
-16 / 67 ms (bfloat16). The plain convolutions reached 276 GFLOP/s in float32 and 527 in bfloat16,
-GEMM 180; fraction of the conv throughput 1.35 (float32) and 1.04 (bfloat16 against bfloat16's) —
-above 1 because the 7×7 and 11×11 edges run in the Fourier domain while the FLOPs are counted as direct
-convolutions. Both floors are met in both precisions. Earlier the same day, at the same load, before
-DFTs from batch 2 on and before mixed precision: 41 / 156 ms (2.21× / 2.04×); full runs of the same
-code vary by ±15–25 % with the other jobs on the shared cores, so changes are measured in interleaved
-runs in one process (README, "NRF-LV" benchmark: what made it fast, where a step's time goes, what was
-tried and dropped).
+Last run (2026-12-03 18:56, load 0.9, full run, the defaults): float32 23 ms per step at batch 8 (43.5
+steps/s, 22.3 from CPU time) and 98 ms at batch 32 (10.2 / 5.18): 3.91× and 3.23× the original;
+mixed_bfloat16 18 / 66 ms (55.8 / 15.1 steps/s): 5.03× / 4.78×. Positive phase 22 / 95 ms (float32),
+19 / 60 ms (bfloat16). The plain convolutions reached 310 GFLOP/s in float32 and 567 in bfloat16, GEMM
+206; fraction of the conv throughput 1.10 (float32) and 0.89 (bfloat16 against bfloat16's) — above 1
+in float32 because the 7×7 and 11×11 edges run in the Fourier domain while the FLOPs are counted as
+direct convolutions. Both floors are met in both precisions. Other full runs within the hour: float32
+22 / 90 ms (18:21, load 1.3: 4.16× / 3.54×) and 23 / 93 ms (18:43, load 0.2). Earlier the same day,
+before DFTs from batch 2 on and before mixed precision: 41 / 156 ms (2.21× / 2.04×). Full runs of the
+same code vary by ±15–25 % with the other jobs on the shared cores, so changes are measured in
+interleaved runs in one process (README, "NRF-LV" benchmark: what made it fast, where a step's time
+goes, what was tried and dropped).
 
     python benchmarks/bench_energy.py [--quick] [--jit] [--fft-min-kernel K] [--intra-op-threads N]
 """
