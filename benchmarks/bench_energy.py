@@ -192,12 +192,12 @@ def main():
                "fft_min_kernel": args.fft_min_kernel, "intra_op_threads": args.intra_op_threads,
                "cpu_has_avx512_bf16": cpu_has_bf16()}
     dtypes = args.dtypes.split(",")
+    graphs = {dtype: graph if dtype == "float32" else ndnx.energy.nrflv_graph(
+        THESIS, fft_min_kernel=args.fft_min_kernel, seed=0, dtype=dtype) for dtype in dtypes}
     rng = np.random.default_rng(0)
     for batch in (8, 32):
         states = [rng.uniform(-1, 1, size=(batch,) + s).astype("float32") for s in graph.shapes]
-        for dtype in dtypes:
-            timed_graph = graph if dtype == "float32" else ndnx.energy.nrflv_graph(
-                THESIS, fft_min_kernel=args.fft_min_kernel, seed=0, dtype=dtype)
+        for dtype, timed_graph in graphs.items():
             suffix = "" if dtype == dtypes[0] else f"_{dtype}"
             for phase, free in (("negative", None), ("positive", (False, True, True, True))):
                 sampler = SGHMC(**SAMPLER, jit_compile=args.jit, seed=1)

@@ -61,7 +61,7 @@ from ndnx.layers.weight_norm import weight_norm_kernel
 from ndnx.seeding import derive_seed
 
 __all__ = ["CCTConv", "cct_padding", "dft_correlate", "fft_conv_same", "fft_size", "kernel_dft_spectrum",
-           "kernel_spectrum", "same_conv", "CCT_MODES", "DFT_MIN_BATCH"]
+           "kernel_spectrum", "same_conv", "bias_add", "CCT_MODES", "DFT_MIN_BATCH", "HALF_DTYPES"]
 
 CCT_MODES = ("conv", "convT", "cct")
 HALF_DTYPES = (tf.bfloat16, tf.float16)

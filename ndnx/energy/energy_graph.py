@@ -25,8 +25,8 @@ Mixed precision: under a Keras policy "mixed_bfloat16" (or "mixed_float16" on a 
 and dense layers: oneDNN's bfloat16 kernels on CPUs that have them) while the weights, the states,
 the energy and its gradient with respect to the states stay float32 (`state_dtype`): the samplers'
 small increments are added in float32. f_i is then exact to about 0.5 % relative (L2) — bfloat16's
-unit roundoff 2⁻⁹ times a few rounding stages — far below the sampler noise it is added to (at the
-thesis settings the drift error per step is ~10⁻⁴ of the noise's standard deviation).
+unit roundoff 2⁻⁸ times a few rounding stages — far below the sampler noise it is added to (at the
+thesis settings the drift error per step is about 0.5 % of the noise's standard deviation).
 
 States are NHWC. A dense edge flattens its source in that order (NRF-LV flattens NCHW): a (5, 5, 5)
 layer read by dense edges only is the same layer either way up to a fixed permutation of its units.

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ndnx.energy.cct_conv import CCTConv
+from ndnx.energy.cct_conv import HALF_DTYPES, CCTConv
 from ndnx.fused_swish import swish
 from ndnx.layers.weight_norm import WeightNormDense
 from ndnx.seeding import derive_seed
@@ -52,7 +52,7 @@ def inner_activation(name, dtype="float32"):
     slower otherwise (interleaved runs, batch 8 / 32); in float32 the two are even.
     """
     if name == "swish":
-        return swish if tf.as_dtype(dtype) in (tf.bfloat16, tf.float16) else tf.nn.silu
+        return swish if tf.as_dtype(dtype) in HALF_DTYPES else tf.nn.silu
     if name == "leaky_relu":
         return lambda x: tf.nn.leaky_relu(x, 0.01)
     return keras.activations.get(name)
