@@ -49,13 +49,13 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-def bench(name, window, repeats, gradient="auto"):
+def bench(name, window, repeats, gradient="auto", batch_parts="auto"):
     import ndnx
     from ndnx.data import unmixing
 
     cell = (ndnx.cells.ModulationNetCell(tau=1.0, seed=0) if name == "modulationnet" else
             ndnx.cells.SpatialNetCell(units=100, signals=4, kernel_width=0.2, tau=100.0, seed=0))
-    model = ndnx.models.FeedbackNetwork(cell, batch_size=32, gradient=gradient)
+    model = ndnx.models.FeedbackNetwork(cell, batch_size=32, gradient=gradient, batch_parts=batch_parts)
     model.compile(ndnx.models.FeedbackNetwork.optimizer_of_the_paper(), jit_compile=True)
     contexts, _ = unmixing.mixing_matrices(32 * (repeats + 1), seed=0)
     x, s = unmixing.training_batches(unmixing.chords(), contexts, window=window, seed=0)
@@ -70,10 +70,11 @@ def bench(name, window, repeats, gradient="auto"):
         best = min(best, (wall, cpu))
     scale = 1000.0 / window
     key = name if gradient == "auto" else f"{name}_{gradient}"
-    print(f"{key}: first batch {first:.1f} s, then {best[0] * scale:.3f} s per batch ({best[1] * scale:.3f} CPU-s)",
-          flush=True)
+    key = key if batch_parts == "auto" else f"{key}_{batch_parts}_part{'s' if batch_parts > 1 else ''}"
+    print(f"{key}: {model.step_parts()} part(s), first batch {first:.1f} s, then {best[0] * scale:.3f} s per batch "
+          f"({best[1] * scale:.3f} CPU-s)", flush=True)
     return {f"{key}_s_per_batch": best[0] * scale, f"{key}_s_per_batch_cpu": best[1] * scale,
-            f"{key}_first_batch_s": first}
+            f"{key}_first_batch_s": first, f"{key}_parts": model.step_parts()}
 
 
 def best_cpu_seconds(function, *args, repeats=5):
@@ -129,6 +130,7 @@ def main(argv=None):
     results.update(matmul_throughput())
     for name in ("modulationnet", "spatialnet"):
         results.update(bench(name, window, repeats=5))
+        results.update(bench(name, window, repeats=5, batch_parts=1))
         results.update(bench(name, window, repeats=5, gradient="autodiff"))
         results[f"{name}_original_s_per_batch"] = ORIGINAL_S_PER_BATCH[name]
         results[f"{name}_floor_s_per_batch"] = ORIGINAL_S_PER_BATCH[name] * FLOOR_FRACTION

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from ndnx.cells.modulated_cell import ModulatedCell, positive_int
+from ndnx.cells.replica_matvec import replica_matvec
 from ndnx.cells.spatial_net_cell import modulation_kernel
 from ndnx.registry import register
 
@@ -114,21 +115,21 @@ class DaleRateNetCell(ModulatedCell):
     def feedforward(self, x, modulation, weights):
         wx, w_exc, w_inh, wro, _ = weights
         p = modulation[1]
-        z_lower = ops.relu(ops.einsum("rlj,brj->brl", wx, x))
-        exc = ops.einsum("rkl,brl->brk", w_exc, z_lower)
-        inh = ops.einsum("rkl,brl->brk", w_inh, z_lower)
+        z_lower = ops.relu(replica_matvec(wx, x))
+        exc = replica_matvec(w_exc, z_lower)
+        inh = replica_matvec(w_inh, z_lower)
         if self.mod_target == "output":
             z = p * ops.relu(exc - inh)
         elif self.mod_target == "excitation":
             z = ops.relu(p * exc - inh)
         else:
             z = ops.relu(exc - p * inh)
-        return ops.einsum("rik,brk->bri", wro, z), {"z_lower": z_lower, "z": z}
+        return replica_matvec(wro, z), {"z_lower": z_lower, "z": z}
 
     def update(self, modulation, feedback, weights):
         m = modulation[0]
         m = m + (feedback - m) / self.tau
-        p = 1.0 - ops.sigmoid(ops.einsum("rki,bri->brk", weights[4], m))
+        p = 1.0 - ops.sigmoid(replica_matvec(weights[4], m))
         return [m, p]
 
     def step(self, x, states, freeze=None, weights=None):

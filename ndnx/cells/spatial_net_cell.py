@@ -2,9 +2,9 @@
 
 import numpy as np
 import keras
-from keras import ops
 
 from ndnx.cells.modulated_cell import ModulatedCell, positive_int
+from ndnx.cells.replica_matvec import replica_matvec
 from ndnx.registry import register
 
 __all__ = ["SpatialNetCell", "modulation_kernel"]
@@ -98,12 +98,12 @@ class SpatialNetCell(ModulatedCell):
 
     def feedforward(self, x, modulation, weights):
         w0, wro, _ = weights
-        z = modulation[0] * ops.einsum("rkj,brj->brk", w0, x)
-        return ops.einsum("rik,brk->bri", wro, z), {"z": z}
+        z = modulation[0] * replica_matvec(w0, x)
+        return replica_matvec(wro, z), {"z": z}
 
     def update(self, modulation, feedback, weights):
         M, wm = modulation[0], weights[2]
-        return [M + (ops.einsum("rki,bri->brk", wm, feedback) - M) / self.tau]
+        return [M + (replica_matvec(wm, feedback) - M) / self.tau]
 
     def get_config(self):
         config = super().get_config()

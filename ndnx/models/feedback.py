@@ -1,5 +1,7 @@
 """Feedforward networks under modulatory feedback (Naumann et al. 2022): the model and its TBPTT training."""
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -12,6 +14,9 @@ from ndnx.registry import register
 __all__ = ["FeedbackNetwork", "GRADIENTS"]
 
 GRADIENTS = ("auto", "fast", "autodiff")
+# below about this many contexts a part's window is bound by its 2,000 loop iterations' fixed cost,
+# not its arithmetic, so more parts no longer shorten a batch
+MIN_CONTEXTS_PER_PART = 8
 
 
 class _Carried:
@@ -56,6 +61,15 @@ class FeedbackNetwork(keras.Model):
     also asks glibc to keep freed host memory (`ndnx.host_memory`): a window's per-step
     records are tens of MB, which would otherwise page-fault afresh every batch.
 
+    The window's 1000 steps are sequential, and one step of 32 contexts is too small to share
+    between cores, so on the CPU a batch is cut into `batch_parts` contiguous groups of contexts
+    whose windows (forward and backward, each one XLA program) run side by side on the cores;
+    their gradients, loss terms (each part's batch mean weighted by its share of the contexts)
+    and final states are summed and joined, so a step is the unsplit step up to float32 rounding
+    (tests/models/test_feedback_model.py). XLA:CPU would run the parts of one program one after
+    the other, so while it splits the model compiles the parts itself and the function around
+    its step is left uncompiled (`compiles_step_parts`; Keras' `fit` and `ndnx.training` ask).
+
     Reference: Naumann L. B., Keijser J., Sprekeler H. (2022). Invariant neural subspaces maintained
     by feedback modulation. eLife 11:e76096 (spec feedback_modulation_naumann22.md §2–3).
 
@@ -66,6 +80,10 @@ class FeedbackNetwork(keras.Model):
         huber_delta: β of the smooth L1 loss.
         gradient: "auto" (the fast window gradient where the cell supports it, else autodiff),
             "fast" (an error for a cell it does not cover) or "autodiff".
+        batch_parts: groups of contexts trained side by side (needs `batch_size`; not under a
+            tf.distribute strategy, which splits the batch itself): "auto" — on a machine
+            without GPU as many as there are CPU cores, at most one per 8 contexts and a divisor
+            of `batch_size` (2 for 32 contexts on 2 cores; 1 on a GPU) — or a positive int.
 
     Example:
         >>> import numpy as np, ndnx
@@ -79,7 +97,8 @@ class FeedbackNetwork(keras.Model):
         True
     """
 
-    def __init__(self, cell, batch_size=None, activity_penalty=0.0, huber_delta=1.0, gradient="auto", **kwargs):
+    def __init__(self, cell, batch_size=None, activity_penalty=0.0, huber_delta=1.0, gradient="auto",
+                 batch_parts="auto", **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
@@ -94,7 +113,13 @@ class FeedbackNetwork(keras.Model):
         if gradient == "fast" and not supports_fast_gradient(cell):
             raise ValueError(f"{self.name}: gradient='fast' needs a cell with ModulatedCell's step order, got "
                              f"{type(cell).__name__} (use gradient='autodiff')")
+        if batch_parts != "auto" and (isinstance(batch_parts, bool) or not isinstance(batch_parts, (int, np.integer))
+                                      or batch_parts < 1):
+            raise ValueError(f"{self.name}: batch_parts must be 'auto' or a positive int, got {batch_parts!r}")
         self.gradient = gradient
+        self.batch_parts = batch_parts if batch_parts == "auto" else int(batch_parts)
+        self._xla_parts = None
+        self._part_function = None
         self.cell = cell
         self.batch_size = None if batch_size is None else int(batch_size)
         self.activity_penalty = float(activity_penalty)
@@ -224,8 +249,72 @@ class FeedbackNetwork(keras.Model):
             s = s[:, :, None]
         loss = tf.reduce_sum(tf.reduce_mean(huber(y - s, self.huber_delta), axis=(0, 3)))
         if feedback is not None and self.activity_penalty:
-            loss = loss + self.activity_penalty * tf.reduce_sum(tf.abs(feedback))
+            loss = loss + self.feedback_penalty(feedback)
         return loss
+
+    def feedback_penalty(self, feedback):
+        """λ Σ_{t,b}|O| over the recorded feedback O (time and batch in any order)."""
+        return self.activity_penalty * tf.reduce_sum(tf.abs(feedback))
+
+    def step_parts(self):
+        """How many groups of contexts a training step runs side by side (see `batch_parts`)."""
+        if self.batch_size is None or tf.distribute.has_strategy():
+            return 1
+        if self.batch_parts != "auto":
+            return min(self.batch_parts, self.batch_size)
+        if tf.config.list_logical_devices("GPU") or tf.config.threading.get_inter_op_parallelism_threads() == 1:
+            return 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        limit = max(1, min(cores, self.batch_size // MIN_CONTEXTS_PER_PART))
+        # equal parts: one shape, so one compiled program for all of them
+        return max(p for p in range(1, limit + 1) if self.batch_size % p == 0)
+
+    def compiles_step_parts(self, jit_compile):
+        """Told whether the step is to be XLA-compiled; True when the model compiles its parts itself.
+
+        A trainer that wraps `train_step` in a function then leaves that function uncompiled, so
+        TensorFlow's executor can run the parts' programs side by side.
+        """
+        self._xla_parts = bool(jit_compile)
+        return self.step_parts() > 1
+
+    def make_train_function(self, force=False):
+        if self.train_function is not None and not force:
+            return self.train_function
+        jit_compile = self.jit_compile
+        if not self.compiles_step_parts(jit_compile) or not jit_compile:
+            return super().make_train_function(force)
+        self.jit_compile = False
+        try:
+            return super().make_train_function(force)
+        finally:
+            self.jit_compile = jit_compile
+
+    def _part_gradients(self, x, s, initial, share):
+        """One part's (share · batch-mean fit, feedback penalty, gradients, final state)."""
+        record = ("feedback",) if self.activity_penalty else ()
+        with tf.GradientTape() as tape:
+            y, final, records = self.run_for_training(x, initial, record=record)
+            fit = self.window_loss(s, y) * share
+            penalty = self.feedback_penalty(records["feedback"]) if record else tf.zeros_like(fit)
+            total = fit + penalty
+        grads = tape.gradient(total, self.trainable_weights)
+        return fit, penalty, grads, final
+
+    def _split_window(self, x, s, initial, parts):
+        """The step's loss terms, gradients and final state from `parts` groups of contexts run side by side."""
+        if self._part_function is None:
+            xla = self._xla_parts if self._xla_parts is not None else bool(self.jit_compile)
+            self._part_function = tf.function(self._part_gradients, jit_compile=xla, reduce_retracing=True)
+        rows = self.batch_size
+        edges = np.linspace(0, rows, parts + 1).round().astype(int)
+        results = [self._part_function(x[a:b], s[a:b], [v[a:b] for v in initial],
+                                       tf.constant((b - a) / rows, self.compute_dtype))
+                   for a, b in zip(edges[:-1], edges[1:])]
+        fits, penalties, grads, finals = zip(*results)
+        grads = [None if all(g is None for g in gs) else tf.add_n([g for g in gs if g is not None])
+                 for gs in zip(*grads)]
+        return tf.add_n(fits), tf.add_n(penalties), grads, [tf.concat(f, axis=0) for f in zip(*finals)]
 
     def _window(self, data, train):
         x, s = data[0], data[1]
@@ -242,17 +331,23 @@ class FeedbackNetwork(keras.Model):
             start = tf.distribute.get_replica_context().replica_id_in_sync_group * rows
             initial = [tf.stop_gradient(v.value[start:start + rows] if devices > 1 else v.value) for v in carried]
         record = ("feedback",) if self.activity_penalty else ()
-        with tf.GradientTape() as tape:
-            # an evaluation needs no gradient: the plain loop, without the fast path's per-step records
-            run = self.run_for_training if train else self.run
-            y, final, records = run(x, initial, record=record)
-            fit = self.window_loss(s, y)
-            loss = self.window_loss(s, y, records.get("feedback"))
-            # under tf.distribute the batch mean needs 1/N before the gradients are summed over devices;
-            # the penalty, a sum over the batch, is already the global sum once summed
-            scaled = scale_loss_for_replicas(fit) + (loss - fit)
+        parts = self.step_parts() if train and carried and devices == 1 else 1
+        if parts > 1:
+            fit, penalty, grads, final = self._split_window(x, s, initial, parts)
+            loss = fit + penalty
+        else:
+            with tf.GradientTape() as tape:
+                # an evaluation needs no gradient: the plain loop, without the fast path's per-step records
+                run = self.run_for_training if train else self.run
+                y, final, records = run(x, initial, record=record)
+                fit = self.window_loss(s, y)
+                loss = self.window_loss(s, y, records.get("feedback"))
+                # under tf.distribute the batch mean needs 1/N before the gradients are summed over devices;
+                # the penalty, a sum over the batch, is already the global sum once summed
+                scaled = scale_loss_for_replicas(fit) + (loss - fit)
+            if train:
+                grads = tape.gradient(scaled, self.trainable_weights)
         if train:
-            grads = tape.gradient(scaled, self.trainable_weights)
             # Keras clips each device's part before the sum; the paper's clip at 1 is of the whole gradient
             self.optimizer.apply(clip_after_device_sum(self.optimizer, grads), self.trainable_weights)
         if devices > 1 and carried:
@@ -290,7 +385,7 @@ class FeedbackNetwork(keras.Model):
         config = super().get_config()
         config.update({"cell": keras.saving.serialize_keras_object(self.cell), "batch_size": self.batch_size,
                        "activity_penalty": self.activity_penalty, "huber_delta": self.huber_delta,
-                       "gradient": self.gradient})
+                       "gradient": self.gradient, "batch_parts": self.batch_parts})
         return config
 
     @classmethod

@@ -63,6 +63,13 @@ def _times_transposed(a, w):
     return tf.einsum("brj,rij->bri", a, w)
 
 
+def _times(a, w):
+    """a (batch, R, j) @ w (R, j, i) → (batch, R, i)."""
+    if w.shape[0] == 1:
+        return tf.matmul(a[:, 0], w[0])[:, None]
+    return tf.einsum("brj,rji->bri", a, w)
+
+
 def _rows_product(a, b):
     """Σ over every leading row of a (…, R, i) and b (…, R, j): (R, i, j), one large matmul per replica."""
     replicas = a.shape[-2]
@@ -150,6 +157,8 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
             zero_pathway = [tf.zeros_like(w) for w in pathway] if pathway_gradients else []
             wrt_pathway = pathway if pathway_gradients else ()
 
+            stacked_t = tf.transpose(stacked, (0, 2, 1))
+
             def reverse(k, dh, dc, dms, dpathway, deltas):
                 t = steps - 1 - k
                 previous = [before[f"m{j}"][t] for j in range(len(m0))]
@@ -166,7 +175,7 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
                 dc = dc + dh * o * (1.0 - tf.square(tanh_c))
                 dz = tf.concat([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - tf.square(g)),
                                 dh * tanh_c * o * (1.0 - o)], axis=-1)
-                duh = _times_transposed(dz, stacked)
+                duh = _times(dz, stacked_t)
                 du, dh_prev = duh[..., :-hidden], duh[..., -hidden:]
                 dy = dys[t] + {"xy": lambda: du[..., sensors:], "y": lambda: du,
                                "x": lambda: tf.zeros_like(dys[t])}[cell.input_to_net]()

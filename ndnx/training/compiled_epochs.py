@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from ndnx.training.ensemble import check_replica_optimizer
+from ndnx.training.xla import step_jit_compile
 
 __all__ = ["CompiledEpochs", "epoch_permutation"]
 
@@ -79,6 +80,7 @@ class CompiledEpochs:
             model.train_step(gather(data, idx))
             return tf.constant(0)
 
+        jit_compile = step_jit_compile(model, jit_compile)
         self._full = tf.function(full_batches, jit_compile=jit_compile, reduce_retracing=True)
         self._last = tf.function(last_batch, jit_compile=jit_compile, reduce_retracing=True)
 

@@ -17,6 +17,8 @@ restart.
 import numpy as np
 import tensorflow as tf
 
+from ndnx.training.xla import step_jit_compile
+
 __all__ = ["DatasetEpochs", "is_pipeline", "epoch_pipeline"]
 
 
@@ -56,7 +58,7 @@ class DatasetEpochs:
             model.train_step(batch)
             return tf.constant(0)
 
-        step = tf.function(one_step, jit_compile=bool(jit_compile), reduce_retracing=True)
+        step = tf.function(one_step, jit_compile=step_jit_compile(model, jit_compile), reduce_retracing=True)
 
         def epoch(ds):
             steps = tf.constant(0)

@@ -6,7 +6,29 @@ builders that offer "auto" (`ndnx.models.v1.compile_recipe`) import this module 
 it, not when they are imported, so models never depend on training at import time.
 """
 
-__all__ = ["xla_helps"]
+__all__ = ["xla_helps", "step_jit_compile"]
+
+
+def step_jit_compile(model, jit_compile):
+    """Whether the function a trainer wraps around `model.train_step` is XLA-compiled.
+
+    A model whose step runs independent parts side by side (`ndnx.models.FeedbackNetwork` cuts a
+    batch into groups of contexts, one per core) compiles each part itself: XLA:CPU runs the parts
+    of one program one after the other, TensorFlow's executor runs separate programs at once. Such
+    a model has `compiles_step_parts(jit_compile) -> bool`; it is told the trainer's wish and
+    answers whether it takes the compilation over, and then the wrapping function stays plain.
+
+    Example:
+        >>> import ndnx
+        >>> model = ndnx.models.FeedbackNetwork(ndnx.cells.ModulationNetCell(hidden_units=4, seed=0),
+        ...                                     batch_size=4, batch_parts=2)
+        >>> step_jit_compile(model, True), model.step_parts()
+        (False, 2)
+    """
+    takes_over = getattr(model, "compiles_step_parts", None)
+    if takes_over is not None and takes_over(bool(jit_compile)):
+        return False
+    return bool(jit_compile)
 
 
 def xla_helps(model):

@@ -90,3 +90,56 @@ def test_summed_loss_falls_within_a_few_hundred_batches():  # ~6 s with the hand
     first, last = np.mean(losses[:20]), np.mean(losses[-20:])
     print(f"summed window loss: first 20 batches {first:.2f}, last 20 {last:.2f} (200 batches of 32 × 100 steps)")
     assert last < 0.7 * first
+
+
+def _split_model(parts, jit_compile=False):
+    model = FeedbackNetwork(ndnx.cells.SpatialNetCell(hidden_units=8, units=10, signals=2, tau=3.0, seed=1),
+                            batch_size=6, activity_penalty=1e-2, batch_parts=parts)
+    model.compile(keras.optimizers.SGD(0.05), jit_compile=jit_compile)
+    return model
+
+
+def test_a_batch_trained_in_parts_steps_as_the_whole_batch():
+    # the whole-batch step (one part) is the reference; 4 parts of 6 contexts are uneven (2, 1, 1, 2),
+    # so each part's batch mean must be weighted by its share
+    x = RNG.normal(size=(3, 6, 30, 2)).astype("float32")
+    s = RNG.normal(size=(3, 6, 30, 2)).astype("float32")
+    models = [_split_model(1), _split_model(2), _split_model(4)]
+    assert [m.step_parts() for m in models] == [1, 2, 4]
+    logs = [[m.train_on_batch(x[k], s[k], return_dict=True) for k in range(3)] for m in models]
+    whole = models[0]
+    for model, log in zip(models[1:], logs[1:]):
+        assert log[-1]["window_loss"] == pytest.approx(logs[0][-1]["window_loss"], rel=1e-6)
+        for w, w_whole in zip(model.trainable_weights, whole.trainable_weights):
+            np.testing.assert_allclose(w.numpy(), w_whole.numpy(), rtol=1e-6, atol=1e-6 * np.abs(w_whole.numpy()).max())
+        for v, v_whole in zip(model.carried_state, whole.carried_state):
+            np.testing.assert_allclose(v.numpy(), v_whole.numpy(), atol=1e-6)
+
+
+def test_parts_are_compiled_by_the_model_and_the_step_around_them_is_not():
+    from ndnx.training import step_jit_compile
+
+    model = _split_model(2, jit_compile=True)
+    x = RNG.normal(size=(6, 10, 2)).astype("float32")
+    model.train_on_batch(x, x)
+    assert model.jit_compile is True  # restored after the train function was made
+    assert model._part_function is not None and model._part_function._jit_compile is True
+    assert step_jit_compile(model, True) is False
+    assert step_jit_compile(_split_model(1), True) is True
+
+
+def test_batch_parts_auto_takes_one_part_per_core_of_at_least_8_contexts(monkeypatch):
+    cores = {"n": 4}
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores["n"])), raising=False)
+
+    def parts(batch_size, **kwargs):
+        return FeedbackNetwork(ndnx.cells.ModulationNetCell(hidden_units=4, seed=0), batch_size=batch_size,
+                               **kwargs).step_parts()
+
+    assert [parts(32), parts(24), parts(12), parts(7), parts(None)] == [4, 3, 1, 1, 1]
+    cores["n"] = 2
+    assert [parts(32), parts(16), parts(15)] == [2, 2, 1]
+    assert [parts(4, batch_parts=3), parts(4, batch_parts=9), parts(None, batch_parts=2)] == [3, 4, 1]
+    for bad in (0, -1, "two", True, 1.5):
+        with pytest.raises(ValueError, match=r"batch_parts must be 'auto' or a positive int, got"):
+            FeedbackNetwork(ndnx.cells.ModulationNetCell(hidden_units=4, seed=0), batch_size=4, batch_parts=bad)
