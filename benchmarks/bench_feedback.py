@@ -6,8 +6,10 @@ Figures (benchmarks/results/feedback.json):
   (ModulationNetCell τ = 1; SpatialNetCell Nz 100, Nm 4, width 0.2, τ = 100; LSTM(100); carried state;
   Huber loss summed over the window; Adam 1e-3 with clipvalue 1; XLA), best of the timed batches;
   *_cpu the process CPU time of that batch (all threads: on a machine shared with other jobs the wall
-  figure moves with their load, the CPU figure much less); the default (hand-written) window gradient
-  of `ndnx.models.feedback_gradient`, and *_autodiff_* the same with `gradient="autodiff"`;
+  figure moves with their load, the CPU figure much less); the defaults: the hand-written window
+  gradient of `ndnx.models.feedback_gradient` and the batch cut into `batch_parts="auto"` groups of
+  contexts trained side by side (*_parts: how many; 2 on a 2-core machine); *_1_part_* the same as
+  one group, *_autodiff_* with `gradient="autodiff"`;
 - sequential_ / gathered_matmul_gflop_per_cpu_s: what XLA on this CPU does with the window's matmul
   shapes (1000 dependent 32 × 104 @ 104 × 400 products in a loop; one 104 × 32,000 @ 32,000 × 400),
   matmul_flop_per_window the FLOP of one of the three such matmuls of a batch (forward, backward δ,
@@ -18,13 +20,13 @@ Figures (benchmarks/results/feedback.json):
 The original (PyTorch 1.10, a Python loop over steps) takes 1.42 s (ModulationNet) and 1.98 s (SpatialNet)
 per batch on this 2-core machine; the issue's floor is 1/20 of that (0.071 s and 0.099 s).
 
-Last run (2026-12-03 04:55, 2-core AMD EPYC shared with a training run, load 4.6): ModulationNet 0.205 s
-per batch (0.205 CPU-s), SpatialNet 0.257 s (0.256 CPU-s) with the hand-written window gradient;
-autodiff 0.257 s (0.256 CPU-s) and 0.350 s (0.310 CPU-s); first batch 3.5–9 s. XLA matmul throughput
-74 (sequential) and 67 (gathered) GFLOP per CPU-s. 6.9× and 7.7× faster than the original, short of
-the floor: the three 2.66-GFLOP matmuls of a batch alone take 0.11 CPU-s (see the README's feedback
-section). Quiet machine (05:45, load 0.6): 0.175 s (0.206 CPU-s) and 0.185 s (0.255 CPU-s) per batch,
-8.1× and 10.7× the original; autodiff 0.223 and 0.236 s.
+Last run (2026-12-03 20:31, quiet 2-core AMD EPYC, load 0.7): ModulationNet 0.104 s per batch
+(0.201 CPU-s), SpatialNet 0.111 s (0.216 CPU-s) as two groups; one group 0.163 s (0.200 CPU-s) and
+0.194 s (0.268 CPU-s); autodiff (two groups) 0.169 and 0.172 s; first batch 3–5 s. XLA matmul
+throughput 83 (sequential) and 73 (gathered) GFLOP per CPU-s. 13.7× and 17.8× faster than the
+original, short of the floor: the three 2.66-GFLOP matmuls of a batch alone take 0.10 CPU-s, 0.05 s
+of the 0.071 s with both cores busy (see the README's feedback section). Before the groups
+(05:45, load 0.6): 0.175 s (0.206 CPU-s) and 0.185 s (0.255 CPU-s).
 
     python benchmarks/bench_feedback.py [--quick]
 """
