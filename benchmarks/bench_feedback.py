@@ -131,9 +131,9 @@ def main(argv=None):
     retain_freed_memory()  # as FeedbackNetwork.train_step does; before the throughput figures too
     results.update(matmul_throughput())
     for name in ("modulationnet", "spatialnet"):
-        results.update(bench(name, window, repeats=5))
-        results.update(bench(name, window, repeats=5, batch_parts=1))
-        results.update(bench(name, window, repeats=5, gradient="autodiff"))
+        results.update(bench(name, window, repeats=10))
+        results.update(bench(name, window, repeats=10, batch_parts=1))
+        results.update(bench(name, window, repeats=10, gradient="autodiff"))
         results[f"{name}_original_s_per_batch"] = ORIGINAL_S_PER_BATCH[name]
         results[f"{name}_floor_s_per_batch"] = ORIGINAL_S_PER_BATCH[name] * FLOOR_FRACTION
     path = write_results("feedback", results)

@@ -275,8 +275,14 @@ class FeedbackNetwork(keras.Model):
         A trainer that wraps `train_step` in a function then leaves that function uncompiled, so
         TensorFlow's executor can run the parts' programs side by side.
         """
+        if self._xla_parts is not None and self._xla_parts != bool(jit_compile):
+            self._part_function = None  # compiled the other way: made afresh at the next trace
         self._xla_parts = bool(jit_compile)
         return self.step_parts() > 1
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        self._xla_parts, self._part_function = None, None
 
     def make_train_function(self, force=False):
         if self.train_function is not None and not force:

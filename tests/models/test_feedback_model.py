@@ -143,3 +143,13 @@ def test_batch_parts_auto_takes_one_part_per_core_of_at_least_8_contexts(monkeyp
     for bad in (0, -1, "two", True, 1.5):
         with pytest.raises(ValueError, match=r"batch_parts must be 'auto' or a positive int, got"):
             FeedbackNetwork(ndnx.cells.ModulationNetCell(hidden_units=4, seed=0), batch_size=4, batch_parts=bad)
+
+
+def test_recompiling_makes_the_parts_afresh_the_new_way():
+    model = _split_model(2, jit_compile=True)
+    x = RNG.normal(size=(6, 10, 2)).astype("float32")
+    model.train_on_batch(x, x)
+    assert model._part_function._jit_compile is True
+    model.compile(keras.optimizers.SGD(0.05), jit_compile=False)
+    model.train_on_batch(x, x)
+    assert model._part_function._jit_compile is False
