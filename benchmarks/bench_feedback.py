@@ -20,13 +20,14 @@ Figures (benchmarks/results/feedback.json):
 The original (PyTorch 1.10, a Python loop over steps) takes 1.42 s (ModulationNet) and 1.98 s (SpatialNet)
 per batch on this 2-core machine; the issue's floor is 1/20 of that (0.071 s and 0.099 s).
 
-Last run (2026-12-03 20:31, quiet 2-core AMD EPYC, load 0.7): ModulationNet 0.104 s per batch
-(0.201 CPU-s), SpatialNet 0.111 s (0.216 CPU-s) as two groups; one group 0.163 s (0.200 CPU-s) and
-0.194 s (0.268 CPU-s); autodiff (two groups) 0.169 and 0.172 s; first batch 3–5 s. XLA matmul
-throughput 83 (sequential) and 73 (gathered) GFLOP per CPU-s. 13.7× and 17.8× faster than the
-original, short of the floor: the three 2.66-GFLOP matmuls of a batch alone take 0.10 CPU-s, 0.05 s
-of the 0.071 s with both cores busy (see the README's feedback section). Before the groups
-(05:45, load 0.6): 0.175 s (0.206 CPU-s) and 0.185 s (0.255 CPU-s).
+Last run (2026-12-03 20:41, 2-core AMD EPYC shared with other virtual machines, load 0.8):
+ModulationNet 0.103 s per batch (0.201 CPU-s), SpatialNet 0.114 s (0.222 CPU-s) as two groups; one
+group 0.190 s (0.216 CPU-s) and 0.194 s (0.272 CPU-s); autodiff (two groups) 0.174 and 0.177 s; first
+batch 3–5 s. 13.8× and 17.4× faster than the original. Over the hour's runs the default took
+0.090–0.117 s and 0.090–0.126 s, moving with the neighbours' load; SpatialNet met its floor in the
+quietest runs (0.090–0.096 s), ModulationNet did not: the three 2.66-GFLOP matmuls of a batch alone
+take 0.10 CPU-s, 0.05 s of the 0.071 s with both cores busy (see the README's feedback section).
+Before the groups (05:45, load 0.6): 0.175 s (0.206 CPU-s) and 0.185 s (0.255 CPU-s).
 
     python benchmarks/bench_feedback.py [--quick]
 """
