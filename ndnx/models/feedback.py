@@ -14,9 +14,10 @@ from ndnx.registry import register
 __all__ = ["FeedbackNetwork", "GRADIENTS"]
 
 GRADIENTS = ("auto", "fast", "autodiff")
-# below about this many contexts a part's window is bound by its 2,000 loop iterations' fixed cost,
-# not its arithmetic, so more parts no longer shorten a batch
-MIN_CONTEXTS_PER_PART = 8
+# the fewest contexts worth a part of their own: on 2 cores two parts of 4 still train a batch of 8
+# 1.5× faster than one part (ModulationNet, 31–34 against 49–52 ms); below that a part's window is
+# mostly its 2,000 loop iterations' fixed cost
+MIN_CONTEXTS_PER_PART = 4
 
 
 class _Carried:
@@ -82,7 +83,7 @@ class FeedbackNetwork(keras.Model):
             "fast" (an error for a cell it does not cover) or "autodiff".
         batch_parts: groups of contexts trained side by side (needs `batch_size`; not under a
             tf.distribute strategy, which splits the batch itself): "auto" — on a machine
-            without GPU as many as there are CPU cores, at most one per 8 contexts and a divisor
+            without GPU as many as there are CPU cores, at most one per 4 contexts and a divisor
             of `batch_size` (2 for 32 contexts on 2 cores; 1 on a GPU) — or a positive int.
 
     Example:

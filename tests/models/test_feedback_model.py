@@ -128,7 +128,7 @@ def test_parts_are_compiled_by_the_model_and_the_step_around_them_is_not():
     assert step_jit_compile(_split_model(1), True) is True
 
 
-def test_batch_parts_auto_takes_one_part_per_core_of_at_least_8_contexts(monkeypatch):
+def test_batch_parts_auto_takes_one_part_per_core_of_at_least_4_contexts(monkeypatch):
     cores = {"n": 4}
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores["n"])), raising=False)
 
@@ -136,9 +136,9 @@ def test_batch_parts_auto_takes_one_part_per_core_of_at_least_8_contexts(monkeyp
         return FeedbackNetwork(ndnx.cells.ModulationNetCell(hidden_units=4, seed=0), batch_size=batch_size,
                                **kwargs).step_parts()
 
-    assert [parts(32), parts(24), parts(12), parts(7), parts(None)] == [4, 3, 1, 1, 1]
+    assert [parts(32), parts(24), parts(12), parts(7), parts(None)] == [4, 4, 3, 1, 1]
     cores["n"] = 2
-    assert [parts(32), parts(16), parts(15)] == [2, 2, 1]
+    assert [parts(32), parts(16), parts(8), parts(15), parts(6)] == [2, 2, 2, 1, 1]
     assert [parts(4, batch_parts=3), parts(4, batch_parts=9), parts(None, batch_parts=2)] == [3, 4, 1]
     for bad in (0, -1, "two", True, 1.5):
         with pytest.raises(ValueError, match=r"batch_parts must be 'auto' or a positive int, got"):
