@@ -1,7 +1,7 @@
 """Per-replica matrix-vector products Σ_j W[r, k, j] v[b, r, j] of the small fixed matrices in a step.
 
 A modulated cell's pathway multiplies by small matrices every step (W0 of 100 × 2, Wro of
-2 × 100, the feedback spread Wm of 100 × 4, the feedback readout of 100 × 4). Inside an XLA
+2 × 100, the feedback spread Wm of 100 × 4). Inside an XLA
 loop a dot of that size is its own kernel call, about as costly as the arithmetic of the whole
 step's elementwise work; written as a broadcast product and a sum over j, XLA fuses it, and its
 gradient, into the neighbouring elementwise kernels. A SpatialNet TBPTT window of 16 contexts

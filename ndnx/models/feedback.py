@@ -263,7 +263,7 @@ class FeedbackNetwork(keras.Model):
             return 1
         if self.batch_parts != "auto":
             return min(self.batch_parts, self.batch_size)
-        if tf.config.list_logical_devices("GPU") or tf.config.threading.get_inter_op_parallelism_threads() == 1:
+        if tf.config.list_physical_devices("GPU") or tf.config.threading.get_inter_op_parallelism_threads() == 1:
             return 1
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         limit = max(1, min(cores, self.batch_size // MIN_CONTEXTS_PER_PART))
@@ -289,9 +289,10 @@ class FeedbackNetwork(keras.Model):
         if self.train_function is not None and not force:
             return self.train_function
         jit_compile = self.jit_compile
-        if not self.compiles_step_parts(jit_compile) or not jit_compile:
+        takes_over = self.compiles_step_parts(jit_compile)
+        if not (jit_compile and takes_over):
             return super().make_train_function(force)
-        self.jit_compile = False
+        self.jit_compile = False  # for Keras' wrapper only: the parts are XLA-compiled by the model
         try:
             return super().make_train_function(force)
         finally:
@@ -338,7 +339,7 @@ class FeedbackNetwork(keras.Model):
             start = tf.distribute.get_replica_context().replica_id_in_sync_group * rows
             initial = [tf.stop_gradient(v.value[start:start + rows] if devices > 1 else v.value) for v in carried]
         record = ("feedback",) if self.activity_penalty else ()
-        parts = self.step_parts() if train and carried and devices == 1 else 1
+        parts = self.step_parts() if train else 1  # 1 without carried state and under a strategy
         if parts > 1:
             fit, penalty, grads, final = self._split_window(x, s, initial, parts)
             loss = fit + penalty
