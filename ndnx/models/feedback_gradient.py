@@ -50,6 +50,12 @@ def _lstm_gates(stacked, bias, u, h):
     return tf.einsum("bri,rij->brj", tf.concat([u, h], axis=-1), stacked) + bias[None]
 
 
+def _small_times(a, w):
+    """a (batch, R, j) @ w (R, j, i) for a few j, as a sum of broadcast products that XLA fuses into the
+    neighbouring elementwise kernel instead of a dot call of its own."""
+    return tf.add_n([a[..., j:j + 1] * w[None, :, j] for j in range(w.shape[1])])
+
+
 def _readout(h, out_kernel, out_bias):
     if out_kernel.shape[0] == 1:
         return (tf.matmul(h[:, 0], out_kernel[0]) + out_bias)[:, None]
@@ -78,6 +84,12 @@ def _rows_product(a, b):
     if replicas == 1:
         return tf.matmul(a[:, 0], b[:, 0], transpose_a=True)[None]
     return tf.matmul(tf.transpose(a, (1, 2, 0)), tf.transpose(b, (1, 0, 2)))
+
+
+def _chunk_length(steps):
+    """The reverse loop's chunk: the divisor of `steps` in [8, 64] nearest 25 (rows that stay in cache), else all."""
+    divisors = [d for d in range(min(8, steps), min(64, steps) + 1) if steps % d == 0]
+    return min(divisors, key=lambda d: abs(d - 25)) if divisors else steps
 
 
 def _vjp(function, primals, cotangents):
@@ -117,21 +129,31 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
     def window(xs, *flat):
         (h0, c0, *m0), (stacked, bias, out_kernel, out_bias), pathway = split(flat)
         dtype = xs.dtype
-        names = ("y", "u", "gates", "c", "h", "feedback") + tuple(f"m{k}" for k in range(len(m0)))
+        names = ("y", "local", "h", "feedback") + tuple(f"m{k}" for k in range(len(m0)))
         arrays = {name: tf.TensorArray(dtype, size=steps) for name in names}
+        input_kernel, recurrent_kernel = stacked[:, :-hidden], stacked[:, -hidden:]
+        gate_scale = tf.constant([1.0] * (2 * hidden) + [2.0] * hidden + [1.0] * hidden, dtype)
 
         def body(t, h, c, modulation, arrays):
             x = xs[t]
             y, _ = cell.feedforward(x, modulation, pathway)
             u = modulator_input(x, y)
-            i, f, g, o = tf.split(_lstm_gates(stacked, bias, u, h), 4, axis=-1)
-            i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
-            c = f * c + i * g
-            h = o * tf.tanh(c)
+            # all four gates in one kernel: tanh z = 2σ(2z) − 1 on the g block
+            # the few input columns as broadcast products in the gates' kernel, the recurrent ones a dot
+            z = _lstm_gates(stacked, bias, u, h)
+            i, f, g, o = tf.split(tf.sigmoid(z * gate_scale) * gate_scale - (gate_scale - 1.0), 4, axis=-1)
+            c_new = f * c + i * g
+            tanh_c = tf.tanh(c_new)
+            h = o * tanh_c
             feedback = _readout(h, out_kernel, out_bias)
             new = cell.update(modulation, feedback, pathway)
-            records = {"y": y, "u": u, "gates": tf.concat([i, f, g, o], axis=-1), "c": c, "h": h,
-                       "feedback": feedback, **{f"m{k}": m for k, m in enumerate(new)}}
+            # the step's local derivatives, one row, so that the reverse step is a few multiply-adds with
+            # no transcendental: δz = [δc, δc, δc, δh] ⊙ slopes, δc += δh ⊙ o(1 − tanh² c), δc_{t−1} = δc ⊙ f
+            local = tf.concat([g * i * (1.0 - i), c * f * (1.0 - f), i * (1.0 - tf.square(g)),
+                               tanh_c * o * (1.0 - o), f, o * (1.0 - tf.square(tanh_c))], axis=-1)
+            records = {"y": y, "local": local, "h": h, "feedback": feedback,
+                       **{f"m{k}": m for k, m in enumerate(new)}}
+            c = c_new
             return t + 1, h, c, list(new), {k: a.write(t, records[k]) for k, a in arrays.items()}
 
         _, h, c, modulation, arrays = tf.while_loop(
@@ -139,7 +161,7 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
         stored = {k: a.stack() for k, a in arrays.items()}
         # the state each step starts from: the initial state, then the stored ones shifted by a step
         before = {k: tf.concat([first[None], stored[k][:-1]], axis=0)
-                  for k, first in [("h", h0), ("c", c0)] + [(f"m{k}", m) for k, m in enumerate(m0)]}
+                  for k, first in [("h", h0)] + [(f"m{k}", m) for k, m in enumerate(m0)]}
         outputs = (stored["y"], h, c, *modulation) + ((stored["feedback"],) if record_feedback else ())
 
         def grad(dys, dh, dc, *rest):
@@ -153,14 +175,13 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
             dms = [zero_if_none(d, m) for d, m in zip(dms, m0)]
             if record_feedback:
                 dfeedback = zero_if_none(dfeedback, stored["feedback"])
-            deltas = {k: tf.TensorArray(dtype, size=steps) for k in ("z", "feedback")}
             zero_pathway = [tf.zeros_like(w) for w in pathway] if pathway_gradients else []
             wrt_pathway = pathway if pathway_gradients else ()
 
             stacked_t = tf.transpose(stacked, (0, 2, 1))
+            out_kernel_t = tf.transpose(out_kernel, (0, 2, 1))
 
-            def reverse(k, dh, dc, dms, dpathway, deltas):
-                t = steps - 1 - k
+            def reverse(t, dh, dc, dms, dpathway):
                 previous = [before[f"m{j}"][t] for j in range(len(m0))]
                 feedback = stored["feedback"][t]
                 # M_t = update(M_{t−1}, O_t)
@@ -168,13 +189,10 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
                                                    (previous, feedback, wrt_pathway), list(dms))
                 if record_feedback:
                     dfb = dfb + dfeedback[t]
-                dh = dh + _times_transposed(dfb, out_kernel)
-                gates, c_t, c_prev = stored["gates"][t], stored["c"][t], before["c"][t]
-                i, f, g, o = tf.split(gates, 4, axis=-1)
-                tanh_c = tf.tanh(c_t)
-                dc = dc + dh * o * (1.0 - tf.square(tanh_c))
-                dz = tf.concat([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - tf.square(g)),
-                                dh * tanh_c * o * (1.0 - o)], axis=-1)
+                dh = dh + _small_times(dfb, out_kernel_t)
+                local = stored["local"][t]
+                dc = dc + dh * local[..., 5 * hidden:]
+                dz = tf.concat([dc, dc, dc, dh], axis=-1) * local[..., :4 * hidden]
                 duh = _times(dz, stacked_t)
                 du, dh_prev = duh[..., :-hidden], duh[..., -hidden:]
                 dy = dys[t] + {"xy": lambda: du[..., sensors:], "y": lambda: du,
@@ -184,18 +202,43 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
                                         (previous, wrt_pathway), dy)
                 dms_prev = [a + b for a, b in zip(dms_prev, dms_ff)]
                 dpathway = [d + a + b for d, a, b in zip(dpathway, dpath_update, dpath_ff)]
-                deltas = {"z": deltas["z"].write(t, dz), "feedback": deltas["feedback"].write(t, dfb)}
-                return k + 1, dh_prev, dc * f, dms_prev, dpathway, deltas
+                return dh_prev, dc * local[..., 4 * hidden:5 * hidden], dms_prev, dpathway, dz, dfb
 
-            _, dh0, dc0, dm0, dpathway, deltas = tf.while_loop(
-                lambda k, *_: k < steps, reverse, (tf.constant(0), dh, dc, dms, zero_pathway, deltas),
-                maximum_iterations=steps)
-            dz, dfb = deltas["z"].stack(), deltas["feedback"].stack()
-            # the weight gradients over all time × batch rows at once
-            dstacked = _rows_product(tf.concat([stored["u"], before["h"]], axis=-1), dz)
-            dbias = tf.reduce_sum(tf.reshape(dz, (-1,) + tuple(dz.shape[-2:])), axis=0)
-            dout_kernel = _rows_product(stored["h"], dfb)
-            dout_bias = tf.reduce_sum(tf.reshape(dfb, (-1,) + tuple(dfb.shape[-2:])), axis=0)
+            # The weight gradients are gathered chunk by chunk of the reverse loop, e.g.
+            # δ[K; R] += Σ_{t in chunk} [u_t, h_{t−1}]ᵀ δz_t as one (I + H) × (chunk · batch) matmul, so
+            # δz never fills a whole-window array: a chunk's rows stay in cache for their matmul.
+            chunk = _chunk_length(steps)
+            rows = tf.concat([modulator_input(xs, stored["y"]), before["h"]], axis=-1)
+
+            def window_rows(array, start):
+                return tf.slice(array, [start] + [0] * (len(array.shape) - 1),
+                                tf.concat([[chunk], tf.shape(array)[1:]], axis=0))
+
+            def reverse_chunk(n, dh, dc, dms, dpathway, gradients):
+                end = steps - n * chunk
+
+                def step(j, dh, dc, dms, dpathway, dzs, dfbs):
+                    dh, dc, dms, dpathway, dz, dfb = reverse(end - 1 - j, dh, dc, dms, dpathway)
+                    return j + 1, dh, dc, dms, dpathway, dzs.write(chunk - 1 - j, dz), dfbs.write(chunk - 1 - j, dfb)
+
+                _, dh, dc, dms, dpathway, dzs, dfbs = tf.while_loop(
+                    lambda j, *_: j < chunk, step,
+                    (tf.constant(0), dh, dc, dms, dpathway, tf.TensorArray(dtype, size=chunk),
+                     tf.TensorArray(dtype, size=chunk)), maximum_iterations=chunk)
+                dz, dfb = dzs.stack(), dfbs.stack()
+                start = end - chunk
+                dstacked, dbias, dout_kernel, dout_bias = gradients
+                gradients = (dstacked + _rows_product(window_rows(rows, start), dz),
+                             dbias + tf.reduce_sum(tf.reshape(dz, (-1,) + tuple(dz.shape[-2:])), axis=0),
+                             dout_kernel + _rows_product(window_rows(stored["h"], start), dfb),
+                             dout_bias + tf.reduce_sum(tf.reshape(dfb, (-1,) + tuple(dfb.shape[-2:])), axis=0))
+                return n + 1, dh, dc, dms, dpathway, gradients
+
+            chunks = steps // chunk
+            zero_gradients = tuple(tf.zeros_like(w) for w in (stacked, bias, out_kernel, out_bias))
+            _, dh0, dc0, dm0, dpathway, (dstacked, dbias, dout_kernel, dout_bias) = tf.while_loop(
+                lambda n, *_: n < chunks, reverse_chunk, (tf.constant(0), dh, dc, dms, zero_pathway, zero_gradients),
+                maximum_iterations=chunks)
             return (None, dh0, dc0, *dm0, dstacked, dbias, dout_kernel, dout_bias,
                     *(dpathway if pathway_gradients else [None] * len(pathway)))
 

@@ -43,8 +43,9 @@ def test_fast_gradient_equals_autodiff(name):
     cell = CELLS[name]()
     model = FeedbackNetwork(cell, batch_size=3, activity_penalty=1e-2)
     assert model.uses_fast_gradient
-    x = RNG.normal(size=(3, 20, cell.sensors)).astype("float32")
-    s = 2 * RNG.normal(size=(3, 20, cell.sources)).astype("float32")  # both branches of the Huber loss
+    # 40 steps: the reverse loop gathers the weight gradients in two chunks of 20
+    x = RNG.normal(size=(3, 40, cell.sensors)).astype("float32")
+    s = 2 * RNG.normal(size=(3, 40, cell.sources)).astype("float32")  # both branches of the Huber loss
     # a carried (non-zero) initial state, as every TBPTT batch after the first starts from
     initial = [tf.constant(RNG.normal(size=v.shape).astype("float32")) for v in model.initial_state(3)]
     y_auto, auto = _gradients(model, x, s, initial, "autodiff")
@@ -58,6 +59,13 @@ def test_fast_gradient_equals_autodiff(name):
             continue
         assert scale > 0, label
         assert np.abs(a - b).max() <= 1e-5 * scale, (label, np.abs(a - b).max() / scale)
+
+
+def test_the_reverse_loop_chunks_divide_the_window():
+    from ndnx.models.feedback_gradient import _chunk_length
+    windows = [1000, 100, 75, 40, 20, 13, 7, 1, 997]
+    assert [_chunk_length(w) for w in windows] == [25, 25, 25, 20, 20, 13, 7, 1, 997]
+    assert all(w % _chunk_length(w) == 0 for w in windows)
 
 
 def test_training_takes_the_fast_gradient_and_matches_autodiff():
