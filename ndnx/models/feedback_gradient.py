@@ -214,31 +214,34 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
                 return tf.slice(array, [start] + [0] * (len(array.shape) - 1),
                                 tf.concat([[chunk], tf.shape(array)[1:]], axis=0))
 
-            def reverse_chunk(n, dh, dc, dms, dpathway, gradients):
+            def reverse_chunk(n, dh, dc, dms, dpathway, dfbs, gradients):
                 end = steps - n * chunk
 
                 def step(j, dh, dc, dms, dpathway, dzs, dfbs):
-                    dh, dc, dms, dpathway, dz, dfb = reverse(end - 1 - j, dh, dc, dms, dpathway)
-                    return j + 1, dh, dc, dms, dpathway, dzs.write(chunk - 1 - j, dz), dfbs.write(chunk - 1 - j, dfb)
+                    t = end - 1 - j
+                    dh, dc, dms, dpathway, dz, dfb = reverse(t, dh, dc, dms, dpathway)
+                    return j + 1, dh, dc, dms, dpathway, dzs.write(chunk - 1 - j, dz), dfbs.write(t, dfb)
 
                 _, dh, dc, dms, dpathway, dzs, dfbs = tf.while_loop(
                     lambda j, *_: j < chunk, step,
-                    (tf.constant(0), dh, dc, dms, dpathway, tf.TensorArray(dtype, size=chunk),
-                     tf.TensorArray(dtype, size=chunk)), maximum_iterations=chunk)
-                dz, dfb = dzs.stack(), dfbs.stack()
-                start = end - chunk
-                dstacked, dbias, dout_kernel, dout_bias = gradients
-                gradients = (dstacked + _rows_product(window_rows(rows, start), dz),
-                             dbias + tf.reduce_sum(tf.reshape(dz, (-1,) + tuple(dz.shape[-2:])), axis=0),
-                             dout_kernel + _rows_product(window_rows(stored["h"], start), dfb),
-                             dout_bias + tf.reduce_sum(tf.reshape(dfb, (-1,) + tuple(dfb.shape[-2:])), axis=0))
-                return n + 1, dh, dc, dms, dpathway, gradients
+                    (tf.constant(0), dh, dc, dms, dpathway, tf.TensorArray(dtype, size=chunk), dfbs),
+                    maximum_iterations=chunk)
+                dz = dzs.stack()
+                dstacked, dbias = gradients
+                gradients = (dstacked + _rows_product(window_rows(rows, end - chunk), dz),
+                             dbias + tf.reduce_sum(tf.reshape(dz, (-1,) + tuple(dz.shape[-2:])), axis=0))
+                return n + 1, dh, dc, dms, dpathway, dfbs, gradients
 
             chunks = steps // chunk
-            zero_gradients = tuple(tf.zeros_like(w) for w in (stacked, bias, out_kernel, out_bias))
-            _, dh0, dc0, dm0, dpathway, (dstacked, dbias, dout_kernel, dout_bias) = tf.while_loop(
-                lambda n, *_: n < chunks, reverse_chunk, (tf.constant(0), dh, dc, dms, zero_pathway, zero_gradients),
+            zero_gradients = (tf.zeros_like(stacked), tf.zeros_like(bias))
+            _, dh0, dc0, dm0, dpathway, dfbs, (dstacked, dbias) = tf.while_loop(
+                lambda n, *_: n < chunks, reverse_chunk,
+                (tf.constant(0), dh, dc, dms, zero_pathway, tf.TensorArray(dtype, size=steps), zero_gradients),
                 maximum_iterations=chunks)
+            # the readout's (H × outputs) gradient is small: one matmul over the whole window
+            dfb = dfbs.stack()
+            dout_kernel = _rows_product(stored["h"], dfb)
+            dout_bias = tf.reduce_sum(tf.reshape(dfb, (-1,) + tuple(dfb.shape[-2:])), axis=0)
             return (None, dh0, dc0, *dm0, dstacked, dbias, dout_kernel, dout_bias,
                     *(dpathway if pathway_gradients else [None] * len(pathway)))
 
