@@ -132,16 +132,15 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
         names = ("y", "local", "h", "feedback") + tuple(f"m{k}" for k in range(len(m0)))
         arrays = {name: tf.TensorArray(dtype, size=steps) for name in names}
         input_kernel, recurrent_kernel = stacked[:, :-hidden], stacked[:, -hidden:]
-        gate_scale = tf.constant([1.0] * (2 * hidden) + [2.0] * hidden + [1.0] * hidden, dtype)
+        gate_scale = tf.constant([0.5] * (2 * hidden) + [1.0] * hidden + [0.5] * hidden, dtype)
 
         def body(t, h, c, modulation, arrays):
             x = xs[t]
             y, _ = cell.feedforward(x, modulation, pathway)
             u = modulator_input(x, y)
-            # all four gates in one kernel: tanh z = 2σ(2z) − 1 on the g block
-            # the few input columns as broadcast products in the gates' kernel, the recurrent ones a dot
+            # all four gates in one kernel: σ(z) = (1 + tanh(z/2)) / 2 on the i, f, o blocks
             z = _lstm_gates(stacked, bias, u, h)
-            i, f, g, o = tf.split(tf.sigmoid(z * gate_scale) * gate_scale - (gate_scale - 1.0), 4, axis=-1)
+            i, f, g, o = tf.split(tf.tanh(z * gate_scale) * gate_scale + (1.0 - gate_scale), 4, axis=-1)
             c_new = f * c + i * g
             tanh_c = tf.tanh(c_new)
             h = o * tanh_c
