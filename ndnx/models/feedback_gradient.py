@@ -2,13 +2,22 @@
 
 Autodiff of `FeedbackNetwork.run`'s `tf.while_loop` differentiates every step op by op and
 accumulates the weight gradients inside the reverse loop, one small (inputs × 4H) outer product
-per step. Here the window is one `tf.custom_gradient` function: the forward loop keeps the LSTM's
-gate activations, c_t, h_t, the modulation and the feedback per step; the reverse loop carries only
-the state gradients (δh, δc, δM) and writes δz_t (the LSTM pre-activation gradient) and δO_t; the
-modulator's weight gradients are gathered afterwards in single large matmuls over all
-batch × time rows, e.g. δ[K; R] = Σ_t [u_t, h_{t−1}]ᵀ δz_t as one ((I + H) × B·T) @ (B·T × 4H)
-product. The pathway (`feedforward`, `update` of the cell) is small and is differentiated per
-step by a local tape, so every `ModulatedCell` that keeps the base class's step order is covered.
+per step. Here the window is one `tf.custom_gradient` function. The forward loop keeps, per step,
+h_t, y_t, the modulation, the feedback and one row of the step's local derivatives
+[g·i(1−i), c_{t−1}·f(1−f), i(1−g²), tanh c_t·o(1−o), f, o(1−tanh² c_t)], so the reverse step is a
+few multiply-adds, with no transcendental and no gate slicing. The reverse loop carries only the
+state gradients (δh, δc, δM); it runs in chunks of about 25 steps, and after each chunk the
+modulator's weight gradients are gathered in one matmul over the chunk's batch × time rows,
+δ[K; R] += Σ_t [u_t, h_{t−1}]ᵀ δz_t (a ((I + H) × 25·B) @ (25·B × 4H) product whose rows are still
+in cache). The input columns u_t are rebuilt from x and y after the loop; the readout's gradient
+Σ_t h_tᵀ δO_t is one matmul over the window. The pathway (`feedforward`, `update` of the cell) is
+small and is differentiated per step by a local tape, so every `ModulatedCell` that keeps the base
+class's step order is covered.
+
+XLA:CPU makes each expensive value with several users, and each concatenation of 128 or more
+along the last axis, a kernel of its own, at about half a microsecond of fixed cost per kernel and
+step; the step is written so that these are few (one kernel for all four gates, with
+σ(z) = (1 + tanh(z/2)) / 2; the feedback's δO W_outᵀ as broadcast products).
 
 Backward of one step t, with M_t = update(M_{t−1}, O_t), O_t = h_t W_out + b_out,
 y_t = feedforward(x_t, M_{t−1}), u_t = [x_t, y_t] (or x_t, or y_t):
