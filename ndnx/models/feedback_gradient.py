@@ -17,7 +17,7 @@ class's step order is covered.
 XLA:CPU makes each expensive value with several users, and each concatenation of 128 or more
 along the last axis, a kernel of its own, at about half a microsecond of fixed cost per kernel and
 step; the step is written so that these are few (one kernel for all four gates, with
-σ(z) = (1 + tanh(z/2)) / 2; the feedback's δO W_outᵀ as broadcast products).
+σ(z) = (1 + tanh(z/2)) / 2; the feedback's δO W_outᵀ by `ndnx.cells.replica_matvec`).
 
 Backward of one step t, with M_t = update(M_{t−1}, O_t), O_t = h_t W_out + b_out,
 y_t = feedforward(x_t, M_{t−1}), u_t = [x_t, y_t] (or x_t, or y_t):
@@ -33,6 +33,8 @@ The inputs x get no gradient (they are data), and the feedback-freezing mask is 
 """
 
 import tensorflow as tf
+
+from ndnx.cells.replica_matvec import replica_matvec
 
 __all__ = ["fast_window", "supports_fast_gradient"]
 
@@ -59,23 +61,10 @@ def _lstm_gates(stacked, bias, u, h):
     return tf.einsum("bri,rij->brj", tf.concat([u, h], axis=-1), stacked) + bias[None]
 
 
-def _small_times(a, w):
-    """a (batch, R, j) @ w (R, j, i) for a few j, as a sum of broadcast products that XLA fuses into the
-    neighbouring elementwise kernel instead of a dot call of its own."""
-    return tf.add_n([a[..., j:j + 1] * w[None, :, j] for j in range(w.shape[1])])
-
-
 def _readout(h, out_kernel, out_bias):
     if out_kernel.shape[0] == 1:
         return (tf.matmul(h[:, 0], out_kernel[0]) + out_bias)[:, None]
     return tf.einsum("brh,rho->bro", h, out_kernel) + out_bias[None]
-
-
-def _times_transposed(a, w):
-    """a (batch, R, j) @ w (R, i, j)ᵀ → (batch, R, i)."""
-    if w.shape[0] == 1:
-        return tf.matmul(a[:, 0], w[0], transpose_b=True)[:, None]
-    return tf.einsum("brj,rij->bri", a, w)
 
 
 def _times(a, w):
@@ -140,7 +129,6 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
         dtype = xs.dtype
         names = ("y", "local", "h", "feedback") + tuple(f"m{k}" for k in range(len(m0)))
         arrays = {name: tf.TensorArray(dtype, size=steps) for name in names}
-        input_kernel, recurrent_kernel = stacked[:, :-hidden], stacked[:, -hidden:]
         gate_scale = tf.constant([0.5] * (2 * hidden) + [1.0] * hidden + [0.5] * hidden, dtype)
 
         def body(t, h, c, modulation, arrays):
@@ -187,7 +175,6 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
             wrt_pathway = pathway if pathway_gradients else ()
 
             stacked_t = tf.transpose(stacked, (0, 2, 1))
-            out_kernel_t = tf.transpose(out_kernel, (0, 2, 1))
 
             def reverse(t, dh, dc, dms, dpathway):
                 previous = [before[f"m{j}"][t] for j in range(len(m0))]
@@ -197,7 +184,7 @@ def fast_window(cell, xs, states, modulator_weights, pathway_weights, record_fee
                                                    (previous, feedback, wrt_pathway), list(dms))
                 if record_feedback:
                     dfb = dfb + dfeedback[t]
-                dh = dh + _small_times(dfb, out_kernel_t)
+                dh = dh + replica_matvec(out_kernel, dfb)  # δO W_outᵀ, fused for a small W_out
                 local = stored["local"][t]
                 dc = dc + dh * local[..., 5 * hidden:]
                 dz = tf.concat([dc, dc, dc, dh], axis=-1) * local[..., :4 * hidden]
