@@ -20,15 +20,18 @@ Figures (benchmarks/results/feedback.json):
 The original (PyTorch 1.10, a Python loop over steps) takes 1.42 s (ModulationNet) and 1.98 s (SpatialNet)
 per batch on this 2-core machine; the issue's floor is 1/20 of that (0.071 s and 0.099 s).
 
-Last run (2026-12-03 22:52, 2-core AMD EPYC shared with other virtual machines, load 1.4):
-ModulationNet 0.071 s per batch (0.138 CPU-s), SpatialNet 0.088 s (0.168 CPU-s) as two groups; one
-group 0.141 s (0.209 CPU-s) and 0.155 s (0.230 CPU-s); autodiff (two groups) 0.159 and 0.158 s;
-first batch 3–5 s. 20× and 22.5× faster than the original. Over ten runs between 22:37 and 22:52
-the default took 0.069–0.082 s (median 0.077 s) and 0.075–0.092 s (median 0.084 s), moving with the
-neighbours' load: SpatialNet met its floor in every run, ModulationNet in the two quietest. The
-three 2.66-GFLOP matmuls of a batch alone take 0.08–0.09 CPU-s, 0.04 s of the 0.071 s with both
-cores busy (see the README's feedback section). Earlier: 20:41, 0.103 s (0.201 CPU-s) and 0.114 s
-(0.222 CPU-s); before the groups (05:45, load 0.6), 0.175 s and 0.185 s.
+Last run (2026-12-04 01:07, 2-core AMD EPYC shared with other virtual machines, load 1.2):
+ModulationNet 0.068 s per batch (0.135 CPU-s), SpatialNet 0.077 s (0.150 CPU-s) as two groups; one
+group 0.128 s (0.185 CPU-s) and 0.155 s (0.230 CPU-s); autodiff (two groups) 0.126 and 0.153 s;
+first batch 2–5 s. 20.7× and 25.9× faster than the original. The figure moves with the
+neighbours' load: five runs of the same code between 00:16 and 01:07 gave 0.068–0.082 s
+(ModulationNet: within its floor in the two quietest, 0.068 and 0.070 s, 0.4 % above it in a
+third) and 0.073–0.085 s
+(SpatialNet: always within); ten runs the day before (22:37–22:52) 0.069–0.082 s and
+0.075–0.092 s. The three 2.66-GFLOP matmuls of a batch alone take 0.08–0.09 CPU-s, 0.04 s of the
+0.071 s with both cores busy (see the README's feedback section). Earlier: 2026-12-03 20:41,
+0.103 s (0.201 CPU-s) and 0.114 s (0.222 CPU-s); before the groups (05:45, load 0.6), 0.175 s
+and 0.185 s.
 
     python benchmarks/bench_feedback.py [--quick]
 """
