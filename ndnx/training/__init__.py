@@ -7,11 +7,12 @@ from ndnx.training.ensemble import all_layers, check_replica_optimizer, extract_
 from ndnx.training.evaluation import loss_evaluation
 from ndnx.training.lbfgs import box_bounds, fit_lbfgs
 from ndnx.training.trainer import save_model_atomic, save_replicas, train
-from ndnx.training.xla import step_jit_compile, xla_helps
+from ndnx.training.xla import runs_step_parts, step_jit_compile, xla_helps
 
 __all__ = [
     "CompiledEpochs", "EpochCheckpoint", "ImageLogger", "ProgressBar", "ReplicaEarlyStopping", "ReplicaLogger",
     "RunHParams",
     "all_layers", "check_replica_optimizer", "box_bounds", "epoch_permutation", "extract_replica", "lone_loss", "fit_lbfgs",
     "num_replicas", "save_model_atomic", "save_replicas", "loss_evaluation", "train", "xla_helps", "step_jit_compile",
+    "runs_step_parts",
 ]

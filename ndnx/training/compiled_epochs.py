@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from ndnx.training.ensemble import check_replica_optimizer
-from ndnx.training.xla import step_jit_compile
+from ndnx.training.xla import runs_step_parts, step_jit_compile
 
 __all__ = ["CompiledEpochs", "epoch_permutation"]
 
@@ -80,9 +80,19 @@ class CompiledEpochs:
             model.train_step(gather(data, idx))
             return tf.constant(0)
 
+        per_batch = runs_step_parts(model, jit_compile)
         jit_compile = step_jit_compile(model, jit_compile)
-        self._full = tf.function(full_batches, jit_compile=jit_compile, reduce_retracing=True)
         self._last = tf.function(last_batch, jit_compile=jit_compile, reduce_retracing=True)
+        if per_batch:  # a step run as parts side by side is called batch by batch (see runs_step_parts)
+            one_batch = tf.function(last_batch, jit_compile=jit_compile)
+
+            def batch_by_batch(data, perm):
+                for i in range(nfull):
+                    one_batch(data, perm[i * bs:(i + 1) * bs])
+
+            self._full = batch_by_batch
+        else:
+            self._full = tf.function(full_batches, jit_compile=jit_compile, reduce_retracing=True)
 
     @property
     def steps_per_epoch(self):
