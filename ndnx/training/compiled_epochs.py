@@ -84,11 +84,9 @@ class CompiledEpochs:
         jit_compile = step_jit_compile(model, jit_compile)
         self._last = tf.function(last_batch, jit_compile=jit_compile, reduce_retracing=True)
         if per_batch:  # a step run as parts side by side is called batch by batch (see runs_step_parts)
-            one_batch = tf.function(last_batch, jit_compile=jit_compile)
-
             def batch_by_batch(data, perm):
                 for i in range(nfull):
-                    one_batch(data, perm[i * bs:(i + 1) * bs])
+                    self._last(data, perm[i * bs:(i + 1) * bs])
 
             self._full = batch_by_batch
         else:

@@ -56,7 +56,7 @@ def test_dataset_epochs_train_a_model_of_parts_batch_by_batch_as_train_on_batch(
     model = _model(2)
     epochs = DatasetEpochs(model, lambda epoch: tf.data.Dataset.from_tensor_slices((x, s)).batch(BATCH),
                            jit_compile=False)
-    assert epochs._epoch.__class__.__name__ == "function"  # a Python loop, not a tf.function
+    assert not isinstance(epochs._epoch, tf.types.experimental.PolymorphicFunction)  # a Python loop
     assert epochs.pipeline(0).options().autotune.enabled is False
     epochs.run_epoch(0)
     assert epochs.steps_per_epoch == BATCHES
@@ -88,10 +88,10 @@ def test_a_one_part_model_still_trains_in_one_function_per_epoch(trainer):
     model = _model(1)
     if trainer == "dataset":
         epochs = DatasetEpochs(model, tf.data.Dataset.from_tensor_slices((x, s)).batch(BATCH))
-        assert epochs._epoch.__class__.__name__ != "function"
+        assert isinstance(epochs._epoch, tf.types.experimental.PolymorphicFunction)
     else:
         epochs = CompiledEpochs(model, x, s, batch_size=BATCH, shuffle=False, jit_compile=False)
-        assert epochs._full.__class__.__name__ != "function"
+        assert isinstance(epochs._full, tf.types.experimental.PolymorphicFunction)
     epochs.run_epoch(0)
     # one part steps as two parts do (tests/models/test_feedback_model.py), so the reference holds
     _assert_same(model, _reference())
